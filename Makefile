@@ -1,0 +1,52 @@
+# The front door. `make help` lists every target; each is a one-liner calling the `influence` CLI.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INFLUENCE := $(BIN)/influence
+SAMPLE := data/sample
+ACCOUNTS_LIST := data/sample-accounts.csv
+# One BLAS/OpenMP thread per process: small inputs get slower, not faster, with more (scikit-learn #30662).
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint bench data train evaluate serve score mlflow-ui eval-real clean
+
+help: ## List every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create the local virtual environment and install the package with dev tools
+
+$(SAMPLE)/accounts.parquet: | $(VENV)/.installed
+	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7
+
+data: $(VENV)/.installed ## Regenerate the committed sample dataset (200 accounts, seed 7)
+	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7
+
+run: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## The main job: validate the sample data and print a summary
+	$(INFLUENCE) validate $(SAMPLE)
+
+test: $(VENV)/.installed ## Run the whole test suite
+	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed ## Run the tests not marked slow
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(VENV)/.installed ## ruff on src and tests
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+bench: $(VENV)/.installed ## Benchmarks; figures go to docs/benchmarks.md by hand, with the machine
+	$(BIN)/python -m influence.bench
+
+clean: ## Remove the virtual environment and derived files (never data/sample or models/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info

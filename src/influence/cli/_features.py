@@ -1,0 +1,9 @@
+"""CLI commands for the features stage (thin: parse, call the library, print)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the app."""
