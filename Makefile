@@ -48,5 +48,21 @@ lint: $(VENV)/.installed ## ruff on src and tests
 bench: $(VENV)/.installed ## Benchmarks; figures go to docs/benchmarks.md by hand, with the machine
 	$(BIN)/python -m influence.bench
 
+TRAIN_DATA := data/interim/train-2000-seed11
+EVAL_DATA := data/interim/eval-500-seed2027
+$(TRAIN_DATA)/accounts.parquet: | $(VENV)/.installed
+	$(INFLUENCE) generate --out $(TRAIN_DATA) --accounts 2000 --seed 11
+$(EVAL_DATA)/accounts.parquet: | $(VENV)/.installed
+	$(INFLUENCE) generate --out $(EVAL_DATA) --accounts 500 --seed 2027
+
+train: $(VENV)/.installed $(TRAIN_DATA)/accounts.parquet ## Train the shipped default model (2,000 generated accounts, seed 11) into models/
+	$(INFLUENCE) train $(TRAIN_DATA) --name influence-default --seed 42 --report reports/train
+
+evaluate: $(VENV)/.installed $(EVAL_DATA)/accounts.parquet ## Evaluate the default model on 500 fresh generated accounts (seed 2027) -> reports/
+	$(INFLUENCE) evaluate $(EVAL_DATA) --report reports --json reports/metrics.json
+
+mlflow-ui: $(VENV)/.installed ## MLflow UI over the project's tracking store on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}"
+
 clean: ## Remove the virtual environment and derived files (never data/sample or models/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info

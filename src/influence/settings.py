@@ -37,6 +37,11 @@ def reports_dir() -> Path:
     return project_root() / "reports"
 
 
+def default_model_path() -> Path:
+    """The shipped default model, `models/influence-default` (`load_bundle` picks its latest version)."""
+    return models_dir() / "influence-default"
+
+
 def mlflow_tracking_uri() -> str:
     """MLFLOW_TRACKING_URI when set, else an embedded SQLite store anchored in the project folder.
 

@@ -1,9 +1,215 @@
-"""CLI commands for the import stage (thin: parse, call the library, print)."""
+"""CLI commands for the import stage (thin: parse, call the library, print).
+
+`influence import mbox|eml|ics|salesforce|hubspot ...`: each prints the import summary (read, imported, rejected,
+rejects by reason) and, with `--rejects PATH`, writes every reject to a CSV (file, record, field, reason).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from influence.importers import ImportReport
+
+import_app = typer.Typer(
+    name="import",
+    help="Import real-world exports (mail, calendar, Salesforce, HubSpot) into a dataset folder.",
+    no_args_is_help=True,
+)
+
+_OUT = typer.Option(..., "--out", help="Dataset folder to write.")
+_REJECTS = typer.Option(
+    None, "--rejects", help="Write every rejected record to this CSV (file, record, field, reason)."
+)
+_FORMAT = typer.Option("parquet", "--format", help="Table file format: parquet or csv.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace the tables of a dataset already in --out.")
+_ACCOUNT = typer.Option(
+    [], "--account-domain", help="Domain of a buying account (repeatable); each becomes one account."
+)
+_SELLER = typer.Option(
+    [], "--seller-domain", help="Your own company's domain (repeatable): people there are sellers."
+)
+_PROGRESS = typer.Option(
+    None, "--progress/--no-progress", help="Show a progress bar (default: when on a terminal)."
+)
+
+
+def _finish(report: ImportReport, rejects: Path | None) -> None:
+    for line in report.summary_lines():
+        typer.echo(line)
+    if rejects is not None:
+        path = report.write_rejects(rejects)
+        typer.echo(f"  rejects written to {path} ({report.rejected} rows)")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in ("parquet", "csv"):
+        _fail(ValueError(f"--format must be parquet or csv, not {fmt!r}"))
+    return fmt
+
+
+@import_app.command("mbox")
+def mbox_command(
+    paths: list[Path] = typer.Argument(..., help="One or more mbox files."),
+    out: Path = _OUT,
+    account_domain: list[str] = _ACCOUNT,
+    seller_domain: list[str] = _SELLER,
+    deal_by: str = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME."),
+    thread_window_days: float = typer.Option(
+        14.0,
+        "--thread-window-days",
+        help="Subject fallback: a reply joins a same-subject message this recent.",
+    ),
+    fmt: str = _FORMAT,
+    overwrite: bool = _OVERWRITE,
+    rejects: Path | None = _REJECTS,
+    progress: bool | None = _PROGRESS,
+) -> None:
+    """Import mbox files: e-mail headers only (never bodies) -> accounts, people, deals, emails, recipients."""
+    from influence.importers import ImportError_, import_mbox
+
+    try:
+        report = import_mbox(
+            paths,
+            out,
+            account_domains=account_domain,
+            seller_domains=seller_domain,
+            deal_by=deal_by,
+            thread_window_days=thread_window_days,
+            fmt=_check_format(fmt),  # type: ignore[arg-type]
+            overwrite=overwrite,
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
+    except ImportError_ as exc:
+        _fail(exc)
+    _finish(report, rejects)
+
+
+@import_app.command("eml")
+def eml_command(
+    paths: list[Path] = typer.Argument(..., help=".eml files or folders (searched recursively for *.eml)."),
+    out: Path = _OUT,
+    account_domain: list[str] = _ACCOUNT,
+    seller_domain: list[str] = _SELLER,
+    deal_by: str = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME."),
+    thread_window_days: float = typer.Option(
+        14.0,
+        "--thread-window-days",
+        help="Subject fallback: a reply joins a same-subject message this recent.",
+    ),
+    fmt: str = _FORMAT,
+    overwrite: bool = _OVERWRITE,
+    rejects: Path | None = _REJECTS,
+    progress: bool | None = _PROGRESS,
+) -> None:
+    """Import .eml files: e-mail headers only (never bodies); same options as `import mbox`."""
+    from influence.importers import ImportError_, import_eml
+
+    try:
+        report = import_eml(
+            paths,
+            out,
+            account_domains=account_domain,
+            seller_domains=seller_domain,
+            deal_by=deal_by,
+            thread_window_days=thread_window_days,
+            fmt=_check_format(fmt),  # type: ignore[arg-type]
+            overwrite=overwrite,
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
+    except ImportError_ as exc:
+        _fail(exc)
+    _finish(report, rejects)
+
+
+@import_app.command("ics")
+def ics_command(
+    paths: list[Path] = typer.Argument(..., help=".ics files or folders (searched recursively for *.ics)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder to merge into (created when empty)."),
+    window_start: str | None = typer.Option(
+        None, "--window-start", help="Expand recurring events from this date (default: the earliest event)."
+    ),
+    window_end: str | None = typer.Option(
+        None, "--window-end", help="Expand recurring events up to this date (default: 90 days from now)."
+    ),
+    deal_by: str = typer.Option(
+        "account", "--deal-by", help="account (the account's deal alive then, else a new one) or property:NAME."
+    ),
+    account_domain: list[str] = _ACCOUNT,
+    seller_domain: list[str] = _SELLER,
+    default_tz: str = typer.Option("UTC", "--default-tz", help="IANA zone for floating (zone-less) times."),
+    fmt: str | None = typer.Option(None, "--format", help="parquet or csv (default: the dataset's, else parquet)."),
+    rejects: Path | None = _REJECTS,
+) -> None:
+    """Import calendar events (.ics) as meetings and attendees, merged into a dataset folder."""
+    from influence.importers import ImportError_, import_ics
+
+    try:
+        report = import_ics(
+            paths,
+            out,
+            window_start=window_start,
+            window_end=window_end,
+            deal_by=deal_by,
+            account_domains=account_domain,
+            seller_domains=seller_domain,
+            default_tz=default_tz,
+            fmt=_check_format(fmt) if fmt else None,  # type: ignore[arg-type]
+        )
+    except ImportError_ as exc:
+        _fail(exc)
+    _finish(report, rejects)
+
+
+@import_app.command("salesforce")
+def salesforce_command(
+    folder: Path = typer.Argument(..., help="Folder with Account.csv, Contact.csv, Opportunity.csv, ..."),
+    out: Path = _OUT,
+    role_map: Path | None = typer.Option(
+        None, "--role-map", help="TOML/JSON file mapping contact roles to profiles (extends the default map)."
+    ),
+    fmt: str = _FORMAT,
+    overwrite: bool = _OVERWRITE,
+    rejects: Path | None = _REJECTS,
+) -> None:
+    """Import a Salesforce CSV export (API field names): accounts, contacts, users, opportunities, contact roles
+    (-> labels), events and e-mail messages (never bodies)."""
+    from influence.importers import ImportError_, import_salesforce
+
+    try:
+        report = import_salesforce(folder, out, role_map=role_map, fmt=_check_format(fmt), overwrite=overwrite)  # type: ignore[arg-type]
+    except ImportError_ as exc:
+        _fail(exc)
+    _finish(report, rejects)
+
+
+@import_app.command("hubspot")
+def hubspot_command(
+    folder: Path = typer.Argument(..., help="Folder with companies.csv, contacts.csv, deals.csv and associations."),
+    out: Path = _OUT,
+    fmt: str = _FORMAT,
+    overwrite: bool = _OVERWRITE,
+    rejects: Path | None = _REJECTS,
+) -> None:
+    """Import a HubSpot CSV export: companies, contacts (buying roles -> labels), deals and associations."""
+    from influence.importers import ImportError_, import_hubspot
+
+    try:
+        report = import_hubspot(folder, out, fmt=_check_format(fmt), overwrite=overwrite)  # type: ignore[arg-type]
+    except ImportError_ as exc:
+        _fail(exc)
+    _finish(report, rejects)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+    app.add_typer(import_app, name="import")

@@ -1,9 +1,227 @@
-"""CLI commands for the model stage (thin: parse, call the library, print)."""
+"""CLI commands for the model stage: `influence train` and `influence evaluate` (thin: parse, call, print)."""
 
 from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
 
 import typer
 
 
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_table(metrics: dict[str, Any]) -> None:
+    from influence.evaluate import goal_checks, headline_table
+
+    typer.echo(f"{'metric':<28} {'model':>8} {'title':>8} {'PR/rules':>9} {'goal':>7}")
+    for row in headline_table(metrics):
+        goal = f">={row['goal']:.2f}" if row["goal"] is not None else ""
+        typer.echo(
+            f"{row['metric']:<28} {_fmt(row['model']):>8} {_fmt(row['title_seniority']):>8} "
+            f"{_fmt(row['centrality_or_rules']):>9} {goal:>7}"
+        )
+    missed = [k for k, ok in goal_checks(metrics).items() if not ok]
+    typer.echo("goals: all met" if not missed else f"goals missed: {', '.join(missed)}")
+    typer.echo(
+        "(title = title-seniority ranking; PR/rules = PageRank-only ranking, or classic DMU title rules)"
+    )
+
+
+def _load_dataset(folder: Path) -> Any:
+    from influence.data import DatasetError, load
+
+    try:
+        return load(folder)
+    except DatasetError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+
+    @app.command("train")
+    def train_command(
+        folder: Path = typer.Argument(
+            ..., help="Labelled dataset folder (the contract's tables incl. labels)."
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", help="TOML overriding keys of the shipped model.toml (hyperparameters, splits)."
+        ),
+        name: str = typer.Option("influence", "--name", help="Bundle name: written to OUT/NAME/<version>/."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Models folder [default: the project's models/]."
+        ),
+        promote: bool = typer.Option(
+            False, "--promote", help="Point the MLflow registry alias 'champion' at the new model version."
+        ),
+        seed: int | None = typer.Option(None, "--seed", help="Seed of the account splits and estimators."),
+        report: Path | None = typer.Option(
+            None,
+            "--report",
+            help="Also write the held-out evaluation report (Markdown + PNG) to this folder.",
+        ),
+        no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log the run to MLflow."),
+    ) -> None:
+        """Train the influence and profile models, print held-out metrics beside the baselines, save the bundle.
+
+        Splits are grouped by account; the metrics are those of the held-out test accounts. Every run is logged
+        to MLflow (see `make mlflow-ui`) and the influence model registered as `influence`.
+        """
+        import warnings
+
+        from influence.bundle import BundleError, save_bundle
+        from influence.evaluate import write_report
+        from influence.settings import models_dir
+        from influence.train import load_config, train
+
+        try:
+            cfg = load_config(config)
+        except ValueError as exc:
+            _fail(str(exc))
+        ds = _load_dataset(folder)
+        try:
+            result = train(ds, cfg, name=name, seed=seed)
+        except ValueError as exc:
+            _fail(f"{folder}: {exc}")
+        try:
+            path = save_bundle(result.bundle, out or models_dir())
+        except BundleError as exc:
+            _fail(str(exc))
+        m = result.evaluation.metrics
+        c = result.counts
+        typer.echo(
+            f"trained on {c['rows'] - c['rows_test']} rows of {c['accounts_fit'] + c['accounts_validation']}"
+            f" + {c['accounts_calibration']} accounts; held-out test: {c['rows_test']} rows of "
+            f"{c['accounts_test']} accounts ({m['deals']} deals)"
+        )
+        _print_table(m)
+        plots = {}
+        if report is not None:
+            md = write_report(
+                result.evaluation, report, title=f"Held-out evaluation of {name}", data=str(folder)
+            )
+            plots = {p.stem: p for p in (report / "figures").glob("*.png")}
+            typer.echo(f"report: {md}")
+        typer.echo(f"bundle: {path}")
+        if not no_tracking:
+            from influence.tracking import TrackingWarning, log_training_run
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TrackingWarning)
+                run = log_training_run(
+                    result.bundle,
+                    params={"config": cfg, "data": str(folder), "seed": result.bundle.metadata["seed"]},
+                    metrics={k: v for k, v in m.items() if not isinstance(v, list | dict)},
+                    plots=plots,
+                    example=result.example,
+                    promote=promote,
+                )
+            for w in caught:
+                if issubclass(w.category, TrackingWarning):
+                    typer.echo(f"warning: {w.message}", err=True)
+            if run:
+                version = run.get("model_version")
+                typer.echo(
+                    f"mlflow: run {run['run_id']} at {run['tracking_uri']}"
+                    + (f"; registered influence version {version}" if version else "")
+                    + (" (alias champion)" if promote and version else "")
+                )
+
+    @app.command("evaluate")
+    def evaluate_command(
+        folder: Path = typer.Argument(
+            ..., help="Labelled dataset folder to evaluate on (every account of it)."
+        ),
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            help="models/NAME[/VERSION] or models:/NAME@ALIAS [default: the shipped models/influence-default].",
+        ),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),
+        report: Path | None = typer.Option(
+            None, "--report", help="Write report.md + PNG figures to this folder (e.g. reports/)."
+        ),
+        allow_overlap: bool = typer.Option(
+            False,
+            "--allow-overlap",
+            help="Evaluate even when accounts of FOLDER were used to train the model.",
+        ),
+        no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log the run to MLflow."),
+    ) -> None:
+        """Evaluate a model bundle on labelled deals, side by side with the baselines.
+
+        Refuses (exit 1) when FOLDER holds accounts the model was trained on, since the metrics would be
+        optimistic; --allow-overlap evaluates anyway with a loud warning.
+        """
+        from influence.bundle import BundleError, fingerprint_frames, load_bundle, overlapping_accounts
+        from influence.evaluate import evaluate, write_report
+        from influence.settings import default_model_path
+
+        ref = model or str(default_model_path())
+        try:
+            bundle = load_bundle(ref)
+        except BundleError as exc:
+            _fail(str(exc))
+        ds = _load_dataset(folder)
+        overlap = overlapping_accounts(bundle, ds.accounts)
+        if overlap:
+            message = (
+                f"{len(overlap)} of {len(ds.accounts)} accounts in {folder} were used to train "
+                f"{bundle.describe()} (e.g. {', '.join(overlap[:3])}); metrics on them are optimistic"
+            )
+            if not allow_overlap:
+                _fail(message + ". Evaluate on other accounts, or pass --allow-overlap.")
+            typer.echo(f"WARNING: {message}.", err=True)
+        try:
+            result = evaluate(bundle, ds)
+        except ValueError as exc:
+            _fail(f"{folder}: {exc}")
+        m = result.metrics
+        m["data_path"] = str(folder)
+        m["overlapping_accounts"] = len(overlap)
+        typer.echo(
+            f"model {bundle.describe()} on {folder}: {m['rows']} rows, {m['deals']} deals, {m['accounts']} accounts"
+        )
+        _print_table(m)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(m, indent=2, default=str) + "\n")
+            typer.echo(f"json: {json_out}")
+        plots = {}
+        if report is not None:
+            md = write_report(
+                result, report, title=f"Evaluation of {bundle.name}/{bundle.version}", data=str(folder)
+            )
+            plots = {p.stem: p for p in (report / "figures").glob("*.png")}
+            typer.echo(f"report: {md}")
+        if not no_tracking:
+            import warnings
+
+            from influence.tracking import TrackingWarning, log_evaluation_run
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TrackingWarning)
+                run = log_evaluation_run(
+                    bundle,
+                    metrics={k: v for k, v in m.items() if not isinstance(v, list | dict)},
+                    data_fingerprint=fingerprint_frames({n: ds[n] for n in ds}),
+                    data_path=str(folder),
+                    plots=plots,
+                )
+            for w in caught:
+                if issubclass(w.category, TrackingWarning):
+                    typer.echo(f"warning: {w.message}", err=True)
+            if run:
+                typer.echo(f"mlflow: run {run['run_id']} at {run['tracking_uri']}")

@@ -1,9 +1,103 @@
-"""CLI commands for the serve stage (thin: parse, call the library, print)."""
+"""CLI commands for the serve stage (thin: parse, call the library, print).
+
+`influence serve` runs the scoring API (engineer H2); `influence score` does batch scoring (engineer H1).
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+    _register_serve(app)
+    _register_score(app)
+
+
+def _register_score(app: typer.Typer) -> None:
+    """`influence score` (batch scoring) is registered here."""
+
+
+def _register_serve(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
+        port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+        model: str = typer.Option(
+            None,
+            "--model",
+            help="Model bundle folder, or models:/NAME@ALIAS / models:/NAME/VERSION from the MLflow registry. "
+            "Default: INFLUENCE_MODEL, else models/influence-default.",
+            show_default=False,
+        ),
+        workers: int = typer.Option(1, min=1, help="Worker processes (each loads the model once)."),
+        log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
+        access_log: bool = typer.Option(True, help="Log one line per request."),
+    ) -> None:
+        """Serve the scoring API (FastAPI + uvicorn); OpenAPI docs at /docs.
+
+        The model is loaded and verified (checksums, scikit-learn version) before the server starts; a missing or corrupt model stops it with a message.
+
+        Settings come from INFLUENCE_* environment variables: INFLUENCE_API_KEYS turns on X-API-Key auth; INFLUENCE_MAX_BODY_BYTES, INFLUENCE_MAX_PEOPLE, INFLUENCE_MAX_ROWS (docs/api.md).
+        """
+        # Before numpy/scikit-learn load: one OpenMP/BLAS thread per worker (small inputs get slower with more).
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        from pydantic import ValidationError
+
+        from influence.api import ApiSettings
+
+        try:
+            settings = ApiSettings(**({"model": model} if model else {}))
+        except ValidationError as exc:
+            problems = "; ".join(f"INFLUENCE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            typer.echo(f"error: invalid server settings: {problems}", err=True)
+            raise typer.Exit(1) from None
+        bundle = _load_model_or_exit(settings.model)
+
+        import uvicorn
+
+        from influence.api import create_app
+
+        log_config = _log_config(log_level)
+        auth = "on (X-API-Key)" if settings.auth_enabled else "off"
+        typer.echo(
+            f"serving model {bundle.name}/{bundle.version} on http://{host}:{port} "
+            f"(docs: /docs, auth: {auth}, workers: {workers})",
+            err=True,
+        )
+        common: dict = {"host": host, "port": port, "log_level": log_level, "access_log": access_log}
+        if workers == 1:
+            uvicorn.run(create_app(settings, bundle=bundle), log_config=log_config, **common)
+            return
+        # Every worker process loads the very bundle verified above (an alias could move in between).
+        if bundle.path is not None:
+            os.environ["INFLUENCE_MODEL"] = str(bundle.path)
+        uvicorn.run("influence.api:create_app", factory=True, workers=workers, log_config=log_config, **common)
+
+
+def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is deferred on purpose
+    from influence.bundle import BundleError, load_bundle
+
+    try:
+        return load_bundle(ref)
+    except BundleError as exc:
+        typer.echo(f"error: cannot serve: {exc}", err=True)
+    except Exception as exc:  # a registry or unpickling failure: still the user's model, not our bug
+        typer.echo(f"error: cannot serve: model {ref!r} failed to load: {type(exc).__name__}: {exc}", err=True)
+    hint = "train one with `influence train`, or pass --model PATH / models:/NAME@ALIAS"
+    typer.echo(f"hint: {hint}", err=True)
+    raise typer.Exit(1)
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging, plus the API's own logger (request failures with their request id)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["influence"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config

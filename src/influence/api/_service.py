@@ -1,0 +1,300 @@
+"""The scoring service behind the routes: body -> contract frames -> validation -> `predict.Scorer` -> answer.
+
+No scoring logic lives here: a deal body becomes a one-deal dataset in the contract and goes through
+`influence.data.validate_frames` and `Scorer.score_dataset`, exactly like a dataset folder does in batch scoring;
+precomputed feature rows go through the Scorer's numpy fast path.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from influence.api._errors import ApiProblem, InvalidRequest
+from influence.api._schemas import BODY_TABLES, DealScoreRequest, PeopleScoreRequest
+from influence.api._settings import ApiSettings
+from influence.contract import PROFILES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from influence.bundle import ModelBundle
+
+__all__ = ["ScoringService", "deal_frames", "load_service"]
+
+
+@dataclass
+class ScoringService:
+    """The loaded model and what the routes need to answer with it."""
+
+    settings: ApiSettings
+    bundle: ModelBundle
+    scorer: Any
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def model_version(self) -> str:
+        return f"{self.bundle.name}/{self.bundle.version}"
+
+    # -- /v1/model ----------------------------------------------------------------------------------------------
+    def model_info(self) -> dict[str, Any]:
+        meta = self.bundle.metadata
+        return {
+            "model_version": self.model_version,
+            "name": self.bundle.name,
+            "version": self.bundle.version,
+            "trained_at": self.bundle.created,
+            "source": self.settings.model,
+            "metrics": meta.get("metrics", {}),
+            "features": list(self.bundle.feature_columns),
+            "profiles": list(self.bundle.profile_classes),
+            "key_threshold": self.bundle.key_threshold,
+            "library_versions": {
+                k: meta[k] for k in ("python", "scikit_learn", "numpy", "pandas") if k in meta
+            },
+        }
+
+    # -- /v1/deals/score ----------------------------------------------------------------------------------------
+    def check_deal_size(self, request: DealScoreRequest) -> None:
+        limit = self.settings.max_people
+        if len(request.people) > limit:
+            raise InvalidRequest(
+                [
+                    ApiProblem(
+                        ("body", "people"),
+                        f"{len(request.people)} people is more than the limit of {limit} per request "
+                        "(INFLUENCE_MAX_PEOPLE)",
+                        "too_long",
+                    )
+                ]
+            )
+
+    def deal_size(self, request: DealScoreRequest) -> int:
+        """Rows in the body: decides whether scoring is worth a thread hop."""
+        return sum(len(getattr(request, key) or ()) for key in BODY_TABLES if key != "deal") + 1
+
+    def score_deal(self, request: DealScoreRequest) -> dict[str, Any]:
+        """Validate the deal like a dataset folder, then score it; raises InvalidRequest naming JSON paths."""
+        from influence.data import validate_frames
+
+        self.check_deal_size(request)
+        frames, synthesized = deal_frames(request)
+        dataset, report = validate_frames(frames, sources={t: k for k, t in BODY_TABLES.items()})
+        if not report.ok:
+            raise InvalidRequest(_report_problems(report, synthesized))
+        warnings = [
+            p.format() for p in report.warnings if not (synthesized and p.table == "accounts")
+        ]
+        import pandas as pd
+
+        as_of = None if request.as_of is None else pd.Timestamp(request.as_of).tz_convert("UTC")
+        result = self.scorer.score_dataset(dataset, as_of=as_of)
+        return {"model_version": self.model_version, **_deal_answer(result, request), "warnings": warnings}
+
+    # -- /v1/people/score ---------------------------------------------------------------------------------------
+    def score_people(self, request: PeopleScoreRequest) -> dict[str, Any]:
+        """Score precomputed feature rows with the numpy fast path; raises InvalidRequest for unknown/missing names."""
+        import numpy as np
+
+        limit = self.settings.max_rows
+        if len(request.rows) > limit:
+            raise InvalidRequest(
+                [
+                    ApiProblem(
+                        ("body", "rows"),
+                        f"{len(request.rows)} rows is more than the limit of {limit} per request "
+                        "(INFLUENCE_MAX_ROWS)",
+                        "too_long",
+                    )
+                ]
+            )
+        names = self.bundle.feature_columns
+        known = self._feature_index
+        problems: list[ApiProblem] = []
+        matrix = np.full((len(request.rows), len(names)), np.nan)
+        for i, row in enumerate(request.rows):
+            features = row.features
+            if len(features) != len(names) or any(n not in known for n in features):
+                unknown = [n for n in features if n not in known]
+                for name in unknown:
+                    problems.append(
+                        ApiProblem(("body", "rows", i, "features", name), "unknown feature name", "unknown_feature")
+                    )
+                missing = [n for n in names if n not in features]
+                if missing:
+                    problems.append(
+                        ApiProblem(
+                            ("body", "rows", i, "features"),
+                            f"missing feature(s): {', '.join(missing)} (send null for a missing value)",
+                            "missing_feature",
+                        )
+                    )
+                continue
+            matrix[i] = [math.nan if features[n] is None else features[n] for n in names]
+        if problems:
+            raise InvalidRequest(problems)
+        if request.explain:
+            return {"model_version": self.model_version, "rows": self._explained_rows(request, matrix)}
+        influence, proba = self.scorer.score_matrix(matrix)
+        profiles = self.bundle.profile_classes
+        best = proba.argmax(axis=1)
+        rows = [
+            {
+                "person_id": row.person_id,
+                "deal_id": row.deal_id,
+                "influence": float(influence[i]),
+                "profile": profiles[best[i]],
+                "profile_confidence": float(proba[i, best[i]]),
+                "profile_probabilities": dict(zip(profiles, proba[i].tolist(), strict=True)),
+            }
+            for i, row in enumerate(request.rows)
+        ]
+        return {"model_version": self.model_version, "rows": rows}
+
+    def _explained_rows(self, request: PeopleScoreRequest, matrix: Any) -> list[dict[str, Any]]:
+        import pandas as pd
+
+        frame = pd.DataFrame(matrix, columns=list(self.bundle.feature_columns))
+        frame.insert(0, "person_id", [r.person_id for r in request.rows])
+        if any(r.deal_id is not None for r in request.rows):
+            frame.insert(0, "deal_id", [r.deal_id for r in request.rows])
+        scored = self.scorer.score_features(frame, explain=True)
+        return [
+            {
+                "person_id": request.rows[i].person_id,
+                "deal_id": request.rows[i].deal_id,
+                **_person_fields(record, self.bundle.profile_classes),
+            }
+            for i, record in enumerate(scored.to_dict(orient="records"))
+        ]
+
+    @property
+    def _feature_index(self) -> dict[str, int]:
+        index = self.__dict__.get("_feature_index_cache")
+        if index is None:
+            index = {n: i for i, n in enumerate(self.bundle.feature_columns)}
+            self.__dict__["_feature_index_cache"] = index
+        return index
+
+
+def load_service(settings: ApiSettings, bundle: ModelBundle | None = None) -> ScoringService:
+    """Load (and verify) the model named by the settings, unless a bundle is given, and wrap it in a Scorer."""
+    from influence.bundle import load_bundle
+    from influence.predict import Scorer
+
+    bundle = bundle if bundle is not None else load_bundle(settings.model)
+    return ScoringService(settings=settings, bundle=bundle, scorer=Scorer(bundle))
+
+
+# -- body -> contract frames --------------------------------------------------------------------------------------
+def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], bool]:
+    """The body as contract tables (canonical dtypes). Returns the frames and whether `accounts` was synthesized.
+
+    Without `accounts`, the deal's account is taken as known and named by its id, so the references from the deal
+    (and from people of that account) hold; people of any other account then need `accounts` in the body.
+    """
+    import pandas as pd
+
+    from influence.contract import PANDAS_DTYPES, TABLES
+
+    deal = request.deal
+    rows: dict[str, list[Any]] = {key: list(getattr(request, key) or ()) for key in BODY_TABLES if key != "deal"}
+    rows["deal"] = [deal]
+    synthesized = request.accounts is None
+    frames: dict[str, pd.DataFrame] = {}
+    for key, table in BODY_TABLES.items():
+        items = rows[key]
+        columns: dict[str, pd.Series] = {}
+        for column in TABLES[table].columns:
+            values = [getattr(item, column.name) for item in items]
+            if column.name == "deal_id" and key in ("meetings", "emails"):
+                values = [deal.deal_id if v is None else v for v in values]
+            if synthesized and key == "accounts":
+                values = []
+            if column.dtype == "timestamp":
+                columns[column.name] = pd.Series(
+                    pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"]
+                )
+            else:
+                columns[column.name] = pd.Series(values, dtype=PANDAS_DTYPES[column.dtype])
+        frames[table] = pd.DataFrame(columns)
+    if synthesized:
+        frames["accounts"] = pd.DataFrame(
+            {
+                c.name: pd.Series(
+                    [deal.account_id if c.name in ("account_id", "name") else None],
+                    dtype=PANDAS_DTYPES[c.dtype],
+                )
+                for c in TABLES["accounts"].columns
+            }
+        )
+    return frames, synthesized
+
+
+def _report_problems(report: Any, synthesized: bool) -> list[ApiProblem]:
+    """Validation problems (errors) as JSON paths into the body, e.g. body.email_recipients[3].person_id."""
+    key_of = {t: k for k, t in BODY_TABLES.items()}
+    out: list[ApiProblem] = []
+    for p in report.errors:
+        key = key_of.get(p.table, p.table)
+        if synthesized and key == "accounts":
+            loc: tuple[str | int, ...] = ("body", "deal", "account_id")
+        elif key == "deal":
+            loc = ("body", "deal") + ((p.column,) if p.column else ())
+        else:
+            loc = ("body", key)
+            if p.row is not None:
+                loc += (int(p.row),)
+            if p.column:
+                loc += (p.column,)
+        out.append(ApiProblem(loc, p.message, "contract"))
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """NaN/NA -> None, numpy scalars -> Python: JSON-ready."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        return _clean(value.item())
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+def _person_fields(record: dict[str, Any], profiles: tuple[str, ...]) -> dict[str, Any]:
+    """A scored row (with p_<profile> columns) as the API's person fields."""
+    out = {k: _clean(v) for k, v in record.items() if not k.startswith("p_")}
+    out["profile_probabilities"] = {p: _clean(record[f"p_{p}"]) for p in profiles if f"p_{p}" in record}
+    if "reasons" in out and out["reasons"] is not None:
+        out["reasons"] = [str(r) for r in out["reasons"]]
+    return out
+
+
+def _deal_answer(result: Any, request: DealScoreRequest) -> dict[str, Any]:
+    """`ScoreResult.deal_report` of the body's deal, with each person's profile probabilities as one object."""
+    report = result.deal_report(request.deal.deal_id)
+    profiles = tuple(PROFILES)
+    people = [_person_fields(person, profiles) for person in report.get("people", [])]
+    as_of = report.get("as_of")
+    return {
+        "deal_id": report["deal_id"],
+        "account_id": report.get("account_id") or request.deal.account_id,
+        "as_of": None if as_of is None else (as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)),
+        "engagement_assessable": bool(report.get("engagement_assessable", False)),
+        "people": people,
+        "coverage": [{k: _clean(v) for k, v in item.items()} for item in report.get("coverage", [])],
+        "gaps": [str(g) for g in report.get("gaps", [])],
+        "next_best_contacts": [
+            {k: _clean(v) for k, v in item.items()} for item in report.get("next_best_contacts", [])
+        ],
+    }

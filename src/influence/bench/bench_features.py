@@ -1,0 +1,153 @@
+"""Feature pipeline throughput: `build_features` on a generated dataset, tabular and graph parts separately,
+plus the latency of one small deal (what the scoring API pays per request).
+
+Data: the project's generator, 10,000 accounts (quick: 1,000), seed 11, written once to data/bench/ (gitignored)
+and reused. Throughput is in interaction rows per second, interaction rows = meeting_attendees + emails +
+email_recipients + signals. The peer measured in the same run is a plain pandas groupby count of the same
+interaction rows per (deal, person), the cheapest pandas way to touch every row once.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from influence.bench import median_time, peak_rss_mib
+from influence.contract import TABLE_ORDER, Dataset
+from influence.settings import project_root
+
+SEED = 11
+
+
+def _dataset(n_accounts: int) -> tuple[Dataset, Path, float]:
+    """Load (generating once if missing) the bench dataset; returns it, its folder and the seconds to load."""
+    from influence.generate import write_generated
+
+    folder = project_root() / "data" / "bench" / f"features-{n_accounts}-seed{SEED}"
+    if not (folder / "accounts.parquet").exists():
+        write_generated(folder, n_accounts, SEED)
+    t0 = time.perf_counter()
+    frames = {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in TABLE_ORDER
+        if (folder / f"{name}.parquet").exists()
+    }
+    ds = Dataset.from_frames(frames)
+    return ds, folder, time.perf_counter() - t0
+
+
+def _interaction_rows(ds: Dataset) -> int:
+    return len(ds.meeting_attendees) + len(ds.emails) + len(ds.email_recipients) + len(ds.signals)
+
+
+def _groupby_peer(ds: Dataset) -> None:
+    """The reference pandas cost: count every interaction row per (deal, person) with groupby."""
+    att = ds.meeting_attendees.merge(ds.meetings[["meeting_id", "deal_id"]], on="meeting_id")
+    rec = ds.email_recipients.merge(ds.emails[["message_id", "deal_id"]], on="message_id")
+    parts = [
+        att.groupby(["deal_id", "person_id"]).size(),
+        ds.emails.groupby(["deal_id", "sender_id"]).size(),
+        rec.groupby(["deal_id", "person_id"]).size(),
+        ds.signals.groupby("person_id").size(),
+    ]
+    assert all(len(p) for p in parts)
+
+
+def _one_deal(ds: Dataset, target_people: int = 30) -> Dataset:
+    """The deal whose participant count is closest to `target_people`, as a dataset of its own (its account,
+    people, meetings, e-mails and the people's signals), like a scoring API request body."""
+    mtg = ds.meetings[["meeting_id", "deal_id"]]
+    people_per_deal = (
+        ds.meeting_attendees.merge(mtg, on="meeting_id").groupby("deal_id")["person_id"].nunique()
+    )
+    deal_id = (people_per_deal - target_people).abs().idxmin()
+    deal = ds.deals[ds.deals["deal_id"] == deal_id]
+    meetings = ds.meetings[ds.meetings["deal_id"] == deal_id]
+    attendees = ds.meeting_attendees[ds.meeting_attendees["meeting_id"].isin(meetings["meeting_id"])]
+    emails = ds.emails[ds.emails["deal_id"] == deal_id]
+    recipients = ds.email_recipients[ds.email_recipients["message_id"].isin(emails["message_id"])]
+    ids = set(attendees["person_id"]) | set(emails["sender_id"]) | set(recipients["person_id"])
+    ids |= set(meetings["organizer_id"].dropna())
+    people = ds.people[ds.people["person_id"].isin(ids)]
+    return Dataset(
+        {
+            "accounts": ds.accounts[ds.accounts["account_id"].isin(deal["account_id"])],
+            "people": people,
+            "deals": deal,
+            "meetings": meetings,
+            "meeting_attendees": attendees,
+            "emails": emails,
+            "email_recipients": recipients,
+            "signals": ds.signals[ds.signals["person_id"].isin(ids)],
+        }
+    )
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from influence.features import FeatureTimings, build_features
+
+    n_accounts = 1_000 if quick else 10_000
+    ds, folder, load_s = _dataset(n_accounts)
+    rows = _interaction_rows(ds)
+    rss_loaded = peak_rss_mib()
+
+    samples: list[FeatureTimings] = []
+    shape: tuple[int, int] = (0, 0)
+
+    def once() -> None:
+        nonlocal shape
+        t = FeatureTimings()
+        shape = build_features(ds, timings=t).shape
+        samples.append(t)
+
+    repeat = 3
+    total_s, _ = median_time(once, repeat=repeat)
+    rss_features = peak_rss_mib()
+    prep = statistics.median(t.prepare for t in samples)
+    tab = statistics.median(t.tabular for t in samples)
+    graph = statistics.median(t.graph for t in samples)
+    parts = {k: round(statistics.median(t.parts[k] for t in samples), 4) for k in samples[0].parts}
+    peer_s, _ = median_time(lambda: _groupby_peer(ds), repeat=repeat)
+
+    small = _one_deal(ds)
+    build_features(small)  # warm-up: imports and the title parser's tables
+    lat = []
+    for _ in range(50):
+        t0 = time.perf_counter()
+        build_features(small)
+        lat.append(time.perf_counter() - t0)
+    lat.sort()
+    return {
+        "dataset": str(folder.relative_to(project_root())),
+        "accounts": n_accounts,
+        "rows": ds.row_counts(),
+        "interaction_rows": rows,
+        "load_s": round(load_s, 2),
+        "feature_rows": shape[0],
+        "feature_columns": shape[1],
+        "repeat": repeat,
+        "total_s_median": round(total_s, 3),
+        "prepare_s_median": round(prep, 3),
+        "tabular_s_median": round(tab, 3),
+        "graph_s_median": round(graph, 3),
+        "tabular_parts_s": parts,
+        "tabular_rows_per_s": round(rows / (prep + tab)),
+        "graph_rows_per_s": round(rows / graph),
+        "total_rows_per_s": round(rows / total_s),
+        "peer_groupby_s_median": round(peer_s, 3),
+        "peer_groupby_rows_per_s": round(rows / peer_s),
+        "ratio_total_vs_groupby_peer": round(total_s / peer_s, 2),
+        "peak_rss_mib_after_load": round(rss_loaded, 1),
+        "peak_rss_mib_after_features": round(rss_features, 1),
+        "single_deal": {
+            "people": int(len(small.people)),
+            "meetings": int(len(small.meetings)),
+            "emails": int(len(small.emails)),
+            "p50_ms": round(1000 * lat[len(lat) // 2], 2),
+            "p95_ms": round(1000 * lat[int(len(lat) * 0.95)], 2),
+        },
+    }

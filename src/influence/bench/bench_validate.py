@@ -1,0 +1,168 @@
+"""Validation throughput: `influence.data.load_with_report` on a whole dataset folder, CSV and Parquet.
+
+The peer is a plain read of the same files with pyarrow (no checks), measured in the same run, so the ratio says
+what the checks cost on top of I/O. Uses the project's generator when it is importable, else a vectorised
+synthetic fixture of the same shape (about 1,040 rows per account: 10,000 accounts ~ 10M rows).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from influence.bench import median_time, peak_rss_mib
+
+
+def _synthetic(n_accounts: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A contract-valid dataset built with numpy: 20 people, 2 deals, 20 meetings x 5 invitees,
+    200 e-mails x 3 recipients and 100 signals per account."""
+    rng = np.random.default_rng(seed)
+    a = np.arange(n_accounts)
+    accounts = pd.DataFrame({"account_id": [f"A{i}" for i in a], "name": [f"Account {i}" for i in a]})
+    p_acc = np.repeat(a, 20)
+    p_ids = np.array([f"P{i}" for i in range(len(p_acc))])
+    people = pd.DataFrame(
+        {
+            "person_id": p_ids,
+            "account_id": accounts["account_id"].to_numpy()[p_acc],
+            "email": [f"{p.lower()}@a{acc}.example" for p, acc in zip(p_ids, p_acc, strict=True)],
+            "side": "buyer",
+        }
+    )
+    d_acc = np.repeat(a, 2)
+    n_deals = len(d_acc)
+    created = pd.Timestamp("2023-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 300, n_deals), unit="D")
+    deals = pd.DataFrame(
+        {
+            "deal_id": [f"D{i}" for i in range(n_deals)],
+            "account_id": accounts["account_id"].to_numpy()[d_acc],
+            "created_at": created,
+            "closed_at": created + pd.Timedelta(days=120),
+            "outcome": np.where(rng.random(n_deals) < 0.5, "won", "lost"),
+            "amount": rng.gamma(2.0, 20000.0, n_deals),
+        }
+    )
+
+    def activity(per_deal: int, prefix: str) -> tuple[pd.DataFrame, np.ndarray]:
+        deal = np.repeat(np.arange(n_deals), per_deal)
+        when = pd.DatetimeIndex(deals["created_at"])[deal] + pd.to_timedelta(
+            rng.integers(0, 119 * 24, len(deal)), unit="h"
+        )
+        ids = np.array([f"{prefix}{i}" for i in range(len(deal))])
+        return pd.DataFrame({"id": ids, "deal_id": deals["deal_id"].to_numpy()[deal], "when": when}), deal
+
+    def person_of(deal: np.ndarray, k: int) -> np.ndarray:
+        # k distinct people of the deal's account (offsets 0..k-1 rotated), so composite keys stay unique
+        base = d_acc[deal] * 20
+        return p_ids[base + (np.arange(len(deal)) % k + rng.integers(0, 20 - k + 1, len(deal))) % 20]
+
+    m, m_deal = activity(10, "M")
+    meetings = pd.DataFrame(
+        {"meeting_id": m["id"], "deal_id": m["deal_id"], "start_at": pd.to_datetime(m["when"], utc=True)}
+    )
+    att_meeting = np.repeat(np.arange(len(m)), 5)
+    slot = np.tile(np.arange(5), len(m))
+    attendees = pd.DataFrame(
+        {
+            "meeting_id": m["id"].to_numpy()[att_meeting],
+            "person_id": p_ids[d_acc[m_deal[att_meeting]] * 20 + slot * 4],
+            "response": "accepted",
+            "attended": rng.random(len(att_meeting)) < 0.8,
+        }
+    )
+    e, e_deal = activity(100, "E")
+    emails = pd.DataFrame(
+        {
+            "message_id": e["id"],
+            "deal_id": e["deal_id"],
+            "thread_id": "T" + (np.arange(len(e)) // 5).astype(str),
+            "sent_at": pd.to_datetime(e["when"], utc=True),
+            "sender_id": person_of(e_deal, 1),
+        }
+    )
+    r_email = np.repeat(np.arange(len(e)), 3)
+    slot = np.tile(np.arange(3), len(e))
+    recipients = pd.DataFrame(
+        {
+            "message_id": e["id"].to_numpy()[r_email],
+            "person_id": p_ids[d_acc[e_deal[r_email]] * 20 + 1 + slot * 6],
+            "kind": np.array(["to", "cc", "bcc"])[slot],
+        }
+    )
+    s_person = rng.integers(0, len(p_ids), n_accounts * 100)
+    signals = pd.DataFrame(
+        {
+            "person_id": p_ids[s_person],
+            "occurred_at": pd.Timestamp("2023-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 400 * 24, len(s_person)), unit="h"),
+            "kind": "web_visit",
+        }
+    )
+    return {
+        "accounts": accounts,
+        "people": people,
+        "deals": deals,
+        "meetings": meetings,
+        "meeting_attendees": attendees,
+        "emails": emails,
+        "email_recipients": recipients,
+        "signals": signals,
+    }
+
+
+def _dataset(n_accounts: int) -> tuple[Any, str]:
+    try:
+        from influence.generate import generate
+    except ImportError:
+        return _synthetic(n_accounts), "synthetic fixture (influence.generate not available)"
+    return generate(n_accounts=n_accounts, seed=7), "influence.generate.generate"
+
+
+def _plain_read(folder: Path) -> int:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for f in sorted(folder.iterdir()):
+        table = pq.read_table(f) if f.suffix == ".parquet" else pacsv.read_csv(f)
+        rows += len(table.to_pandas())
+    return rows
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Validate a generated folder in both formats; report rows/s, the ratio to a plain read, and peak memory."""
+    from influence.contract import write_dataset
+    from influence.data import load_with_report
+
+    n_accounts = 200 if quick else 10_000
+    t0 = time.perf_counter()
+    dataset, source = _dataset(n_accounts)
+    build_s = time.perf_counter() - t0
+    result: dict[str, Any] = {"accounts": n_accounts, "source": source, "build_s": round(build_s, 2)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in ("parquet", "csv"):
+            folder = write_dataset(dataset, Path(tmp) / fmt, fmt=fmt)  # type: ignore[arg-type]
+            rows = _plain_read(folder)
+            repeat = 3 if quick else 1
+            read_s, _ = median_time(lambda folder=folder: _plain_read(folder), repeat=repeat)
+            reports: list[Any] = []
+            validate_s, _ = median_time(
+                lambda folder=folder, reports=reports: reports.append(load_with_report(folder)[1]), repeat
+            )
+            report = reports[-1]
+            assert report.ok, report.format_problems(5)
+            result[fmt] = {
+                "rows": rows,
+                "bytes": sum(f.stat().st_size for f in folder.iterdir()),
+                "plain_read_s": round(read_s, 3),
+                "validate_s": round(validate_s, 3),
+                "rows_per_s": round(rows / validate_s),
+                "validate_over_plain_read": round(validate_s / read_s, 2),
+            }
+    result["peak_rss_mib"] = round(peak_rss_mib())
+    return result

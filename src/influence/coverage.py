@@ -1,0 +1,326 @@
+"""DMU coverage of a deal: which profiles are present, which important ones are missing or not engaged by the
+seller, and who to contact next with which angle.
+
+Engagement is measured from the dataset, never from the model: a buyer/partner person is
+
+- `engaged`: attended at least one meeting of the deal together with a seller-side person before `as_of`;
+- `weak`: e-mail contact with a seller-side person (sent to or received from) but no shared meeting;
+- `none`: neither;
+- `unknown`: the dataset has no seller-side people at all (e.g. an imported mailbox), so engagement cannot be
+  assessed.
+
+Presence is from the model: a profile is present in a deal when at least one person's predicted profile is that
+profile with `profile_confidence >= PRESENT_MIN_CONFIDENCE` and `influence >= PRESENT_MIN_INFLUENCE`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import PROFILES, Dataset
+
+__all__ = [
+    "ANGLES",
+    "COVERAGE_COLUMNS",
+    "ENGAGEMENT_LEVELS",
+    "IMPORTANT_PROFILES",
+    "NEXT_BEST_COLUMNS",
+    "NEXT_BEST_MIN_INFLUENCE",
+    "NOT_ASSESSABLE_MESSAGE",
+    "PRESENT_MIN_CONFIDENCE",
+    "PRESENT_MIN_INFLUENCE",
+    "deal_coverage",
+    "engagement",
+    "next_best_contacts",
+    "profile_label",
+]
+
+# A predicted profile counts as present only when the model is reasonably sure (10 classes: 0.4 is 4x chance)
+# and the person matters (P(key influencer) at least 0.2).
+PRESENT_MIN_CONFIDENCE = 0.4
+PRESENT_MIN_INFLUENCE = 0.2
+# Next-best contacts: un- or weakly engaged people with at least this P(key influencer).
+NEXT_BEST_MIN_INFLUENCE = 0.3
+NEXT_BEST_K = 3
+
+# The parts of a DMU a seller must cover to win; their absence or non-engagement is reported as a gap.
+IMPORTANT_PROFILES: tuple[str, ...] = (
+    "executive_sponsor",
+    "budget_holder",
+    "technical_gatekeeper",
+    "procurement",
+    "silent_influencer",
+    "political_gatekeeper",
+)
+ENGAGEMENT_LEVELS: tuple[str, ...] = ("engaged", "weak", "none", "unknown")
+
+ANGLES: dict[str, str] = {
+    "executive_sponsor": "impact and vision: the business outcome, strategic fit and what success looks like",
+    "budget_holder": "ROI and total cost of ownership: payback period, budget timing, cost of doing nothing",
+    "procurement": "risk managed: clear terms, compliance, references from comparable customers",
+    "technical_gatekeeper": "architecture, security and integration: a technical deep-dive with our engineers",
+    "end_user": "day-to-day usability: a hands-on demo of the workflows they use every day",
+    "silent_influencer": "technical depth: share detailed material and ask for their expert opinion one-to-one",
+    "digital_researcher": "comparison material: analyst reports, reviews, benchmarks and a self-serve trial",
+    "political_gatekeeper": "internal alignment: who else should be involved and how the decision gets made",
+    "external_advisor": "independent evidence: third-party validation, references and the partner ecosystem",
+    "peripheral": "keep informed with a short summary; low priority",
+}
+
+NOT_ASSESSABLE_MESSAGE = (
+    "engagement can't be assessed: the data has no seller-side people (e.g. an imported mailbox), so who we "
+    "have met is unknown"
+)
+
+COVERAGE_COLUMNS = [
+    "deal_id",
+    "profile",
+    "important",
+    "present",
+    "person_id",
+    "full_name",
+    "influence",
+    "profile_confidence",
+    "engagement",
+    "status",
+    "message",
+]
+NEXT_BEST_COLUMNS = [
+    "deal_id",
+    "rank",
+    "person_id",
+    "full_name",
+    "title",
+    "profile",
+    "influence",
+    "engagement",
+    "seller_meetings",
+    "seller_emails",
+    "angle",
+    "why",
+]
+_ENGAGEMENT_ORDER = {"engaged": 0, "weak": 1, "none": 2, "unknown": 3}
+
+
+def profile_label(profile: str) -> str:
+    """`executive_sponsor` -> `executive sponsor`."""
+    return profile.replace("_", " ")
+
+
+# -- engagement from the dataset ---------------------------------------------------------------------------------
+def engagement(ds: Dataset, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Seller contact per (deal, buyer/partner person) before `as_of`, from meetings and e-mail metadata.
+
+    Returns deal_id, person_id, seller_meetings (meetings both attended), seller_emails (e-mails between the
+    person and a seller-side person, either way), engagement (see the module docstring). Only people with at
+    least one event in the deal appear; everyone else is `none` (or `unknown`), see `has_seller_side`.
+    """
+    people = ds.people
+    side = pd.Series(
+        people["side"].astype("string").to_numpy(), index=people["person_id"].astype(str).to_numpy()
+    )
+    sellers = set(side.index[side.to_numpy() == "seller"])
+    assessable = has_seller_side(ds)
+
+    meetings = ds.meetings
+    if as_of is not None:
+        meetings = meetings[meetings["start_at"] < as_of]
+    present = _meeting_presence(ds, meetings)
+    present["is_seller"] = present["person_id"].isin(sellers)
+    with_seller = present.groupby("meeting_id", sort=False)["is_seller"].any()
+    buyers = present[~present["is_seller"]]
+    shared = buyers[buyers["meeting_id"].map(with_seller).fillna(False).astype(bool)]
+    meeting_counts = shared.groupby(["deal_id", "person_id"], sort=False).size().rename("seller_meetings")
+
+    emails = ds.emails
+    if as_of is not None:
+        emails = emails[emails["sent_at"] < as_of]
+    recipients = ds.email_recipients.merge(
+        emails[["message_id", "deal_id", "sender_id"]], on="message_id", how="inner"
+    )
+    recipients = recipients.assign(
+        person_id=recipients["person_id"].astype(str), sender_id=recipients["sender_id"].astype(str)
+    )
+    sender_is_seller = recipients["sender_id"].isin(sellers)
+    recipient_is_seller = recipients["person_id"].isin(sellers)
+    # Seller -> person: count per recipient; person -> seller: count each message once per sender.
+    inbound = recipients[sender_is_seller & ~recipient_is_seller][["deal_id", "person_id", "message_id"]]
+    outbound = recipients[~sender_is_seller & recipient_is_seller][["deal_id", "sender_id", "message_id"]]
+    outbound = outbound.rename(columns={"sender_id": "person_id"})
+    pairs = pd.concat([inbound, outbound], ignore_index=True).drop_duplicates()
+    email_counts = pairs.groupby(["deal_id", "person_id"], sort=False).size().rename("seller_emails")
+
+    out = pd.concat([meeting_counts, email_counts], axis=1).fillna(0).astype("int64").reset_index()
+    out = out.rename(columns={"level_0": "deal_id", "level_1": "person_id"})
+    if out.empty:
+        out = pd.DataFrame({"deal_id": [], "person_id": [], "seller_meetings": [], "seller_emails": []})
+    out["deal_id"] = out["deal_id"].astype("string")
+    out["person_id"] = out["person_id"].astype("string")
+    out["seller_meetings"] = out["seller_meetings"].astype("int64")
+    out["seller_emails"] = out["seller_emails"].astype("int64")
+    out["engagement"] = engagement_level(out["seller_meetings"], out["seller_emails"], assessable)
+    return out.sort_values(["deal_id", "person_id"], kind="stable").reset_index(drop=True)
+
+
+def has_seller_side(ds: Dataset) -> bool:
+    """Whether the dataset knows any seller-side person; without one, engagement cannot be assessed."""
+    return bool((ds.people["side"].astype("string") == "seller").any())
+
+
+def engagement_level(meetings: pd.Series, emails: pd.Series, assessable: bool) -> np.ndarray:
+    """`engaged` (a shared meeting), `weak` (e-mail only), `none`, or `unknown` when not assessable."""
+    m = np.asarray(meetings, dtype=np.float64)
+    e = np.asarray(emails, dtype=np.float64)
+    if not assessable:
+        return np.full(len(m), "unknown", dtype=object)
+    return np.where(m > 0, "engaged", np.where(e > 0, "weak", "none")).astype(object)
+
+
+def _meeting_presence(ds: Dataset, meetings: pd.DataFrame) -> pd.DataFrame:
+    """(meeting_id, deal_id, person_id) for everyone present: attended, or accepted when attendance is unknown,
+    and the organiser (the same rule as the features)."""
+    att = ds.meeting_attendees
+    att = att[att["meeting_id"].isin(meetings["meeting_id"])]
+    attended = att["attended"]
+    here = attended.fillna(att["response"].astype("string") == "accepted").astype(bool)
+    rows = att.loc[here.to_numpy(), ["meeting_id", "person_id"]]
+    organisers = meetings.loc[meetings["organizer_id"].notna(), ["meeting_id", "organizer_id"]].rename(
+        columns={"organizer_id": "person_id"}
+    )
+    both = pd.concat([rows, organisers], ignore_index=True).astype({"meeting_id": str, "person_id": str})
+    both = both.drop_duplicates()
+    deal_of = pd.Series(meetings["deal_id"].astype(str).to_numpy(), index=meetings["meeting_id"].astype(str))
+    both["deal_id"] = both["meeting_id"].map(deal_of)
+    return both
+
+
+# -- coverage ----------------------------------------------------------------------------------------------------
+def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.DataFrame:
+    """One row per (deal, profile) for the nine non-peripheral profiles, with a gap message where one applies.
+
+    `people`: the scored people frame (deal_id, person_id, full_name, influence, profile, profile_confidence,
+    engagement, seller_meetings, seller_emails). The representative of a present profile is its most
+    influential qualifying person; status is the best engagement among the qualifying people.
+    """
+    profiles = [p for p in PROFILES if p != "peripheral"]
+    rows: list[dict[str, object]] = []
+    qualifying = people[
+        (people["profile_confidence"].astype("float64") >= PRESENT_MIN_CONFIDENCE)
+        & (people["influence"].astype("float64") >= PRESENT_MIN_INFLUENCE)
+    ]
+    by_deal = {d: g for d, g in qualifying.groupby("deal_id", sort=False)}
+    for deal_id in pd.unique(people["deal_id"]):
+        group = by_deal.get(deal_id)
+        for profile in profiles:
+            found = None if group is None else group[group["profile"] == profile]
+            rows.append(_coverage_row(str(deal_id), profile, found, engagement_assessable))
+    out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+    return out
+
+
+def _coverage_row(
+    deal_id: str, profile: str, found: pd.DataFrame | None, assessable: bool
+) -> dict[str, object]:
+    important = profile in IMPORTANT_PROFILES
+    label = profile_label(profile)
+    row: dict[str, object] = {"deal_id": deal_id, "profile": profile, "important": important}
+    if found is None or found.empty:
+        row.update(
+            present=False,
+            person_id=None,
+            full_name=None,
+            influence=math.nan,
+            profile_confidence=math.nan,
+            engagement=None,
+            status="missing",
+            message=f"no {label} identified among the people seen so far" if important else None,
+        )
+        return row
+    found = found.sort_values(["influence", "person_id"], ascending=[False, True], kind="stable")
+    top = found.iloc[0]
+    best = min(found["engagement"], key=lambda e: _ENGAGEMENT_ORDER.get(str(e), 9))
+    status = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(best), "unknown")
+    name = _name(top)
+    message = None
+    if important and assessable and status != "engaged":
+        # Talk about the person we would contact: the most influential one at the best engagement level.
+        who = found[found["engagement"] == best].iloc[0]
+        name = _name(who)
+        if status == "weak":
+            n = int(who["seller_emails"])
+            message = (
+                f"the {label} ({name}) is only weakly engaged: {n} e-mail{'s' if n != 1 else ''} with us, "
+                "no meeting"
+            )
+        elif profile == "silent_influencer":
+            message = f"the silent influencer ({name}) has met us in no meeting"
+        else:
+            message = f"no {label} engaged: {name} has met us in no meeting and exchanged no e-mail with us"
+    row.update(
+        present=True,
+        person_id=str(top["person_id"]),
+        full_name=_name(top),
+        influence=float(top["influence"]),
+        profile_confidence=float(top["profile_confidence"]),
+        engagement=str(best),
+        status=status,
+        message=message,
+    )
+    return row
+
+
+def _name(person: Mapping[str, object] | pd.Series) -> str:
+    name = person.get("full_name")
+    if isinstance(name, str) and name.strip():
+        return name
+    email = person.get("email")
+    if isinstance(email, str) and email.strip():
+        return email
+    return str(person.get("person_id"))
+
+
+# -- next-best contacts ------------------------------------------------------------------------------------------
+def next_best_contacts(
+    people: pd.DataFrame,
+    *,
+    engagement_assessable: bool,
+    k: int = NEXT_BEST_K,
+    why: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Per deal, up to `k` people with influence >= NEXT_BEST_MIN_INFLUENCE whom the seller has not engaged
+    (engagement none or weak), most influential first, each with the angle for their profile.
+
+    When engagement cannot be assessed, the most influential people are listed with engagement `unknown`.
+    `why`: optional text per row of `people` (same index), e.g. the strongest positive reason.
+    """
+    cand = people[people["influence"].astype("float64") >= NEXT_BEST_MIN_INFLUENCE]
+    if engagement_assessable:
+        cand = cand[cand["engagement"].isin(["none", "weak"])]
+    if "method" in cand.columns:
+        cand = cand[cand["method"] == "model"]
+    cand = cand.sort_values(
+        ["deal_id", "influence", "person_id"], ascending=[True, False, True], kind="stable"
+    )
+    cand = cand.groupby("deal_id", sort=False).head(k)
+    out = pd.DataFrame(
+        {
+            "deal_id": cand["deal_id"].astype("string"),
+            "rank": cand.groupby("deal_id", sort=False).cumcount().to_numpy() + 1,
+            "person_id": cand["person_id"].astype("string"),
+            "full_name": cand.get("full_name"),
+            "title": cand.get("title"),
+            "profile": cand["profile"],
+            "influence": cand["influence"].astype("float64"),
+            "engagement": cand["engagement"],
+            "seller_meetings": cand["seller_meetings"].astype("int64"),
+            "seller_emails": cand["seller_emails"].astype("int64"),
+            "angle": cand["profile"].map(lambda p: ANGLES.get(str(p), ANGLES["peripheral"])),
+            "why": why.reindex(cand.index) if why is not None else None,
+        },
+        columns=NEXT_BEST_COLUMNS,
+    )
+    return out.reset_index(drop=True)

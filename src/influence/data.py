@@ -1,0 +1,866 @@
+"""Loading and validating deal-history datasets against the contract in `influence.contract`.
+
+A dataset is a folder holding one file per table, `<table>.parquet` or `<table>.csv`. Validation never drops a
+row silently: every row read is either accepted or rejected with its reasons (rows in = accepted + rejected), and
+every problem names its table, file, row and column.
+
+Row numbers are 1-based data-row numbers for files (the header is not counted, and a quoted newline inside a CSV
+field does not shift later rows), so row 1 is the first record. In-memory frames (`validate_frames`, used for
+API bodies) are numbered from `row_base`, 0 by default, matching JSON list indices.
+
+The checks run table by table in `TABLE_ORDER` (parents before children), so a reference can be checked against
+the parent's accepted rows and a child of a rejected parent is rejected too, saying so.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import PANDAS_DTYPES, TABLE_ORDER, TABLES, Column, Dataset, Table
+
+__all__ = [
+    "Problem",
+    "TableCounts",
+    "ValidationReport",
+    "DatasetError",
+    "format_problem",
+    "load",
+    "load_with_report",
+    "validate",
+    "validate_frames",
+    "contract_markdown",
+    "render_contract_doc",
+]
+
+FILE_ROW_BASE = 1
+FORMATS = ("parquet", "csv")
+_PROBLEM_COLUMNS = ["table", "file", "row", "column", "message", "severity"]
+_REJECT_COLUMNS = ["table", "file", "row", "reasons", "record"]
+# A timestamp string is tz-aware when it ends in Z or a numeric offset (+02:00, +0200, +02).
+_TZ_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_TRUE = ("true", "t", "yes", "y", "1", "1.0")
+_FALSE = ("false", "f", "no", "n", "0", "0.0")
+_MISSING = "-"
+# How undecodable bytes show up when text is read with errors="surrogateescape".
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. `row`/`column` are None when the problem concerns a whole file or table."""
+
+    table: str
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+    severity: str = "error"
+
+    def format(self) -> str:
+        """`table file:row:column: message`; a missing row or column is shown as `-`."""
+        row = _MISSING if self.row is None else str(self.row)
+        column = self.column or _MISSING
+        return f"{self.table} {self.file}:{row}:{column}: {self.message}"
+
+
+def _problem(r: Any) -> Problem:
+    """A `Problem` from one row of a problems frame (pandas turns None into NaN there)."""
+    column = None if pd.isna(r.column) else str(r.column)
+    return Problem(r.table, r.file, None if pd.isna(r.row) else int(r.row), column, r.message, r.severity)
+
+
+def format_problem(problem: Problem) -> str:
+    """`table file:row:column: message`, e.g. `email_recipients email_recipients.csv:2001:person_id: ...`."""
+    return problem.format()
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    read: int
+    accepted: int
+    rejected: int
+
+
+@dataclass
+class ValidationReport:
+    """Everything validation found.
+
+    `problems_frame` has one row per problem (columns table, file, row, column, message, severity) and scales to
+    millions of findings; `problems` materialises it as `Problem` objects. `rejected` has one row per rejected
+    record: table, file, row, reasons (joined with "; ") and record (the original row as JSON).
+    """
+
+    problems_frame: pd.DataFrame
+    counts: dict[str, TableCounts]
+    rejected: pd.DataFrame
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [_problem(r) for r in self.problems_frame.itertuples(index=False)]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.problems_frame["severity"] == "error").sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return self.n_errors == 0
+
+    def format_problems(self, limit: int | None = None) -> list[str]:
+        """The first `limit` problems (all when None), formatted."""
+        frame = self.problems_frame if limit is None else self.problems_frame.head(limit)
+        return [format_problem(_problem(r)) for r in frame.itertuples(index=False)]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per contract table: file, read, accepted, rejected."""
+        rows = [
+            {"table": t, "file": self.files.get(t, ""), **vars(self.counts[t])}
+            for t in TABLE_ORDER
+            if t in self.counts
+        ]
+        return pd.DataFrame(rows, columns=["table", "file", "read", "accepted", "rejected"])
+
+
+class DatasetError(ValueError):
+    """A dataset could not be loaded; `report` (when there is one) holds every problem."""
+
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-table state while validating
+
+
+@dataclass
+class _TableRun:
+    name: str
+    file: str
+    raw: pd.DataFrame  # the rows as read, positional index 0..n-1 (kept for rejected records)
+    typed: pd.DataFrame | None = None
+    rejected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    issues: list[pd.DataFrame] = field(default_factory=list)
+    file_rejected: bool = False
+
+    def add(self, positions: Any, column: str | None, messages: Any, severity: str = "error") -> None:
+        """Record problems at `positions` (array of row positions, or -1 for the whole file)."""
+        pos = np.atleast_1d(np.asarray(positions, dtype=np.int64))
+        if len(pos) == 0:
+            return
+        msgs = messages if isinstance(messages, str) else list(messages)
+        self.issues.append(
+            pd.DataFrame({"pos": pos, "column": column, "message": msgs, "severity": severity})
+        )
+        if severity == "error":
+            if (pos < 0).any():
+                self.rejected[:] = True
+                self.file_rejected = True
+            else:
+                self.rejected[pos] = True
+
+    def reject_file(self, column: str | None, message: str) -> None:
+        self.add([-1], column, [message])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading files
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str | None, str]]]:
+    """All columns as text (empty field = null), plus (position, column, message) for rows that cannot be
+    trusted: cells with bytes that are not UTF-8 (decoded with replacement characters) and records whose field
+    count differs from the header's."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    header = _csv_header(path)
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise DatasetError(f"duplicate column names in the header: {', '.join(dupes)}")
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header}, strings_can_be_null=True, null_values=[""]
+            ),
+        )
+        return table.to_pandas(), []
+    except pa.ArrowInvalid:
+        # Arrow says neither which record nor which field is at fault: re-read record by record to say so.
+        return _read_csv_slowly(path, header)
+
+
+def _read_csv_slowly(path: Path, header: list[str]) -> tuple[pd.DataFrame, list[tuple[int, str | None, str]]]:
+    """Python's csv reader, only for files Arrow rejects (bad bytes, ragged records); same row numbering."""
+    bad: list[tuple[int, str | None, str]] = []
+    records: list[list[str | None]] = []
+    width = len(header)
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        for pos, fields in enumerate(reader):
+            if len(fields) != width:
+                bad.append((pos, None, f"has {len(fields)} fields but the header has {width}"))
+                fields = (fields + [""] * width)[:width]
+            row: list[str | None] = []
+            for name, cell in zip(header, fields, strict=True):
+                if _SURROGATE.search(cell):
+                    raw = cell.encode("utf-8", errors="surrogateescape")
+                    bad.append((pos, name, f"holds bytes that are not UTF-8: {raw!r}"))
+                    cell = raw.decode("utf-8", errors="replace")
+                row.append(cell or None)
+            records.append(row)
+    frame = pd.DataFrame(records, columns=header, dtype=object)
+    return frame.astype("str"), bad
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise DatasetError(f"cannot be read as Parquet: {exc}") from exc
+    return table.to_pandas()
+
+
+def _discover(folder: Path) -> tuple[dict[str, Path], list[Problem]]:
+    if not folder.exists():
+        raise DatasetError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise DatasetError(
+            f"{folder}: not a folder (a dataset is a folder of <table>.csv or <table>.parquet files)"
+        )
+    found: dict[str, list[Path]] = {}
+    notes: list[Problem] = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_file() or p.suffix.lower().lstrip(".") not in FORMATS:
+            continue
+        if p.stem in TABLES and p.suffix in (".csv", ".parquet"):
+            found.setdefault(p.stem, []).append(p)
+        else:
+            notes.append(Problem(p.stem, p.name, None, None, "not a contract table; ignored", "warning"))
+    if not found:
+        expected = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
+        raise DatasetError(
+            f"{folder}: holds no dataset tables (expected files such as {expected}, or .parquet)"
+        )
+    chosen: dict[str, Path] = {}
+    for name, paths in found.items():
+        if len(paths) > 1:
+            names = " and ".join(p.name for p in paths)
+            notes.append(
+                Problem(name, names, None, None, "the table is present in two formats; keep exactly one file")
+            )
+        else:
+            chosen[name] = paths[0]
+    return chosen, notes
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Column parsing: any input representation -> canonical dtype, with a message per value that does not parse
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text view of a column; nulls and empty strings become NA."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is pd.NA:
+        text = values
+    else:
+        text = values.astype("string")
+    return text.mask(text.str.len() == 0)
+
+
+def _quote(values: pd.Series) -> list[str]:
+    return [repr(str(v)) for v in values]
+
+
+def _parse_column(values: pd.Series, col: Column, run: _TableRun) -> pd.Series:
+    """Cast one column to its canonical dtype; values that do not parse become NA and are reported."""
+    kind = col.dtype
+    dtype = values.dtype
+    if kind == "string":
+        return _as_text(values)
+    if kind in ("int", "float"):
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            number = values.astype("float64")
+            original = values
+        else:
+            original = _as_text(values).str.strip()
+            number = pd.to_numeric(original, errors="coerce").astype("float64")
+            failed = original.notna().to_numpy() & number.isna().to_numpy()
+            if failed.any():
+                pos = np.flatnonzero(failed)
+                run.add(pos, col.name, [f"{v} is not a number" for v in _quote(original.iloc[pos])])
+        if kind == "float":
+            return number
+        fractional = number.notna().to_numpy() & (number.fillna(0) % 1 != 0).to_numpy()
+        if fractional.any():
+            pos = np.flatnonzero(fractional)
+            run.add(pos, col.name, [f"{v} is not a whole number" for v in _quote(original.iloc[pos])])
+            number = number.mask(fractional)
+        return number.astype("Int64")
+    if kind == "bool":
+        if pd.api.types.is_bool_dtype(dtype):
+            return values.astype("boolean")
+        text = _as_text(values).str.strip().str.lower()
+        out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        out[text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)] = True
+        out[text.isin(_FALSE).fillna(False).to_numpy(dtype=bool)] = False
+        failed = text.notna().to_numpy() & out.isna().to_numpy()
+        if failed.any():
+            pos = np.flatnonzero(failed)
+            run.add(pos, col.name, [f"{v} is not true or false" for v in _quote(values.iloc[pos])])
+        return out
+    # timestamp
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(PANDAS_DTYPES["timestamp"])
+    if pd.api.types.is_datetime64_dtype(dtype):
+        run.reject_file(
+            col.name,
+            f"holds timestamps without a time zone ({dtype}); store them tz-aware (UTC), e.g. timestamp[us, tz=UTC]",
+        )
+        return pd.Series(pd.NaT, index=values.index, dtype=PANDAS_DTYPES["timestamp"])
+    text = _as_text(values).str.strip()
+    has_tz = text.str.contains(_TZ_SUFFIX, regex=True)
+    naive = (text.notna() & ~has_tz.fillna(False)).to_numpy(dtype=bool)
+    stamps = pd.to_datetime(text.mask(naive), utc=True, format="ISO8601", errors="coerce")
+    if naive.any():
+        # Only values that are timestamps at all are called naive; the rest are reported as unparseable below.
+        parsed = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        naive[np.flatnonzero(naive)[parsed.isna().to_numpy()]] = False
+    if naive.any():
+        pos = np.flatnonzero(naive)
+        run.add(
+            pos,
+            col.name,
+            [
+                f"naive timestamp {v} has no UTC offset (write e.g. 2024-05-01T09:30:00Z)"
+                for v in _quote(text.iloc[pos])
+            ],
+        )
+    failed = text.notna().to_numpy() & ~naive & stamps.isna().to_numpy()
+    if failed.any():
+        pos = np.flatnonzero(failed)
+        run.add(pos, col.name, [f"{v} is not an ISO 8601 timestamp" for v in _quote(text.iloc[pos])])
+    return stamps.astype(PANDAS_DTYPES["timestamp"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-column rules via pandera (nullability, domains, bounds)
+
+
+@functools.cache
+def _pandera_schema(table: Table) -> Any:
+    import pandera.pandas as pa
+
+    columns = {}
+    for c in table.columns:
+        checks = []
+        if c.domain is not None:
+            checks.append(pa.Check.isin(list(c.domain)))
+        if c.min_value is not None:
+            checks.append(pa.Check.ge(c.min_value))
+        if c.max_value is not None:
+            checks.append(pa.Check.le(c.max_value))
+        columns[c.name] = pa.Column(nullable=c.nullable, checks=checks, required=True)
+    return pa.DataFrameSchema(columns, strict=False, name=table.name)
+
+
+def _check_message(check: str, value: Any, col: Column) -> str:
+    if check == "not_nullable":
+        return "is empty; a value is required"
+    if check.startswith("isin"):
+        return f"{str(value)!r} is not one of: {', '.join(col.domain or ())}"
+    if check.startswith("greater_than_or_equal_to"):
+        return f"{value} is below the minimum {col.min_value:g}"
+    if check.startswith("less_than_or_equal_to"):
+        return f"{value} is above the maximum {col.max_value:g}"
+    return f"{value!r} fails {check}"
+
+
+def _check_columns(table: Table, run: _TableRun) -> None:
+    import pandera.pandas as pa
+
+    assert run.typed is not None
+    try:
+        _pandera_schema(table).validate(run.typed[table.column_names], lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        for (column, check), group in cases.groupby(["column", "check"], sort=False):
+            col = table.column(str(column))
+            messages = [_check_message(str(check), v, col) for v in group["failure_case"]]
+            run.add(group["index"].astype("int64").to_numpy(), str(column), messages)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Keys, references and cross-table rules (hand-written: pandera has no notion of other tables)
+
+
+def _describe_key(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    parts = [[f"{c}={v!r}" for v in frame[c].astype(str)] for c in columns]
+    return [", ".join(p) for p in zip(*parts, strict=True)]
+
+
+def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarray]:
+    """For rows that repeat an earlier key: their positions and the row number of the first occurrence."""
+    cols = list(keys.columns)
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    involved = keys.loc[repeated & keys.notna().all(axis=1).to_numpy()].copy()
+    involved["_pos"] = involved.index.to_numpy()
+    first = involved.groupby(cols, sort=False, dropna=False)["_pos"].transform("min")
+    later = involved.loc[involved["_pos"] != first]
+    return later["_pos"].to_numpy(), first.loc[later.index].to_numpy() + row_base
+
+
+def _check_keys(table: Table, run: _TableRun, row_base: int) -> None:
+    assert run.typed is not None
+    if table.primary_key:
+        keys = run.typed[list(table.primary_key)]
+        pos, first = _first_rows(keys, row_base)
+        if len(pos):
+            described = _describe_key(keys.iloc[pos], table.primary_key)
+            run.add(
+                pos,
+                table.primary_key[-1],
+                [f"duplicate key {d} (first at row {f})" for d, f in zip(described, first, strict=True)],
+            )
+    if table.name == "people":
+        email = run.typed["email"].str.strip().str.lower().to_frame()
+        pos, first = _first_rows(email, row_base)
+        if len(pos):
+            values = _quote(run.typed["email"].iloc[pos])
+            run.add(
+                pos,
+                "email",
+                [f"duplicate email {v} (first at row {f})" for v, f in zip(values, first, strict=True)],
+            )
+
+
+def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Membership test through Arrow's hash kernel (an order of magnitude faster than Series.isin on text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.is_in(pa.array(values.array), value_set=pa.array(keys.array).unique())
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _check_references(table: Table, run: _TableRun, runs: dict[str, _TableRun], row_base: int) -> None:
+    assert run.typed is not None
+    for fk in table.foreign_keys:
+        values = run.typed[fk.column]
+        present = values.notna().to_numpy()
+        parent = runs.get(fk.ref_table)
+        if parent is None or parent.typed is None:
+            accepted_keys = pd.Series([], dtype="string")
+            rejected_keys = pd.Series([], dtype="int64")
+        else:
+            keys = parent.typed[fk.ref_column]
+            accepted_keys = keys[~parent.rejected].dropna()
+            rej = keys[parent.rejected].dropna()
+            # first rejected row per key, so the message can point at it
+            rejected_keys = pd.Series(rej.index.to_numpy() + row_base, index=rej.to_numpy())
+            rejected_keys = rejected_keys[~rejected_keys.index.duplicated()]
+        ok = _isin(values, accepted_keys)
+        dangling = present & ~ok
+        if not dangling.any():
+            continue
+        pos = np.flatnonzero(dangling)
+        bad = values.iloc[pos]
+        parent_row = bad.map(rejected_keys)
+        target = f"{fk.ref_table}.{fk.ref_column}"
+        parent_file = parent.file if parent is not None else fk.ref_table
+        messages = [
+            f"references unknown {target} {v!r}"
+            if pd.isna(r)
+            else f"references {target} {v!r}, which was rejected ({parent_file} row {int(r)})"
+            for v, r in zip(bad.astype(str), parent_row, strict=True)
+        ]
+        run.add(pos, fk.column, messages)
+
+
+def _iso(values: pd.Series) -> list[str]:
+    return [v.isoformat().replace("+00:00", "Z") for v in values]
+
+
+def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) -> None:
+    assert run.typed is not None
+    frame = run.typed
+    if table.name == "deals":
+        created, closed, outcome = frame["created_at"], frame["closed_at"], frame["outcome"]
+        before = (closed < created).fillna(False).to_numpy(dtype=bool)
+        if before.any():
+            pos = np.flatnonzero(before)
+            run.add(
+                pos,
+                "closed_at",
+                [
+                    f"closed_at {a} is before created_at {b}"
+                    for a, b in zip(_iso(closed.iloc[pos]), _iso(created.iloc[pos]), strict=True)
+                ],
+            )
+        finished = outcome.isin(["won", "lost"]).fillna(False).to_numpy(dtype=bool)
+        missing = finished & closed.isna().to_numpy()
+        if missing.any():
+            pos = np.flatnonzero(missing)
+            run.add(
+                pos,
+                "closed_at",
+                [f"is empty but the deal is {o}; won/lost deals need closed_at" for o in outcome.iloc[pos]],
+            )
+        still_open = (outcome == "open").fillna(False).to_numpy(dtype=bool) & closed.notna().to_numpy()
+        if still_open.any():
+            run.add(
+                np.flatnonzero(still_open),
+                "closed_at",
+                "is set but the deal is open; open deals have no closed_at",
+            )
+        return
+    column = {"meetings": "start_at", "emails": "sent_at"}.get(table.name)
+    deals = runs.get("deals")
+    if column is None or deals is None or deals.typed is None:
+        return
+    life = deals.typed.loc[~deals.rejected, ["deal_id", "created_at", "closed_at"]].drop_duplicates("deal_id")
+    life = life.set_index("deal_id")
+    when = frame[column]
+    # reindex rather than map: map() on an empty lookup returns float NaN, which cannot compare with timestamps
+    created = life["created_at"].reindex(frame["deal_id"]).set_axis(frame.index)
+    closed = life["closed_at"].reindex(frame["deal_id"]).set_axis(frame.index)
+    early = (when < created).fillna(False).to_numpy(dtype=bool)
+    late = (when > closed).fillna(False).to_numpy(dtype=bool)
+    for mask, bound, word in ((early, created, "before"), (late, closed, "after")):
+        if mask.any():
+            pos = np.flatnonzero(mask)
+            side = "created_at" if word == "before" else "closed_at"
+            run.add(
+                pos,
+                column,
+                [
+                    f"{a} is {word} its deal {d!r} {side} {b}"
+                    for a, d, b in zip(
+                        _iso(when.iloc[pos]), frame["deal_id"].iloc[pos], _iso(bound.iloc[pos]), strict=True
+                    )
+                ],
+            )
+
+
+def _check_rows(table: Table, run: _TableRun) -> None:
+    assert run.typed is not None
+    if table.name == "labels":
+        empty = (run.typed["influence"].isna() & run.typed["profile"].isna()).to_numpy(dtype=bool)
+        if empty.any():
+            run.add(
+                np.flatnonzero(empty), "influence", "has neither influence nor profile; a label needs one"
+            )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Driver
+
+
+def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], row_base: int) -> None:
+    n = len(run.raw)
+    run.rejected = np.zeros(n, dtype=bool) if len(run.rejected) != n else run.rejected
+    missing = [c.name for c in table.columns if c.name not in run.raw.columns and not c.nullable]
+    if missing:
+        for c in missing:
+            run.reject_file(c, f"missing column {c!r}; the whole file is rejected")
+        return
+    raw = run.raw.reset_index(drop=True)
+    # An absent nullable column means "nothing known" (exports and JSON bodies often omit empty fields):
+    # it is filled with nulls and reported as a warning, never silently.
+    for c in table.columns:
+        if c.name not in raw.columns:
+            run.add([-1], c.name, [f"column {c.name!r} is absent; read as empty"], severity="warning")
+            raw[c.name] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    typed = {}
+    for col in table.columns:
+        typed[col.name] = _parse_column(raw[col.name], col, run)
+    if run.file_rejected:
+        return
+    extra = {c: raw[c] for c in raw.columns if c not in typed}
+    run.typed = pd.DataFrame({**typed, **extra}, index=pd.RangeIndex(n))
+    _check_columns(table, run)
+    _check_rows(table, run)
+    _check_keys(table, run, row_base)
+    _check_references(table, run, runs, row_base)
+    _check_time_order(table, run, runs)
+
+
+def _records_json(frame: pd.DataFrame) -> list[str]:
+    if frame.empty:
+        return []
+    text = frame.to_json(
+        orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str
+    )
+    return text.rstrip("\n").split("\n")
+
+
+def _finish(
+    runs: dict[str, _TableRun], notes: list[Problem], row_base: int, path: Path | None
+) -> tuple[Dataset, ValidationReport]:
+    problem_parts: list[pd.DataFrame] = []
+    if notes:
+        problem_parts.append(pd.DataFrame([vars(p) for p in notes], columns=_PROBLEM_COLUMNS))
+    reject_parts: list[pd.DataFrame] = []
+    counts: dict[str, TableCounts] = {}
+    accepted_frames: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    for name in TABLE_ORDER:
+        run = runs.get(name)
+        if run is None:
+            continue
+        files[name] = run.file
+        n = len(run.raw)
+        rejected = run.rejected if len(run.rejected) == n else np.zeros(n, dtype=bool)
+        n_rejected = int(rejected.sum())
+        counts[name] = TableCounts(read=n, accepted=n - n_rejected, rejected=n_rejected)
+        if run.typed is not None and not run.file_rejected:
+            accepted_frames[name] = run.typed.loc[~rejected].reset_index(drop=True)
+        n_accepted = len(accepted_frames.get(name, ()))
+        if not run.issues:
+            if n_accepted != n:
+                raise AssertionError(f"{name}: {n} rows read but {n_accepted} accepted and none rejected")
+            continue
+        issues = pd.concat(run.issues, ignore_index=True)
+        # One problem per cell: a value that failed to parse is not reported again as empty.
+        cell = issues["pos"] >= 0
+        issues = pd.concat([issues[~cell], issues[cell].drop_duplicates(["pos", "column"])]).sort_values(
+            "pos", kind="stable"
+        )
+        rows = issues["pos"].where(issues["pos"] >= 0).astype("Int64") + row_base
+        problem_parts.append(
+            pd.DataFrame(
+                {
+                    "table": name,
+                    "file": run.file,
+                    "row": rows.to_numpy(),
+                    "column": issues["column"].to_numpy(),
+                    "message": issues["message"].to_numpy(),
+                    "severity": issues["severity"].to_numpy(),
+                }
+            )
+        )
+        if n_rejected:
+            errors = issues[issues["severity"] == "error"]
+            whole = errors[errors["pos"] < 0]
+            per_row = errors[errors["pos"] >= 0]
+            labelled = per_row["column"].fillna(_MISSING) + ": " + per_row["message"]
+            reasons = labelled.groupby(per_row["pos"].to_numpy()).agg("; ".join)
+            pos = np.flatnonzero(rejected)
+            reason = pd.Series(reasons.reindex(pos).to_numpy(), index=pos, dtype="object")
+            if len(whole):
+                file_reason = "; ".join(whole["column"].fillna(_MISSING) + ": " + whole["message"])
+                reason = reason.fillna(file_reason)
+            reject_parts.append(
+                pd.DataFrame(
+                    {
+                        "table": name,
+                        "file": run.file,
+                        "row": pos + row_base,
+                        "reasons": reason.to_numpy(),
+                        "record": _records_json(run.raw.iloc[pos]),
+                    }
+                )
+            )
+        n_out = n_accepted + (len(reject_parts[-1]) if n_rejected else 0)
+        if n_out != n:  # the promise users rely on: every row read is accepted or rejected, once
+            raise AssertionError(f"{name}: {n} rows read but {n_out} accepted or rejected")
+    problems = (
+        pd.concat(problem_parts, ignore_index=True)
+        if problem_parts
+        else pd.DataFrame(columns=_PROBLEM_COLUMNS)
+    )
+    problems["row"] = problems["row"].astype("Int64")
+    rejects = (
+        pd.concat(reject_parts, ignore_index=True) if reject_parts else pd.DataFrame(columns=_REJECT_COLUMNS)
+    )
+    report = ValidationReport(problems_frame=problems, counts=counts, rejected=rejects, files=files)
+    return Dataset.from_frames(accepted_frames, path=path), report
+
+
+def _run_tables(
+    raws: Mapping[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]],
+    failures: Mapping[str, tuple[str, str]],
+    notes: list[Problem],
+    row_base: int,
+    path: Path | None,
+) -> tuple[Dataset, ValidationReport]:
+    runs: dict[str, _TableRun] = {}
+    for name in TABLE_ORDER:
+        table = TABLES[name]
+        if name in failures:
+            file, message = failures[name]
+            run = _TableRun(name, file, pd.DataFrame())
+            run.issues.append(
+                pd.DataFrame({"pos": [-1], "column": [None], "message": [message], "severity": "error"})
+            )
+            runs[name] = run
+            continue
+        if name not in raws:
+            if table.required and not any(p.table == name for p in notes):
+                notes.append(
+                    Problem(
+                        name,
+                        f"{name}.csv",
+                        None,
+                        None,
+                        "required table is missing (no .csv or .parquet file)",
+                    )
+                )
+            continue
+        file, raw, bad_cells = raws[name]
+        run = _TableRun(name, file, raw.reset_index(drop=True), rejected=np.zeros(len(raw), dtype=bool))
+        for pos, column, message in bad_cells:
+            run.add([pos], column, [message])
+        if len(raw) == 0 and table.required:
+            run.add([-1], None, ["has no data rows"], severity="warning")
+        _validate_table(table, run, runs, row_base)
+        runs[name] = run
+    return _finish(runs, notes, row_base, path)
+
+
+def _validate_folder(path: str | Path) -> tuple[Dataset, ValidationReport]:
+    folder = Path(path)
+    chosen, notes = _discover(folder)
+    raws: dict[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]] = {}
+    failures: dict[str, tuple[str, str]] = {}
+    for name, file in chosen.items():
+        try:
+            if file.stat().st_size == 0:
+                raise DatasetError("file is empty (0 bytes); a table needs at least a header row")
+            if file.suffix == ".csv":
+                frame, bad = _read_csv(file)
+            else:
+                frame, bad = _read_parquet(file), []
+        except DatasetError as exc:
+            failures[name] = (file.name, str(exc))
+            continue
+        raws[name] = (file.name, frame, bad)
+    return _run_tables(raws, failures, notes, FILE_ROW_BASE, folder)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def validate(path: str | Path) -> ValidationReport:
+    """Check a dataset folder against the contract; never raises for bad rows (see the report)."""
+    return _validate_folder(path)[1]
+
+
+def load_with_report(path: str | Path) -> tuple[Dataset, ValidationReport]:
+    """The accepted rows of a dataset folder (canonical dtypes) and the report of what was rejected."""
+    return _validate_folder(path)
+
+
+def load(path: str | Path, *, strict: bool = True) -> Dataset:
+    """Load a dataset folder. With `strict`, any error raises `DatasetError` (its `.report` holds them all);
+    otherwise only the accepted rows are returned."""
+    dataset, report = _validate_folder(path)
+    if strict and not report.ok:
+        raise DatasetError(_error_summary(str(path), report), report)
+    return dataset
+
+
+def validate_frames(
+    frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str] | None = None, *, row_base: int = 0
+) -> tuple[Dataset, ValidationReport]:
+    """Validate in-memory tables (e.g. an API body). Rows are numbered by position from `row_base` (0: list
+    indices); `sources` names where each table came from (default: the table name). Unknown table names are
+    reported as warnings and ignored; absent required tables are errors."""
+    sources = dict(sources or {})
+    notes: list[Problem] = []
+    raws: dict[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]] = {}
+    for name, frame in frames.items():
+        label = sources.get(name, name)
+        if name not in TABLES:
+            notes.append(Problem(name, label, None, None, "not a contract table; ignored", "warning"))
+            continue
+        raws[name] = (label, frame, [])
+    return _run_tables(raws, {}, notes, row_base, None)
+
+
+def _error_summary(where: str, report: ValidationReport, limit: int = 10) -> str:
+    n = report.n_errors
+    errors = report.problems_frame[report.problems_frame["severity"] == "error"].head(limit)
+    lines = [format_problem(_problem(r)) for r in errors.itertuples(index=False)]
+    more = f"\n  ... and {n - limit} more" if n > limit else ""
+    return f"{where}: {n} error(s) against the data contract:\n  " + "\n  ".join(lines) + more
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Documentation generated from the contract
+
+_DOC_BEGIN = "<!-- BEGIN GENERATED: contract tables (influence.data.contract_markdown) -->"
+_DOC_END = "<!-- END GENERATED -->"
+
+
+def contract_markdown() -> str:
+    """Markdown tables describing every contract table and column (the generated part of docs/data-contract.md)."""
+    out: list[str] = []
+    for name in TABLE_ORDER:
+        t = TABLES[name]
+        status = "required" if t.required else "optional (empty when absent)"
+        out.append(f"### `{name}` ({status})\n")
+        out.append(f"{t.description}\n")
+        if t.primary_key:
+            out.append(f"Primary key: {', '.join(f'`{c}`' for c in t.primary_key)}.  ")
+        else:
+            out.append("No primary key (repeated rows are allowed).  ")
+        if t.foreign_keys:
+            refs = ", ".join(f"`{fk.column}` → `{fk.ref_table}.{fk.ref_column}`" for fk in t.foreign_keys)
+            out.append(f"References: {refs}.")
+        out.append("")
+        out.append("| column | type | nullable | allowed values | meaning |")
+        out.append("|---|---|---|---|---|")
+        for c in t.columns:
+            allowed = []
+            if c.domain:
+                allowed.append(", ".join(f"`{v}`" for v in c.domain))
+            if c.min_value is not None:
+                allowed.append(f"≥ {c.min_value:g}")
+            if c.max_value is not None:
+                allowed.append(f"≤ {c.max_value:g}")
+            ctype = "timestamp (tz-aware, UTC)" if c.dtype == "timestamp" else c.dtype
+            nullable = "yes" if c.nullable else "no"
+            out.append(f"| `{c.name}` | {ctype} | {nullable} | {'; '.join(allowed)} | {c.description} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_contract_doc(text: str) -> str:
+    """`text` (docs/data-contract.md) with its generated block replaced by the current `contract_markdown()`."""
+    start = text.index(_DOC_BEGIN) + len(_DOC_BEGIN)
+    end = text.index(_DOC_END)
+    return text[:start] + "\n\n" + contract_markdown() + "\n" + text[end:]

@@ -1,0 +1,609 @@
+"""Why a person scored as they did: Saabas path contributions turned into a few plain-language reasons.
+
+Contributions come from the model itself (`fastpath.FastForest.contributions`): for every tree, the change of the
+expected margin along the person's decision path is credited to the split feature, so contributions plus the
+bias add up exactly to the raw margin (log-odds for the influence model, the class score for the profile model).
+
+`top_reasons` picks the largest contributions by absolute value and renders each with the feature's template in
+`REASON_TEMPLATES`. Every feature has a positive wording (it raised the score) and a negative one (it lowered
+it), filled with the person's actual values ("attended 9 of 10 meetings", "others reply within an hour"), and no
+pronouns. A value that is undefined (NaN, e.g. a reply time when nobody replied) has its own wording. Features
+whose value carries no direction of its own (deal context) say which way they moved the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "REASON_TEMPLATES",
+    "Reason",
+    "Template",
+    "render_reason",
+    "template_for",
+    "top_reasons",
+]
+
+_RAISES = "which raises the estimate"
+_LOWERS = "which lowers the estimate"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One explanation: the feature, the person's value, its contribution (margin units) and the sentence."""
+
+    feature: str
+    value: float
+    contribution: float
+    direction: int  # +1 raised the score, -1 lowered it
+    text: str
+
+
+class _Fields(dict):
+    """Format fields for a template: the value in several shapes, plus the row's other features and text."""
+
+    def __init__(self, value: float, context: Mapping[str, Any], positive: bool) -> None:
+        super().__init__()
+        self.value = value
+        self.context = context
+        self.positive = positive
+
+    def __missing__(self, key: str) -> Any:
+        v = self.value
+        if key == "n":
+            return _count(v)
+        if key == "v":
+            return _number(v)
+        if key == "pct":
+            return f"{round(100 * v)}%"
+        if key == "hours":
+            return _hours(v)
+        if key == "duration":
+            return _duration_h(v)
+        if key == "people":
+            return "person" if _finite(v) and round(float(v)) == 1 else "people"
+        if key == "s":
+            return "" if _finite(v) and round(float(v)) == 1 else "s"
+        if key == "days":
+            return _days(abs(v))
+        if key == "effect":
+            return _RAISES if self.positive else _LOWERS
+        if key == "meetings":
+            return _count(self.context.get("ctx_deal_meetings", math.nan))
+        if key == "share_of_meetings":
+            total = self.context.get("ctx_deal_meetings", math.nan)
+            return (
+                f"{round(v * total)} of {_count(total)}"
+                if _finite(total) and total > 0
+                else f"{round(100 * v)}%"
+            )
+        if key == "title":
+            title = self.context.get("title")
+            return f": {title}" if isinstance(title, str) and title.strip() else ""
+        if key in self.context:
+            return _number(self.context[key])
+        raise KeyError(key)
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _count(x: Any) -> str:
+    return str(round(float(x))) if _finite(x) else "?"
+
+
+def _number(x: Any) -> str:
+    if not _finite(x):
+        return "?"
+    x = float(x)
+    return str(round(x)) if abs(x - round(x)) < 1e-9 else f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _hours(h: float) -> str:
+    if h < 1:
+        return "within an hour"
+    if h < 24:
+        return f"within {math.ceil(h)} hours"
+    days = h / 24
+    return f"after {days:.0f} day{'s' if round(days) != 1 else ''}"
+
+
+def _duration_h(h: float) -> str:
+    if h < 1:
+        return "under an hour"
+    if h < 48:
+        return f"{math.ceil(h)} hours"
+    return f"{h / 24:.0f} days"
+
+
+def _days(d: float) -> str:
+    if d < 1:
+        return "less than a day"
+    if d < 14:
+        return f"{d:.0f} day{'s' if round(d) != 1 else ''}"
+    if d < 60:
+        return f"{d / 7:.0f} weeks"
+    return f"{d / 30.4:.0f} months"
+
+
+@dataclass(frozen=True)
+class Template:
+    """Positive and negative wording of one feature, plus optional wordings for 0 and for NaN.
+
+    Strings are `str.format` templates over `_Fields`: {n} count, {v} number, {pct} percent, {hours}/{days}
+    durations, {meetings} the deal's meeting count, {share_of_meetings} "9 of 10", {title} ": <title>",
+    {effect} "which raises/lowers the estimate", and any other feature of the row by name. A `zero` or
+    `missing` given as one string is direction-neutral and gets {effect} appended; a pair is (positive, negative).
+    """
+
+    positive: str
+    negative: str
+    zero: str | tuple[str, str] | None = None
+    missing: str | tuple[str, str] | None = None
+    render: Callable[[float, Mapping[str, Any], bool], str] | None = None
+
+    def text(self, value: float, context: Mapping[str, Any], positive: bool, feature: str = "value") -> str:
+        if self.render is not None:
+            return self.render(value, context, positive)
+        if not _finite(value):
+            chosen: str | tuple[str, str] = (
+                self.missing if self.missing is not None else feature.replace("_", " ") + " undefined"
+            )
+        elif value == 0 and self.zero is not None:
+            chosen = self.zero
+        else:
+            chosen = (self.positive, self.negative)
+        pos, neg = chosen if isinstance(chosen, tuple) else (chosen, chosen)
+        if pos == neg and "{effect}" not in pos:
+            # The same words either way would hide the direction; say it.
+            pos = neg = pos + ", {effect}"
+        return (pos if positive else neg).format_map(_Fields(value, context, positive))
+
+
+def _t(positive: str, negative: str, zero: Any = None, missing: Any = None) -> Template:
+    return Template(positive, negative, zero, missing)
+
+
+_NO_MEETING = "attended no meeting"
+
+
+def _graph_templates(prefix: str, scope: str) -> dict[str, Template]:
+    """Network features exist per deal (net_) and per account (acct_); the wording differs only by scope."""
+    s = scope
+    return {
+        f"{prefix}_degree": _t(
+            f"in touch with {{n}} {{people}}{s}",
+            f"in touch with only {{n}} {{people}}{s}",
+            (f"no ties yet{s}", f"no ties{s}"),
+        ),
+        f"{prefix}_in_strength_share": _t(
+            f"receives {{pct}} of all e-mail traffic{s}",
+            f"receives only {{pct}} of the e-mail traffic{s}",
+            ("receives none of the e-mail traffic" + s, "receives none of the e-mail traffic" + s),
+        ),
+        f"{prefix}_pagerank": _t(
+            f"central in the communication network{s} ({{v}}x an average person)",
+            f"peripheral in the communication network{s} ({{v}}x an average person)",
+            (f"outside the communication network{s}", f"outside the communication network{s}"),
+        ),
+        f"{prefix}_constraint": _t(
+            f"network constraint {{v}}{s} (tightly embedded in one group), {{effect}}",
+            f"network constraint {{v}}{s} (a broker between groups), {{effect}}",
+            missing=f"no ties to measure brokerage{s}",
+        ),
+        f"{prefix}_brokerage": _t(
+            f"bridges people who do not talk to each other{s} ({{pct}} of contact pairs)",
+            f"contacts mostly know each other{s} (only {{pct}} of pairs unconnected)",
+            missing=f"fewer than 2 contacts{s}",
+        ),
+        f"{prefix}_hops_to_seller": _t(
+            f"{{n}} hop(s) from our team{s}, {{effect}}",
+            f"{{n}} hop(s) from our team{s}, {{effect}}",
+            missing=f"no seller contact in the data{s}",
+        ),
+    }
+
+
+REASON_TEMPLATES: dict[str, Template] = {
+    # -- meetings
+    "mtg_invited": _t(
+        "invited to {n} of the deal's {meetings} meetings",
+        "invited to only {n} of the deal's {meetings} meetings",
+        ("invited to no meeting", "invited to no meeting"),
+    ),
+    "mtg_attended": _t(
+        "attended {n} of the deal's {meetings} meetings",
+        "attended only {n} of the deal's {meetings} meetings",
+        (_NO_MEETING + " (typical of people who decide in the background)", _NO_MEETING),
+    ),
+    "mtg_attended_share": _t(
+        "attends {share_of_meetings} meetings",
+        "attends only {share_of_meetings} meetings",
+        (_NO_MEETING + " (typical of people who decide in the background)", _NO_MEETING),
+    ),
+    "mtg_organised": _t(
+        "organised {n} meeting(s) of the deal",
+        "organised only {n} meeting(s)",
+        ("organised no meeting", "organised no meeting"),
+    ),
+    "mtg_attended_early": _t(
+        "attended {n} meeting(s) early in the deal",
+        "attended only {n} meeting(s) early in the deal",
+        ("not in the early meetings", "not in the early meetings"),
+    ),
+    "mtg_attended_late": _t(
+        "attended {n} meeting(s) late in the deal, when decisions are made",
+        "attended only {n} meeting(s) late in the deal",
+        ("not in the late-stage meetings", "not in the late-stage meetings"),
+    ),
+    "mtg_late_share": _t(
+        "{pct} of attended meetings were in the deal's second half",
+        "only {pct} of attended meetings were in the deal's second half",
+        missing=_NO_MEETING,
+    ),
+    "mtg_resp_accepted_share": _t(
+        "accepts {pct} of meeting invitations",
+        "accepts only {pct} of meeting invitations",
+        missing="never invited to a meeting",
+    ),
+    "mtg_resp_declined_share": _t(
+        "declines {pct} of meeting invitations (can afford to)",
+        "declines {pct} of meeting invitations",
+        missing="never invited to a meeting",
+    ),
+    "mtg_resp_tentative_share": _t(
+        "answers {pct} of invitations 'tentative'",
+        "answers {pct} of invitations 'tentative'",
+        missing="never invited to a meeting",
+    ),
+    "mtg_resp_none_share": _t(
+        "leaves {pct} of invitations unanswered",
+        "leaves {pct} of invitations unanswered",
+        missing="never invited to a meeting",
+    ),
+    "mtg_senior_coattend_share": _t(
+        "{pct} of attended meetings include a director or above",
+        "only {pct} of attended meetings include a director or above",
+        missing=_NO_MEETING,
+    ),
+    "mtg_technical_share": _t(
+        "{pct} of attended meetings are technical (demo, PoC, ...)",
+        "only {pct} of attended meetings are technical",
+        missing=_NO_MEETING,
+    ),
+    "mtg_executive_share": _t(
+        "{pct} of attended meetings are executive or negotiation meetings",
+        "only {pct} of attended meetings are executive or negotiation meetings",
+        missing=_NO_MEETING,
+    ),
+    "mtg_size_mean": _t(
+        "attends meetings of {v} people on average, {effect}",
+        "attends meetings of {v} people on average, {effect}",
+        missing=_NO_MEETING,
+    ),
+    # -- e-mail
+    "em_sent": _t(
+        "sent {n} e-mail{s} in the deal", "sent only {n} e-mail{s}", ("sent no e-mail", "sent no e-mail")
+    ),
+    "em_received": _t(
+        "received {n} e-mail{s} in the deal",
+        "received only {n} e-mail{s}",
+        ("received no e-mail", "received no e-mail"),
+    ),
+    "em_received_cc": _t(
+        "kept in cc on {n} e-mail{s}", "in cc on only {n} e-mail{s}", ("never in cc", "never in cc")
+    ),
+    "em_cc_by_senior": _t(
+        "senior people cc this person ({n} e-mail{s})",
+        "cc'd by senior people only {n} time(s)",
+        ("never cc'd by a senior person", "never cc'd by a senior person"),
+    ),
+    "em_threads_share": _t(
+        "in {pct} of the deal's e-mail threads",
+        "in only {pct} of the deal's e-mail threads",
+        ("in none of the deal's e-mail threads", "in none of the deal's e-mail threads"),
+    ),
+    "em_threads_started": _t(
+        "started {n} e-mail thread(s)",
+        "started only {n} e-mail thread(s)",
+        ("started no thread", "started no thread"),
+    ),
+    "em_replies_received": _t(
+        "others replied {n} time{s} to this person's e-mails",
+        "others replied only {n} time{s} to this person's e-mails",
+        ("nobody replied to this person's e-mails", "no replies to this person's e-mails"),
+    ),
+    "em_replies_given": _t(
+        "replied {n} time{s} to others",
+        "replied only {n} time{s} to others",
+        ("never replied", "never replied"),
+    ),
+    "em_latency_received_h": _t(
+        "others reply {hours}",
+        "others take {duration} to reply",
+        missing=("no replies from others yet", "no replies from others yet"),
+    ),
+    "em_latency_given_h": _t(
+        "replies to others {hours}, {effect}",
+        "replies to others {hours}, {effect}",
+        missing="has not replied to anyone",
+    ),
+    "em_latency_log_ratio": _t(
+        "others answer faster than this person does (reply-time ratio {v})",
+        "answers others faster than they answer (reply-time ratio {v})",
+        missing="no reply times on both sides",
+    ),
+    "em_fan_out": _t(
+        "e-mailed {n} different people", "e-mailed only {n} {people}", ("e-mailed nobody", "e-mailed nobody")
+    ),
+    "em_fan_in": _t(
+        "e-mailed by {n} different people",
+        "e-mailed by only {n} {people}",
+        ("e-mailed by nobody", "e-mailed by nobody"),
+    ),
+    # -- network (deal and account graphs)
+    **_graph_templates("net", ""),
+    **_graph_templates("acct", " across the account's deals"),
+    "net_dept_count": _t(
+        "in touch with {n} departments",
+        "in touch with only {n} department(s)",
+        ("no known departments in touch",) * 2,
+    ),
+    "net_cross_dept_share": _t(
+        "{pct} of ties reach other departments",
+        "only {pct} of ties reach other departments",
+        missing="departments unknown",
+    ),
+    "net_seller_tie_share": _t(
+        "{pct} of ties are with our team, {effect}",
+        "{pct} of ties are with our team, {effect}",
+        missing="no ties yet",
+    ),
+    # -- title
+    "title_seniority": Template("", "", render=lambda v, c, pos: _seniority(v, c, pos)),
+    "title_missing": _t(
+        "no title on record, {effect}", "no title on record, {effect}", zero="has a title on record"
+    ),
+    "title_assistant": _t(
+        "assistant role{title}, {effect}", "assistant role{title}", zero="not an assistant role"
+    ),
+    "title_technical": _t(
+        "technical role{title}", "technical role{title}, {effect}", zero="not a technical role"
+    ),
+    # -- digital signals
+    "sig_before_contact": _t(
+        "{n} digital signal{s} (web visits, downloads, ...) before our first contact",
+        "only {n} digital signal{s} before our first contact",
+        ("no digital research before our first contact", "no digital research before our first contact"),
+    ),
+    "sig_kinds_before_contact": _t(
+        "{n} kind{s} of digital research before our first contact",
+        "only {n} kind(s) of digital research before our first contact",
+        ("no digital research before our first contact", "no digital research before our first contact"),
+    ),
+    "sig_days_first_to_contact": _t(
+        "first active online {days} before our first contact",
+        "first active online only {days} before our first contact",
+        zero=(
+            "first active online on the day of our first contact",
+            "first active online only on the day of our first contact",
+        ),
+        missing="no online activity before our first contact",
+    ),
+    "sig_in_deal": _t(
+        "{n} digital signal{s} during the deal",
+        "only {n} digital signal{s} during the deal",
+        ("no digital signals during the deal", "no digital signals during the deal"),
+    ),
+    # -- external
+    "ext_external": _t(
+        "external to the buyer (partner or advisor), {effect}",
+        "external to the buyer (partner or advisor), {effect}",
+        zero="works for the buyer",
+        missing="affiliation unknown (no e-mail domain)",
+    ),
+    # -- history with the account
+    "hist_account_deals": _t(
+        "the account has {n} earlier deal{s}, {effect}",
+        "the account has {n} earlier deal{s}, {effect}",
+        zero="first deal with this account",
+    ),
+    "hist_deals": _t(
+        "involved in {n} earlier deal(s) with us",
+        "involved in only {n} earlier deal(s)",
+        ("not involved in earlier deals", "not involved in earlier deals"),
+    ),
+    "hist_meetings": _t(
+        "invited to {n} meeting(s) in earlier deals",
+        "invited to only {n} meeting(s) in earlier deals",
+        ("in no meeting of earlier deals", "in no meeting of earlier deals"),
+    ),
+    "hist_emails": _t(
+        "{n} e-mail{s} in earlier deals",
+        "only {n} e-mail{s} in earlier deals",
+        ("no e-mail in earlier deals", "no e-mail in earlier deals"),
+    ),
+    # -- timing
+    "first_seen_days": Template("", "", render=lambda v, c, pos: _first_seen(v, pos)),
+    "first_seen_position": _t(
+        "appeared {pct} into the deal, {effect}",
+        "appeared {pct} into the deal, {effect}",
+        zero=("involved from the very start", "involved from the very start"),
+        missing="not seen in the deal's events",
+    ),
+    # -- relative to the deal's most active person
+    "rel_mtg_attended": _t(
+        "attends {pct} as many meetings as the deal's most present person",
+        "attends only {pct} as many meetings as the deal's most present person",
+        ("attends no meeting while others do", "attends no meeting while others do"),
+    ),
+    "rel_em_sent": _t(
+        "sends {pct} as many e-mails as the deal's most active sender",
+        "sends only {pct} as many e-mails as the deal's most active sender",
+        ("sends no e-mail while others do", "sends no e-mail while others do"),
+    ),
+    "rel_em_received": _t(
+        "receives {pct} as many e-mails as the deal's most addressed person",
+        "receives only {pct} as many e-mails as the deal's most addressed person",
+        ("receives no e-mail while others do", "receives no e-mail while others do"),
+    ),
+    "rel_em_fan_in": _t(
+        "e-mailed by {pct} as many people as the deal's most contacted person",
+        "e-mailed by only {pct} as many people as the deal's most contacted person",
+        ("e-mailed by nobody while others are", "e-mailed by nobody while others are"),
+    ),
+    "rel_net_degree": _t(
+        "has {pct} as many contacts as the deal's best-connected person",
+        "has only {pct} as many contacts as the deal's best-connected person",
+        ("no contacts while others have many", "no contacts while others have many"),
+    ),
+    "rel_net_pagerank": _t(
+        "{pct} as central as the deal's most central person",
+        "only {pct} as central as the deal's most central person",
+        ("outside the deal's network", "outside the deal's network"),
+    ),
+    # -- deal context (no direction of its own)
+    "ctx_deal_people": _t(
+        "{n} {people} active in the deal, {effect}", "{n} {people} active in the deal, {effect}"
+    ),
+    "ctx_deal_meetings": _t(
+        "the deal had {n} meeting{s} so far, {effect}", "the deal had {n} meeting{s} so far, {effect}"
+    ),
+    "ctx_deal_emails": _t(
+        "the deal had {n} e-mail{s} so far, {effect}", "the deal had {n} e-mail{s} so far, {effect}"
+    ),
+    "ctx_deal_age_days": _t("the deal is {days} old, {effect}", "the deal is {days} old, {effect}"),
+    "ctx_deal_has_seller": _t(
+        "our team is present in the deal, {effect}",
+        "our team is present in the deal, {effect}",
+        zero="no seller activity recorded in the deal",
+    ),
+}
+
+_FUNCTION_WORDS = {
+    "executive": "executive management",
+    "finance": "finance",
+    "procurement": "procurement",
+    "it": "IT",
+    "engineering": "engineering",
+    "operations": "operations",
+    "sales": "sales",
+    "marketing": "marketing",
+    "hr": "HR",
+    "legal": "legal",
+    "data": "data",
+    "security": "security",
+    "product": "product",
+    "other": "another function",
+}
+_LEVEL_WORDS = {
+    0: "no recognisable seniority",
+    1: "entry-level",
+    2: "professional-level",
+    3: "senior / team-lead",
+    4: "manager-level",
+    5: "director / VP-level",
+    6: "executive / board-level",
+}
+
+
+def _seniority(value: float, context: Mapping[str, Any], positive: bool) -> str:
+    title = context.get("title")
+    shown = f": {title}" if isinstance(title, str) and title.strip() else ""
+    if not _finite(value):
+        return "seniority unknown, " + (_RAISES if positive else _LOWERS)
+    level = int(round(value))
+    words = _LEVEL_WORDS.get(level, f"seniority {level}")
+    if level == 0:
+        return f"no recognisable seniority in the title{shown}, " + (_RAISES if positive else _LOWERS)
+    if positive and level >= 4:
+        return f"senior title{shown} ({words})"
+    if not positive and level < 4:
+        return f"{words} title{shown} (not senior)"
+    return f"{words} title{shown}, " + (_RAISES if positive else _LOWERS)
+
+
+def _first_seen(value: float, positive: bool) -> str:
+    if not _finite(value):
+        return "not seen in the deal's events, " + (_RAISES if positive else _LOWERS)
+    if value <= -1:
+        timing = f"first active {_days(-value)} before the deal opened"
+    elif value < 1:
+        timing = "involved from the day the deal opened"
+    else:
+        timing = f"first appeared {_days(value)} after the deal opened"
+    return f"{timing}, " + (_RAISES if positive else _LOWERS)
+
+
+for _fn, _word in _FUNCTION_WORDS.items():
+    REASON_TEMPLATES[f"title_fn_{_fn}"] = _t(
+        f"works in {_word}{{title}}, {{effect}}",
+        f"works in {_word}{{title}}, {{effect}}",
+        zero=f"does not work in {_word}",
+    )
+
+
+def template_for(feature: str) -> Template:
+    """The template of a feature; an unknown feature (a newer model) gets a generic, still honest wording."""
+    found = REASON_TEMPLATES.get(feature)
+    if found is not None:
+        return found
+    label = feature.replace("_", " ")
+    return _t(f"{label} = {{v}}, {{effect}}", f"{label} = {{v}}, {{effect}}", missing=f"{label} undefined")
+
+
+def render_reason(
+    feature: str, value: float, direction: int, context: Mapping[str, Any] | None = None
+) -> str:
+    """The sentence for one feature value that moved a score up (direction > 0) or down (direction < 0)."""
+    return template_for(feature).text(float(value), context or {}, direction > 0, feature)
+
+
+def top_reasons(
+    X: np.ndarray,
+    contributions: np.ndarray,
+    feature_columns: Sequence[str],
+    *,
+    context: Sequence[Mapping[str, Any]] | None = None,
+    n: int = 4,
+    min_abs: float = 1e-6,
+) -> list[list[Reason]]:
+    """Per row, the `n` contributions largest in absolute value (ties broken by feature order), as Reasons.
+
+    X: feature values (n_rows, n_features); contributions: same shape; context: per row extra text such as
+    {"title": ...} (the row's own feature values are always available to the templates). Contributions below
+    `min_abs` are never reasons, so a row the model barely separates may get fewer than `n`.
+    """
+    columns = list(feature_columns)
+    n_rows = X.shape[0]
+    k = min(n, len(columns))
+    if n_rows == 0 or k == 0:
+        return [[] for _ in range(n_rows)]
+    magnitude = np.abs(contributions)
+    # argsort of -|c| is stable, so equal contributions keep feature order: deterministic output.
+    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    out: list[list[Reason]] = []
+    for i in range(n_rows):
+        values = dict(zip(columns, X[i].tolist(), strict=True))
+        if context is not None:
+            values.update(context[i])
+        reasons = []
+        for j in order[i]:
+            c = float(contributions[i, j])
+            if abs(c) < min_abs:
+                continue
+            direction = 1 if c > 0 else -1
+            value = float(X[i, j])
+            text = render_reason(columns[j], value, direction, values)
+            reasons.append(Reason(columns[j], value, c, direction, text))
+        out.append(reasons)
+    return out

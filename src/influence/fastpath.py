@@ -1,0 +1,374 @@
+"""A numpy predictor for fitted `HistGradientBoostingClassifier`s, with per-leaf path attributions.
+
+Why: scikit-learn's `predict_proba` costs ~0.5 ms for one row (input validation, OpenMP start-up), and the
+pipeline around it several ms; the API's latency budget is 2 ms end to end. `FastForest.from_estimator` copies
+the fitted trees once into flat arrays (all trees of all iterations side by side, leaves made self-loops), and
+`leaves(X)` walks every tree at once, one depth level per numpy step: the loop runs over depth, never over rows.
+
+Routing follows `sklearn/ensemble/_hist_gradient_boosting/_predictor.pyx` (`_predict_one_from_raw_data`) of the
+installed scikit-learn 1.9: NaN goes to the side learnt in training (`missing_go_to_left`); a numerical split goes
+left when `x <= num_threshold` (a "split on NaN" has threshold +inf); a categorical split goes left when the
+category is in the node's raw bitset, right when it is a known category, and follows the missing side when it is
+negative or unknown. Models fitted with categorical features carry an `OrdinalEncoder` preprocessor; we apply the
+same encoding (exact match against `categories_`, unknown -> NaN) and map node features back to input columns.
+
+Explanations (Saabas path attribution): every node gets an expected value, the training-count-weighted mean of
+its leaves (HGB stores raw Newton steps for inner nodes and shrunk values only for leaves, so those cannot be
+used). Walking root -> leaf, each step's change of expected value is credited to the split feature; these
+per-leaf vectors are precomputed, so a row's attribution is the sum of its leaves' vectors, and for every row and
+class `bias + contributions.sum() == raw margin` exactly (up to float rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+
+__all__ = ["FastForest"]
+
+# Rows per traversal block: keeps the (rows x trees) index arrays near L2-cache sized and memory bounded.
+_BLOCK_ROWS = 4096
+_FMAX = np.finfo(np.float64).max
+
+
+@dataclass(frozen=True)
+class FastForest:
+    """Flat arrays of a fitted HGB classifier; build with `FastForest.from_estimator(hgb)`.
+
+    Node arrays are indexed by a global node id; leaves point to themselves so traversal needs no leaf test.
+    `tree_class[t]` is the output column (0 for binary models) that tree `t` adds to.
+    """
+
+    feature: np.ndarray  # intp, input column of the split (0 for leaves)
+    threshold: np.ndarray  # float64, numerical threshold (+inf for split-on-NaN)
+    missing_left: np.ndarray  # bool
+    left: np.ndarray  # intp
+    right: np.ndarray  # intp
+    is_leaf: np.ndarray  # bool
+    leaf_value: np.ndarray  # float64, leaf values (0 for inner nodes)
+    expected_value: np.ndarray  # float64, count-weighted mean of the leaves below
+    is_categorical: np.ndarray  # bool
+    bitset_idx: np.ndarray  # intp, row in `raw_left_bitsets` for categorical nodes
+    raw_left_bitsets: np.ndarray  # uint32 (n_cat_splits, 8)
+    known_bitsets: np.ndarray  # uint32 (n_features, 8); only categorical columns are non-zero
+    roots: np.ndarray  # intp (n_trees,)
+    tree_class: np.ndarray  # intp (n_trees,)
+    baseline: np.ndarray  # float64 (n_outputs,)
+    max_depth: int
+    n_features: int
+    n_outputs: int  # 1 for binary, n_classes for multiclass
+    classes: np.ndarray
+    categorical_columns: tuple[int, ...]
+    categories: tuple[np.ndarray, ...]  # sorted known raw values per categorical column
+    leaf_row: np.ndarray  # intp per node: row in `leaf_contrib` (-1 for inner nodes)
+    leaf_contrib: np.ndarray  # float64 (n_leaves, n_features): path attribution of each leaf
+
+    # -- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_estimator(cls, hgb: object) -> FastForest:
+        """Copy a fitted `HistGradientBoostingClassifier`'s trees into flat arrays (done once, ~ms)."""
+        predictors = getattr(hgb, "_predictors", None)
+        if predictors is None:
+            raise ValueError(
+                "FastForest needs a fitted HistGradientBoostingClassifier (no _predictors found)"
+            )
+        n_features = int(hgb.n_features_in_)  # type: ignore[attr-defined]
+        baseline = np.asarray(hgb._baseline_prediction, dtype=np.float64).ravel()  # type: ignore[attr-defined]
+        n_outputs = int(hgb.n_trees_per_iteration_)  # type: ignore[attr-defined]
+
+        # Column remapping: with categorical features, the model sees [encoded categoricals..., numericals...].
+        col_of_model_feature = np.arange(n_features)
+        categorical_columns: tuple[int, ...] = ()
+        categories: tuple[np.ndarray, ...] = ()
+        known = np.zeros((n_features, 8), dtype=np.uint32)
+        preprocessor = getattr(hgb, "_preprocessor", None)
+        if preprocessor is not None:
+            is_cat = np.asarray(hgb.is_categorical_, dtype=bool)  # type: ignore[attr-defined]
+            cat_cols = np.flatnonzero(is_cat)
+            num_cols = np.flatnonzero(~is_cat)
+            col_of_model_feature = np.concatenate([cat_cols, num_cols])
+            encoder = preprocessor.named_transformers_["encoder"]
+            categorical_columns = tuple(int(c) for c in cat_cols)
+            categories = tuple(np.asarray(c, dtype=np.float64) for c in encoder.categories_)
+            known_model, f_idx_map = hgb._bin_mapper.make_known_categories_bitsets()  # type: ignore[attr-defined]
+            for model_feature, col in enumerate(col_of_model_feature):
+                if col in categorical_columns:
+                    known[col] = known_model[f_idx_map[model_feature]]
+
+        features, thresholds, miss, lefts, rights, leafy, values, counts, cats, bits = ([] for _ in range(10))
+        raw_bitsets: list[np.ndarray] = []
+        roots, tree_class = [], []
+        offset = 0
+        bitset_offset = 0
+        for iteration in predictors:
+            for k, predictor in enumerate(iteration):
+                nodes = predictor.nodes
+                n = len(nodes)
+                is_leaf = nodes["is_leaf"].astype(bool)
+                own = np.arange(offset, offset + n)
+                roots.append(offset)
+                tree_class.append(k)
+                features.append(np.where(is_leaf, 0, col_of_model_feature[nodes["feature_idx"]]))
+                thresholds.append(nodes["num_threshold"].astype(np.float64))
+                miss.append(nodes["missing_go_to_left"].astype(bool))
+                lefts.append(np.where(is_leaf, own, nodes["left"].astype(np.intp) + offset))
+                rights.append(np.where(is_leaf, own, nodes["right"].astype(np.intp) + offset))
+                leafy.append(is_leaf)
+                values.append(np.where(is_leaf, nodes["value"], 0.0).astype(np.float64))
+                counts.append(nodes["count"].astype(np.float64))
+                cat = nodes["is_categorical"].astype(bool) & ~is_leaf
+                cats.append(cat)
+                bits.append(np.where(cat, nodes["bitset_idx"].astype(np.intp) + bitset_offset, 0))
+                if len(predictor.raw_left_cat_bitsets):
+                    raw_bitsets.append(np.asarray(predictor.raw_left_cat_bitsets, dtype=np.uint32))
+                    bitset_offset += len(predictor.raw_left_cat_bitsets)
+                offset += n
+        feature = np.concatenate(features).astype(np.intp)
+        left = np.concatenate(lefts).astype(np.intp)
+        right = np.concatenate(rights).astype(np.intp)
+        is_leaf = np.concatenate(leafy)
+        leaf_value = np.concatenate(values)
+        count = np.concatenate(counts)
+        roots_arr = np.asarray(roots, dtype=np.intp)
+        expected, depth = _expected_values(left, right, is_leaf, leaf_value, count, roots_arr)
+        leaf_row, leaf_contrib = _leaf_attributions(
+            left, right, is_leaf, feature, expected, roots_arr, n_features
+        )
+        return cls(
+            feature=feature,
+            threshold=np.concatenate(thresholds),
+            missing_left=np.concatenate(miss),
+            left=left,
+            right=right,
+            is_leaf=is_leaf,
+            leaf_value=leaf_value,
+            expected_value=expected,
+            is_categorical=np.concatenate(cats),
+            bitset_idx=np.concatenate(bits).astype(np.intp),
+            raw_left_bitsets=(np.concatenate(raw_bitsets) if raw_bitsets else np.zeros((0, 8), np.uint32)),
+            known_bitsets=known,
+            roots=roots_arr,
+            tree_class=np.asarray(tree_class, dtype=np.intp),
+            baseline=baseline,
+            max_depth=depth,
+            n_features=n_features,
+            n_outputs=n_outputs,
+            classes=np.asarray(hgb.classes_),  # type: ignore[attr-defined]
+            categorical_columns=categorical_columns,
+            categories=categories,
+            leaf_row=leaf_row,
+            leaf_contrib=leaf_contrib,
+        )
+
+    # -- prediction ---------------------------------------------------------------------------------------------
+    @property
+    def n_trees(self) -> int:
+        return len(self.roots)
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected a 2-D array with {self.n_features} columns, got shape {X.shape}")
+        if self.categorical_columns:
+            X = X.copy()
+            for col, cats in zip(self.categorical_columns, self.categories, strict=True):
+                X[:, col] = _encode_categories(X[:, col], cats)
+        return X
+
+    def leaves(self, X: np.ndarray) -> np.ndarray:
+        """Global leaf id reached in every tree: int array (n_rows, n_trees)."""
+        X = self._prepare(X)
+        out = np.empty((X.shape[0], self.n_trees), dtype=np.intp)
+        for start in range(0, X.shape[0], _BLOCK_ROWS):
+            out[start : start + _BLOCK_ROWS] = self._leaves_block(X[start : start + _BLOCK_ROWS])
+        return out
+
+    def _leaves_block(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        # Each value is stored twice: [NaN -> +inf, NaN -> -inf]; a node reads the copy of its missing side, so
+        # NaN routing costs no extra step. Real +inf is clamped to the largest float first (see `_node_tables`).
+        x2 = np.empty((n, self.n_features, 2))
+        clean = np.minimum(X, _FMAX)
+        nan = np.isnan(X)
+        x2[:, :, 0] = np.where(nan, np.inf, clean)
+        x2[:, :, 1] = np.where(nan, -np.inf, clean)
+        flat = x2.ravel()
+        fcode, thr, child = self._tables
+        leaf2 = self._leaf2
+        state = np.broadcast_to(2 * self.roots, (n, self.n_trees))
+        has_cat = bool(self.is_categorical.any())
+        if n == 1 and not has_cat:  # the API's case: skip the row offsets
+            state = state[0]
+            for depth in range(self.max_depth):
+                state = child[state + (flat[fcode[state]] <= thr[state])]
+                # Most paths are much shorter than the deepest one: stop once every tree sits on a leaf.
+                if depth >= 6 and depth % 3 == 0 and leaf2[state].all():
+                    break
+            return (state >> 1)[None, :]
+        offset = (np.arange(n) * (2 * self.n_features))[:, None]
+        for depth in range(self.max_depth):
+            if depth >= 6 and depth % 3 == 0 and leaf2[state].all():
+                break
+            x = flat[offset + fcode[state]]
+            go_left = x <= thr[state]
+            if has_cat:
+                prev = state
+            state = child[state + go_left]
+            if has_cat:
+                state = self._categorical_fix(x, prev, state, child)
+        return state >> 1
+
+    def _categorical_fix(
+        self, x: np.ndarray, prev: np.ndarray, state: np.ndarray, child: np.ndarray
+    ) -> np.ndarray:
+        node = prev >> 1
+        cat = self.is_categorical[node]
+        if not cat.any():
+            return state
+        state = state.copy()
+        state[cat] = child[prev[cat] + self._categorical_left(x[cat], node[cat])]
+        return state
+
+    @cached_property
+    def _leaf2(self) -> np.ndarray:
+        return np.repeat(self.is_leaf, 2)
+
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Traversal tables indexed by state = 2 * node: value column, threshold, and child for go_left 0/1."""
+        fcode = 2 * self.feature + self.missing_left.astype(np.intp)
+        thr = np.where(np.isposinf(self.threshold), _FMAX, self.threshold)
+        child = np.empty(2 * len(self.left), dtype=np.intp)
+        child[0::2] = 2 * self.right
+        child[1::2] = 2 * self.left
+        return np.repeat(fcode, 2), np.repeat(thr, 2), child
+
+    def _categorical_left(self, x: np.ndarray, node: np.ndarray) -> np.ndarray:
+        missing = ~np.isfinite(x) | (x < 0)
+        value = np.where(missing, 0, x).astype(np.intp)
+        word, bit = value // 32, (value % 32).astype(np.uint32)
+        in_left = (self.raw_left_bitsets[self.bitset_idx[node], word] >> bit) & 1
+        in_known = (self.known_bitsets[self.feature[node], word] >> bit) & 1
+        miss_side = self.missing_left[node]
+        return np.where(
+            missing, miss_side, np.where(in_left == 1, True, np.where(in_known == 1, False, miss_side))
+        )
+
+    def raw_margin(self, X: np.ndarray, *, leaves: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores (n_rows, n_outputs): log-odds for binary models, per-class scores for multiclass."""
+        leaves = self.leaves(X) if leaves is None else leaves
+        values = self.leaf_value[leaves]  # (n, T); trees are iteration-major: iteration i, class k
+        out = values.reshape(len(values), -1, self.n_outputs).sum(axis=1)
+        return out + self.baseline
+
+    def predict_proba(self, X: np.ndarray, *, leaves: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities exactly as `HistGradientBoostingClassifier.predict_proba` (n_rows, n_classes)."""
+        raw = self.raw_margin(X, leaves=leaves)
+        if self.n_outputs == 1:
+            p = expit(raw[:, 0])
+            return np.column_stack([1.0 - p, p])
+        raw = raw - raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        return e / e.sum(axis=1, keepdims=True)
+
+    # -- attribution --------------------------------------------------------------------------------------------
+    def bias(self) -> np.ndarray:
+        """Per output: baseline + expected value of every tree's root (the margin before any split)."""
+        roots = np.zeros(self.n_outputs)
+        np.add.at(roots, self.tree_class, self.expected_value[self.roots])
+        return self.baseline + roots
+
+    def contributions(
+        self, X: np.ndarray | None = None, *, output: int | np.ndarray = 0, leaves: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Saabas contributions (n_rows, n_features) to output `output` (an int, or one int per row).
+
+        `bias()[output] + contributions.sum(axis=1)` equals `raw_margin(X)[:, output]`.
+        """
+        if leaves is None:
+            if X is None:
+                raise ValueError("pass X or leaves")
+            leaves = self.leaves(X)
+        n = len(leaves)
+        per_row = np.broadcast_to(np.asarray(output, dtype=np.intp), (n,))
+        mask = self.tree_class[None, :] == per_row[:, None]  # (n, T): the trees adding to each row's output
+        if n <= 32:
+            out = np.zeros((n, self.n_features))
+            for i in range(n):
+                out[i] = self.leaf_contrib[self.leaf_row[leaves[i, mask[i]]]].sum(axis=0)
+            return out
+        rows = np.nonzero(mask)[0]
+        cols = self.leaf_row[leaves[mask]]
+        indicator = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(n, len(self.leaf_contrib)), dtype=np.float64
+        )
+        return np.asarray(indicator @ self.leaf_contrib)
+
+
+def _encode_categories(values: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    """OrdinalEncoder semantics: a value's position in the sorted known categories; unknown or NaN -> NaN."""
+    out = np.full(values.shape, np.nan)
+    if len(cats) == 0:
+        return out
+    pos = np.clip(np.searchsorted(cats, values), 0, len(cats) - 1)
+    hit = cats[pos] == values
+    out[hit] = pos[hit]
+    return out
+
+
+def _expected_values(
+    left: np.ndarray,
+    right: np.ndarray,
+    is_leaf: np.ndarray,
+    leaf_value: np.ndarray,
+    count: np.ndarray,
+    roots: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Count-weighted mean leaf value below every node, and the deepest root-to-leaf path length."""
+    expected = leaf_value.copy()
+    weight = np.maximum(count, 1e-12)
+    # Nodes are stored in depth-first pre-order, so children always follow their parent: go backwards.
+    for i in range(len(left) - 1, -1, -1):
+        if not is_leaf[i]:
+            lo, hi = left[i], right[i]
+            wl, wr = weight[lo], weight[hi]
+            expected[i] = (wl * expected[lo] + wr * expected[hi]) / (wl + wr)
+            weight[i] = wl + wr
+    depth = np.zeros(len(left), dtype=np.intp)
+    for i in range(len(left)):
+        if not is_leaf[i]:
+            depth[left[i]] = depth[i] + 1
+            depth[right[i]] = depth[i] + 1
+    del roots
+    return expected, int(depth.max(initial=0))
+
+
+def _leaf_attributions(
+    left: np.ndarray,
+    right: np.ndarray,
+    is_leaf: np.ndarray,
+    feature: np.ndarray,
+    expected: np.ndarray,
+    roots: np.ndarray,
+    n_features: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every leaf, the sum of expected-value changes along its root path, credited to split features."""
+    n = len(left)
+    leaf_ids = np.flatnonzero(is_leaf)
+    leaf_row = np.full(n, -1, dtype=np.intp)
+    leaf_row[leaf_ids] = np.arange(len(leaf_ids))
+    contrib = np.zeros((len(leaf_ids), n_features))
+    path = np.zeros((n, n_features))  # running attribution at each node; pre-order means parents come first
+    for i in range(n):
+        if is_leaf[i]:
+            contrib[leaf_row[i]] = path[i]
+            continue
+        for child in (left[i], right[i]):
+            path[child] = path[i]
+            path[child, feature[i]] += expected[child] - expected[i]
+    del roots
+    return leaf_row, contrib

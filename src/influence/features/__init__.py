@@ -1,0 +1,187 @@
+"""Point-in-time features per (deal, person), the same code for training, batch and online scoring.
+
+`build_features(ds, as_of=...)` sees only what was knowable at `as_of`: events strictly before it, deals created
+before it, and never deals.outcome / closed_at / stage / amount or the labels table. The catalogue of features,
+with one-line definitions, is `FEATURE_DOCS` (rendered to docs/features.md by `features_markdown`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from influence.contract import Dataset
+from influence.features._prepare import Prepared
+from influence.features._spec import (
+    FEATURE_COLUMNS,
+    FEATURE_DOCS,
+    FEATURE_GROUPS,
+    KEY_COLUMNS,
+    MONOTONE_INCREASING,
+)
+
+__all__ = [
+    "FEATURE_COLUMNS",
+    "FEATURE_DOCS",
+    "FEATURE_GROUPS",
+    "KEY_COLUMNS",
+    "MONOTONE_INCREASING",
+    "FeatureTimings",
+    "build_features",
+    "features_markdown",
+    "render_features_doc",
+    "parse_as_of",
+]
+
+
+@dataclass
+class FeatureTimings:
+    """Seconds spent per part of the last `build_features` call that was given this object."""
+
+    prepare: float = 0.0
+    tabular: float = 0.0
+    graph: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+def parse_as_of(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """A tz-aware UTC Timestamp from ISO 8601 text or a Timestamp; a naive value is an error (ambiguous)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"as_of {value!r} is not an ISO 8601 timestamp (e.g. 2024-06-30T00:00:00Z)") from exc
+    if ts is pd.NaT:
+        raise ValueError("as_of must be a timestamp, not NaT")
+    if ts.tzinfo is None:
+        raise ValueError(
+            f"as_of {value!s} has no time zone; add Z for UTC or an offset, e.g. {ts.isoformat()}Z or "
+            f"{ts.isoformat()}+02:00"
+        )
+    return ts.tz_convert("UTC")
+
+
+def _pair_keys(pairs: pd.DataFrame | None, p: Prepared) -> np.ndarray:
+    """(deal, person) keys of the extra rows; unknown people are an error, deals not yet created are skipped."""
+    from influence.features._prepare import _codes, arrow_text
+
+    if pairs is None or len(pairs) == 0:
+        return np.zeros(0, np.int64)
+    person = _codes(arrow_text(pairs["person_id"]), p.person_ids)
+    if (person < 0).any():
+        pos = int(np.flatnonzero(person < 0)[0])
+        raise ValueError(f"pairs: row {pos}: person_id {pairs['person_id'].iloc[pos]!r} is not in people")
+    # A deal that is not among the kept deals did not exist yet at as_of (skipped, like the deal itself);
+    # deals missing from the dataset were rejected by _check_pairs.
+    deal = _codes(arrow_text(pairs["deal_id"]), p.deal_ids)
+    keep = deal >= 0
+    return deal[keep] * max(p.n_people, 1) + person[keep]
+
+
+def _check_pairs(ds: Dataset, pairs: pd.DataFrame | None) -> None:
+    if pairs is None or len(pairs) == 0:
+        return
+    for column in ("deal_id", "person_id"):
+        if column not in pairs.columns:
+            raise ValueError(f"pairs: missing column {column!r} (needs deal_id and person_id)")
+        if pairs[column].isna().any():
+            pos = int(np.flatnonzero(pairs[column].isna().to_numpy())[0])
+            raise ValueError(f"pairs: row {pos}: {column} is empty")
+    known = pairs["deal_id"].astype("string").isin(ds.deals["deal_id"].astype("string")).to_numpy()
+    if not known.all():
+        pos = int(np.flatnonzero(~known)[0])
+        raise ValueError(f"pairs: row {pos}: deal_id {pairs['deal_id'].iloc[pos]!r} is not in deals")
+
+
+def build_features(
+    ds: Dataset,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    pairs: pd.DataFrame | None = None,
+    timings: FeatureTimings | None = None,
+) -> pd.DataFrame:
+    """One row per (deal, buyer- or partner-side person) active in the deal before `as_of`, plus `pairs`.
+
+    ds: a dataset in the contract. as_of: tz-aware timestamp (or ISO 8601 text); None = all events. pairs:
+    optional extra (deal_id, person_id) rows (other columns are ignored), e.g. labelled people without activity,
+    who get zero-activity rows; pairs on seller-side people, or on deals created at/after as_of, get no row.
+    Returns deal_id, person_id, account_id (the deal's account), then FEATURE_COLUMNS as float64, sorted by
+    deal_id, person_id. NaN means "undefined" (see FEATURE_DOCS), never "unknown because of an error".
+    Unknown ids referenced by events raise ValueError naming the table, row and field.
+    """
+    from influence.features import _graph, _tabular
+    from influence.features._prepare import prepare
+
+    t0 = time.perf_counter()
+    as_of_ts = parse_as_of(as_of)
+    _check_pairs(ds, pairs)
+    p = prepare(ds, as_of_ts)
+    participants = _tabular.participation_keys(p)
+    rows = _tabular.make_rows(p, participants, _pair_keys(pairs, p))
+    t1 = time.perf_counter()
+
+    features: dict[str, np.ndarray] = {}
+    parts: dict[str, float] = {}
+    for name, fn in (
+        ("meetings", lambda: _tabular.meetings(p, rows)),
+        ("email", lambda: _tabular.email(p, rows)),
+        ("title", lambda: _tabular.title(p, rows)),
+        ("signals", lambda: _tabular.signals(p, rows, _tabular.first_seller_contact(p))),
+        ("external", lambda: _tabular.external(p, rows)),
+        ("history", lambda: _tabular.history(p, rows)),
+        ("timing", lambda: _tabular.timing(p, rows)),
+        ("context", lambda: _tabular.context(p, rows, participants)),
+    ):
+        ts = time.perf_counter()
+        features.update(fn())
+        parts[name] = time.perf_counter() - ts
+    t2 = time.perf_counter()
+    features.update(_graph.network(p, rows))
+    t3 = time.perf_counter()
+    features.update(_tabular.relative(features, rows, p.n_deals))
+
+    frame = pd.DataFrame(
+        {
+            "deal_id": pd.array(p.deal_ids.take(pa.array(rows.deal)), dtype="string"),
+            "person_id": pd.array(p.person_ids.take(pa.array(rows.person)), dtype="string"),
+            "account_id": pd.array(p.account_ids.take(pa.array(p.deal_account[rows.deal])), dtype="string"),
+        }
+    )
+    values = np.empty((rows.n, len(FEATURE_COLUMNS)), np.float64)
+    for j, column in enumerate(FEATURE_COLUMNS):
+        values[:, j] = features[column]
+    frame = pd.concat([frame, pd.DataFrame(values, columns=FEATURE_COLUMNS)], axis=1)
+    if timings is not None:
+        timings.prepare, timings.tabular, timings.graph = t1 - t0, t2 - t1, t3 - t2
+        timings.parts = parts
+    return frame
+
+
+def features_markdown() -> str:
+    """The feature catalogue as Markdown tables, one per group (the generated part of docs/features.md)."""
+    lines: list[str] = []
+    for group, names in FEATURE_GROUPS.items():
+        lines += [f"### {group}", "", "| feature | definition |", "|---|---|"]
+        lines += [
+            f"| `{name}` | {FEATURE_DOCS[name]}{' (monotone +)' if name in MONOTONE_INCREASING else ''} |"
+            for name in names
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+DOC_BEGIN = "<!-- features:begin (generated from FEATURE_DOCS: python -m influence.features) -->"
+DOC_END = "<!-- features:end -->"
+
+
+def render_features_doc(text: str) -> str:
+    """`text` (docs/features.md) with the block between the generated-section markers rewritten."""
+    start, end = text.find(DOC_BEGIN), text.find(DOC_END)
+    if start < 0 or end < start:
+        raise ValueError(f"docs/features.md needs the markers {DOC_BEGIN!r} and {DOC_END!r}")
+    return text[: start + len(DOC_BEGIN)] + "\n\n" + features_markdown() + "\n" + text[end:]

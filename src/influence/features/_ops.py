@@ -1,0 +1,102 @@
+"""Small vectorised group operations on integer codes (no per-event Python loops).
+
+Measured on this machine (numpy 2.4): np.unique on 1M int64 takes ~2 s (hash path) against ~30 ms for np.sort,
+and np.lexsort of two keys ~25x np.sort, so everything here is built from np.sort/np.argsort on one combined
+int64 key, np.searchsorted and np.bincount.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based; see the module docstring for why not np.unique)."""
+    s = np.sort(values)
+    if len(s) == 0:
+        return s
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
+def find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in `sorted_keys` (unique, ascending), -1 where absent."""
+    if len(sorted_keys) == 0:
+        return np.full(len(keys), -1, np.int64)
+    pos = np.searchsorted(sorted_keys, keys)
+    pos = np.minimum(pos, len(sorted_keys) - 1)
+    return np.where(sorted_keys[pos] == keys, pos, -1)
+
+
+def group_sum(idx: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum of `weights` (default 1) per group code in [0, n); codes < 0 are ignored."""
+    keep = idx >= 0
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]
+    return np.bincount(idx[keep], weights=w, minlength=n)[:n].astype(np.float64)
+
+
+def group_max(idx: np.ndarray, values: np.ndarray, n: int, empty: float = 0.0) -> np.ndarray:
+    out = np.full(n, empty, np.float64)
+    keep = idx >= 0
+    np.maximum.at(out, idx[keep], values[keep])
+    return out
+
+
+def distinct_count(idx: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
+    """Number of distinct `other` codes per group."""
+    keep = (idx >= 0) & (other >= 0)
+    if not keep.any():
+        return np.zeros(n, np.float64)
+    width = np.int64(other[keep].max()) + 1
+    pairs = unique(idx[keep].astype(np.int64) * width + other[keep])
+    return np.bincount(pairs // width, minlength=n)[:n].astype(np.float64)
+
+
+def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rank of each value among the distinct values, the sorted distinct values)."""
+    distinct = unique(values)
+    return np.searchsorted(distinct, values), distinct
+
+
+def group_median(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Median of `values` per group; NaN for groups without values."""
+    keep = (idx >= 0) & ~np.isnan(values)
+    idx, values = idx[keep].astype(np.int64), values[keep]
+    out = np.full(n, np.nan)
+    if len(idx) == 0:
+        return out
+    rank, distinct = dense_rank(values)
+    key = np.sort(idx * len(distinct) + rank)
+    values = distinct[key % len(distinct)]
+    counts = np.bincount(idx, minlength=n)[:n]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = (values[lo] + values[hi]) / 2
+    return out
+
+
+def count_before(
+    ev_group: np.ndarray, ev_time: np.ndarray, q_group: np.ndarray, q_time: np.ndarray
+) -> np.ndarray:
+    """For each query, the number of events of the same group with time strictly before the query time."""
+    if len(ev_group) == 0 or len(q_group) == 0:
+        return np.zeros(len(q_group), np.float64)
+    # Rank times against the (few) distinct query times only: with r_e = #query times <= t_e and r_q the
+    # position of t_q, t_e < t_q  <=>  r_e <= r_q. One int64 key per (group, rank) then needs a single sort.
+    q_times = unique(q_time)
+    width = np.int64(len(q_times) + 1)
+    ev_key = np.sort(ev_group.astype(np.int64) * width + np.searchsorted(q_times, ev_time, side="right"))
+    q_base = q_group.astype(np.int64) * width
+    q_key = q_base + np.searchsorted(q_times, q_time)
+    return (
+        np.searchsorted(ev_key, q_key, side="right") - np.searchsorted(ev_key, q_base, side="left")
+    ).astype(np.float64)
+
+
+def safe_div(num: np.ndarray, den: np.ndarray, empty: float = np.nan) -> np.ndarray:
+    """num / den, `empty` where den == 0."""
+    out = np.full(len(num), empty, np.float64)
+    nz = den != 0
+    out[nz] = num[nz] / den[nz]
+    return out

@@ -1,0 +1,365 @@
+"""Tabular feature families: meetings, e-mail, title, signals, external, history, timing, context, relative.
+
+Every function takes the `Prepared` arrays and the output `Rows` and returns {feature: float64 array per row}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import RECIPIENT_KINDS, RESPONSES
+from influence.features._ops import (
+    count_before,
+    dense_rank,
+    distinct_count,
+    find,
+    group_max,
+    group_median,
+    group_sum,
+    safe_div,
+    unique,
+)
+from influence.features._prepare import NO_TIME, NS_PER_DAY, NS_PER_HOUR, PARTNER, SELLER, Prepared
+from influence.features._spec import SENIOR_LEVEL, SIGNAL_LOOKBACK_DAYS, TITLE_FUNCTIONS
+
+Features = dict[str, np.ndarray]
+
+
+@dataclass
+class Rows:
+    """Output rows: (deal, person) codes sorted like (deal_id, person_id)."""
+
+    keys: np.ndarray  # deal * n_people + person
+    deal: np.ndarray
+    person: np.ndarray
+    active: np.ndarray  # bool: appears in the deal's events (not only through `pairs`)
+    n_people: int
+    # row of each event's person, -1 when not an output row (sellers): computed once, used by every family
+    of_part: np.ndarray  # meeting participants
+    of_sender: np.ndarray  # e-mail senders
+    of_recipient: np.ndarray  # e-mail recipients
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
+
+    def of(self, deal: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """Row index of each (deal, person), -1 when it is not an output row."""
+        return find(self.keys, deal.astype(np.int64) * self.n_people + person)
+
+
+def participation_keys(p: Prepared) -> np.ndarray:
+    """(deal, person) keys of everyone (any side) who took part in a deal's events before as_of."""
+    n_p = max(p.n_people, 1)
+    return unique(
+        np.concatenate(
+            [
+                p.mtg_deal[p.part_mtg].astype(np.int64) * n_p + p.part_person,
+                p.msg_deal.astype(np.int64) * n_p + p.msg_sender,
+                p.msg_deal[p.rec_msg].astype(np.int64) * n_p + p.rec_person,
+            ]
+        )
+    )
+
+
+def make_rows(p: Prepared, active_keys: np.ndarray, extra_keys: np.ndarray) -> Rows:
+    n_p = max(p.n_people, 1)
+    people_side = p.person_side
+    active = active_keys[people_side[active_keys % n_p] != SELLER]
+    extra = extra_keys[people_side[extra_keys % n_p] != SELLER]
+    keys = unique(np.concatenate([active, extra]))
+    return Rows(
+        keys=keys,
+        deal=keys // n_p,
+        person=keys % n_p,
+        active=find(active, keys) >= 0,
+        n_people=n_p,
+        of_part=find(keys, p.mtg_deal[p.part_mtg].astype(np.int64) * n_p + p.part_person),
+        of_sender=find(keys, p.msg_deal.astype(np.int64) * n_p + p.msg_sender),
+        of_recipient=find(keys, p.msg_deal[p.rec_msg].astype(np.int64) * n_p + p.rec_person),
+    )
+
+
+def _position(p: Prepared, deal: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Where `time` falls in the deal's observed span: 0 = creation, 1 = observation end (0 when the span is 0)."""
+    start = p.deal_created[deal]
+    span = (p.deal_obs_end[deal] - start).astype(np.float64)
+    return safe_div((time - start).astype(np.float64), span, empty=0.0)
+
+
+def meetings(p: Prepared, rows: Rows) -> Features:
+    n = rows.n
+    n_deal_mtg = group_sum(p.mtg_deal, p.n_deals)
+    part_deal = p.mtg_deal[p.part_mtg]
+    r = rows.of_part
+    att = p.part_attended
+    invited = p.part_response >= 0
+
+    mtg_attended = group_sum(r, n, att)
+    late = _position(p, part_deal, p.mtg_time[p.part_mtg]) >= 0.5
+    attended_late = group_sum(r, n, att & late)
+
+    # co-attendance with senior buyer/partner people: senior attendees per meeting, minus oneself
+    senior = (
+        (p.person_seniority[p.part_person] >= SENIOR_LEVEL) & (p.person_side[p.part_person] != SELLER) & att
+    )
+    senior_per_mtg = group_sum(p.part_mtg, len(p.mtg_deal), senior)
+    others_senior = (senior_per_mtg[p.part_mtg] - senior) > 0
+    size_per_mtg = group_sum(p.part_mtg, len(p.mtg_deal), att)
+
+    out: Features = {
+        "mtg_invited": group_sum(r, n),
+        "mtg_attended": mtg_attended,
+        "mtg_attended_share": safe_div(mtg_attended, n_deal_mtg[rows.deal], empty=0.0),
+        "mtg_organised": group_sum(r, n, p.part_organiser),
+        "mtg_attended_early": mtg_attended - attended_late,
+        "mtg_attended_late": attended_late,
+        "mtg_late_share": safe_div(attended_late, mtg_attended),
+    }
+    n_invited = group_sum(r, n, invited)
+    for code, response in enumerate(RESPONSES):
+        out[f"mtg_resp_{response}_share"] = safe_div(group_sum(r, n, p.part_response == code), n_invited)
+    out["mtg_senior_coattend_share"] = safe_div(group_sum(r, n, att & others_senior), mtg_attended)
+    out["mtg_technical_share"] = safe_div(group_sum(r, n, att & p.mtg_technical[p.part_mtg]), mtg_attended)
+    out["mtg_executive_share"] = safe_div(group_sum(r, n, att & p.mtg_executive[p.part_mtg]), mtg_attended)
+    out["mtg_size_mean"] = safe_div(
+        group_sum(r, n, np.where(att, size_per_mtg[p.part_mtg], 0.0)), mtg_attended
+    )
+    return out
+
+
+def email(p: Prepared, rows: Rows) -> Features:
+    n = rows.n
+    r_sent = rows.of_sender
+    r_recv = rows.of_recipient
+    is_cc = p.rec_kind == RECIPIENT_KINDS.index("cc")
+    sender = p.msg_sender[p.rec_msg]
+    senior_sender = (p.person_seniority[sender] >= SENIOR_LEVEL) & (p.person_side[sender] != SELLER)
+
+    # threads are per deal: the same thread id in two deals is two threads
+    width = int(p.msg_thread.max(initial=0)) + 1
+    deal_thread = p.msg_deal.astype(np.int64) * width + p.msg_thread
+    thread_codes = unique(deal_thread)
+    thread_key = np.searchsorted(thread_codes, deal_thread)
+    n_threads_deal = group_sum(thread_codes // width, p.n_deals)
+    person_threads = distinct_count(
+        np.concatenate([r_sent, r_recv]), np.concatenate([thread_key, thread_key[p.rec_msg]]), n
+    )
+    # the first captured message(s) of each thread: every sender at the thread's earliest time is a starter
+    thread_start = np.full(len(thread_codes), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(thread_start, thread_key, p.msg_time)
+    first = np.flatnonzero(p.msg_time == thread_start[thread_key])
+
+    # replies: a message answering a captured message of someone else
+    parent = p.msg_parent
+    is_reply = parent >= 0
+    is_reply[is_reply] &= p.msg_sender[parent[is_reply]] != p.msg_sender[is_reply]
+    child = np.flatnonzero(is_reply)
+    par = parent[child]
+    latency = (p.msg_time[child] - p.msg_time[par]).astype(np.float64) / NS_PER_HOUR
+    latency[latency < 0] = np.nan  # clock skew: the reply cannot predate its parent
+    r_parent_author = rows.of(p.msg_deal[child], p.msg_sender[par])
+    r_replier = rows.of(p.msg_deal[child], p.msg_sender[child])
+    lat_recv = group_median(r_parent_author, latency, n)
+    lat_given = group_median(r_replier, latency, n)
+
+    return {
+        "em_sent": group_sum(r_sent, n),
+        "em_received": group_sum(r_recv, n),
+        "em_received_cc": group_sum(r_recv, n, is_cc),
+        "em_cc_by_senior": group_sum(r_recv, n, is_cc & senior_sender),
+        "em_threads_share": safe_div(person_threads, n_threads_deal[rows.deal], empty=0.0),
+        "em_threads_started": group_sum(r_sent[first], n),
+        "em_replies_received": group_sum(r_parent_author, n),
+        "em_replies_given": group_sum(r_replier, n),
+        "em_latency_received_h": lat_recv,
+        "em_latency_given_h": lat_given,
+        "em_latency_log_ratio": np.log1p(lat_given) - np.log1p(lat_recv),
+        "em_fan_out": distinct_count(r_sent[p.rec_msg], p.rec_person, n),
+        "em_fan_in": distinct_count(r_recv, sender, n),
+    }
+
+
+def title(p: Prepared, rows: Rows) -> Features:
+    t = p.title.iloc[rows.person]
+    fn = t["function"].astype("string").to_numpy(dtype=object, na_value=None)
+    out: Features = {
+        "title_seniority": t["seniority_level"].fillna(0).to_numpy(dtype=np.float64),
+        "title_missing": t["is_missing"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
+        "title_assistant": t["is_assistant"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
+        "title_technical": t["is_technical"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
+    }
+    for f in TITLE_FUNCTIONS:
+        out[f"title_fn_{f}"] = (fn == f).astype(np.float64)
+    return out
+
+
+def first_seller_contact(p: Prepared) -> np.ndarray:
+    """First event of each deal that involves a seller-side person (NO_TIME when none)."""
+    seller_part = p.person_side[p.part_person] == SELLER
+    seller_msg = p.person_side[p.msg_sender] == SELLER
+    seller_msg[p.rec_msg[p.person_side[p.rec_person] == SELLER]] = True
+    big = np.iinfo(np.int64).max
+    first = np.full(p.n_deals, big, np.int64)
+    np.minimum.at(first, p.mtg_deal[p.part_mtg[seller_part]], p.mtg_time[p.part_mtg[seller_part]])
+    np.minimum.at(first, p.msg_deal[seller_msg], p.msg_time[seller_msg])
+    first[first == big] = NO_TIME
+    return first
+
+
+def signals(p: Prepared, rows: Rows, contact: np.ndarray) -> Features:
+    n = rows.n
+    lookback = np.int64(SIGNAL_LOOKBACK_DAYS) * NS_PER_DAY
+    start = p.deal_created[rows.deal] - lookback
+    obs_end = p.deal_obs_end[rows.deal]
+    has_contact = contact[rows.deal] != NO_TIME
+    cutoff = np.where(has_contact, contact[rows.deal], obs_end + 1)
+
+    t_rank, _ = dense_rank(p.sig_time)
+    order = np.argsort(p.sig_person.astype(np.int64) * (len(p.sig_time) + 1) + t_rank)
+    s_person, s_time, s_kind = p.sig_person[order], p.sig_time[order], p.sig_kind[order]
+    lo = count_before(s_person, s_time, rows.person, start).astype(np.int64)
+    hi = count_before(s_person, s_time, rows.person, cutoff).astype(np.int64)
+    end = count_before(s_person, s_time, rows.person, obs_end + 1).astype(np.int64)
+    base = np.searchsorted(s_person, rows.person, side="left")
+    lo, hi, end = base + lo, base + hi, base + end
+    before_contact = np.maximum(hi - lo, 0)
+
+    # distinct kinds: expand each row's window (windows are short: a person's signals around one deal)
+    lengths = before_contact
+    row_of_sig = np.repeat(np.arange(n), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    kinds = distinct_count(row_of_sig, s_kind[np.repeat(lo, lengths) + offsets], n)
+
+    first_time = np.full(n, NO_TIME, np.int64)
+    first_time[before_contact > 0] = s_time[lo[before_contact > 0]]
+    days = np.where(
+        (before_contact > 0) & has_contact,
+        (contact[rows.deal] - first_time).astype(np.float64) / NS_PER_DAY,
+        np.nan,
+    )
+    return {
+        "sig_before_contact": before_contact.astype(np.float64),
+        "sig_kinds_before_contact": kinds,
+        "sig_days_first_to_contact": days,
+        "sig_in_deal": np.maximum(end - lo, 0).astype(np.float64),
+    }
+
+
+def external(p: Prepared, rows: Rows) -> Features:
+    side = p.person_side[rows.person]
+    person_domain = p.person_email_domain[rows.person]
+    account_domain = p.account_domain[p.deal_account[rows.deal]]
+    out = np.full(rows.n, np.nan)
+    known = pd.notna(person_domain) & pd.notna(account_domain)
+    if known.any():
+        # compare each distinct (person, account) once; people rarely change account between deals
+        key = (
+            rows.person[known].astype(np.int64) * (len(p.account_ids) + 1) + p.deal_account[rows.deal[known]]
+        )
+        pairs = unique(key)
+        inverse = np.searchsorted(pairs, key)
+        mine = p.person_email_domain[pairs // (len(p.account_ids) + 1)]
+        theirs = p.account_domain[pairs % (len(p.account_ids) + 1)]
+        same = np.array([a == b or a.endswith("." + b) for a, b in zip(mine, theirs, strict=True)], bool)
+        out[known] = (~same[inverse]).astype(np.float64)
+    out[side == PARTNER] = 1.0
+    return {"ext_external": out}
+
+
+def history(p: Prepared, rows: Rows) -> Features:
+    """Participation in earlier deals of the same account, counted only before this deal was created.
+
+    An event of deal e counts for row (d, person) when e was created before d AND the event happened before d
+    was created, i.e. when max(event time, created_at of e) < created_at of d: one sorted count per kind.
+    """
+    n_p = rows.n_people
+    account_of_deal = p.deal_account.astype(np.int64)
+    q_group = account_of_deal[rows.deal] * n_p + rows.person
+    q_time = p.deal_created[rows.deal]
+
+    part_deal = p.mtg_deal[p.part_mtg]
+    mtg_group = account_of_deal[part_deal] * n_p + p.part_person
+    mtg_eff = np.maximum(p.mtg_time[p.part_mtg], p.deal_created[part_deal])
+    rec_deal = p.msg_deal[p.rec_msg]
+    em_deal = np.concatenate([p.msg_deal, rec_deal])
+    em_person = np.concatenate([p.msg_sender, p.rec_person])
+    em_time = np.concatenate([p.msg_time, p.msg_time[p.rec_msg]])
+    em_group = account_of_deal[em_deal] * n_p + em_person
+    em_eff = np.maximum(em_time, p.deal_created[em_deal])
+
+    # per (deal, person): the first moment the participation counts as "earlier" for later deals
+    all_deal = np.concatenate([part_deal, em_deal])
+    all_group = np.concatenate([mtg_group, em_group])
+    all_eff = np.concatenate([mtg_eff, em_eff])
+    dp = all_deal.astype(np.int64) * n_p + np.concatenate([p.part_person, em_person])
+    uniq = unique(dp)
+    inv = np.searchsorted(uniq, dp)
+    first_eff = np.full(len(uniq), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first_eff, inv, all_eff)
+    dp_group = np.zeros(len(uniq), np.int64)
+    dp_group[inv] = all_group
+
+    account_deals = count_before(account_of_deal, p.deal_created, account_of_deal[rows.deal], q_time)
+    return {
+        "hist_account_deals": account_deals,
+        "hist_deals": count_before(dp_group, first_eff, q_group, q_time),
+        "hist_meetings": count_before(mtg_group, mtg_eff, q_group, q_time),
+        "hist_emails": count_before(em_group, em_eff, q_group, q_time),
+    }
+
+
+def timing(p: Prepared, rows: Rows) -> Features:
+    n = rows.n
+    big = np.iinfo(np.int64).max
+    first = np.full(n, big, np.int64)
+    for r, t in (
+        (rows.of_part, p.mtg_time[p.part_mtg]),
+        (rows.of_sender, p.msg_time),
+        (rows.of_recipient, p.msg_time[p.rec_msg]),
+    ):
+        keep = r >= 0
+        np.minimum.at(first, r[keep], t[keep])
+    seen = first != big
+    days = np.full(n, np.nan)
+    days[seen] = (first[seen] - p.deal_created[rows.deal[seen]]).astype(np.float64) / NS_PER_DAY
+    position = np.full(n, np.nan)
+    position[seen] = _position(p, rows.deal[seen], first[seen])
+    return {"first_seen_days": days, "first_seen_position": position}
+
+
+def context(p: Prepared, rows: Rows, participants: np.ndarray) -> Features:
+    n_p = rows.n_people
+    part_deal = participants // n_p
+    seller = p.person_side[participants % n_p] == SELLER
+    has_seller = group_sum(part_deal[seller], p.n_deals) > 0
+    people = group_sum(rows.deal[rows.active], p.n_deals)
+    return {
+        "ctx_deal_people": people[rows.deal],
+        "ctx_deal_meetings": group_sum(p.mtg_deal, p.n_deals)[rows.deal],
+        "ctx_deal_emails": group_sum(p.msg_deal, p.n_deals)[rows.deal],
+        "ctx_deal_age_days": (p.deal_obs_end - p.deal_created)[rows.deal].astype(np.float64) / NS_PER_DAY,
+        "ctx_deal_has_seller": has_seller[rows.deal].astype(np.float64),
+    }
+
+
+RELATIVE = {
+    "rel_mtg_attended": "mtg_attended",
+    "rel_em_sent": "em_sent",
+    "rel_em_received": "em_received",
+    "rel_em_fan_in": "em_fan_in",
+    "rel_net_degree": "net_degree",
+    "rel_net_pagerank": "net_pagerank",
+}
+
+
+def relative(features: Features, rows: Rows, n_deals: int) -> Features:
+    out: Features = {}
+    for name, base in RELATIVE.items():
+        values = np.nan_to_num(features[base])
+        deal_max = group_max(rows.deal, values, n_deals)
+        out[name] = safe_div(values, deal_max[rows.deal], empty=0.0)
+    return out

@@ -1,0 +1,741 @@
+"""The generative story, one account at a time (numpy inside, never a Python loop per event).
+
+Every account draws from its own RNG, `np.random.SeedSequence([seed, account_index])`, so the output for a seed
+does not depend on how accounts are chunked. The seller team and the pool of external advisors are shared by all
+accounts and drawn from `SeedSequence([seed, 2**32 - 1, 7])`; they are emitted once, with the first chunk.
+
+Roles are integer codes: 0-9 are the ten DMU profiles in `contract.PROFILES` order, 10-12 our account executive,
+solutions engineer and sales manager. Meeting kinds and signal kinds are codes into `MEETING_KINDS` and
+`SIGNAL_KINDS`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from influence.contract import PROFILES
+from influence.generate import _vocab as V
+from influence.generate._config import GeneratorConfig
+
+MEETING_KINDS: tuple[str, ...] = (
+    "discovery",
+    "demo",
+    "technical",
+    "security_review",
+    "commercial",
+    "negotiation",
+    "executive_briefing",
+    "workshop",
+)
+RESPONSES: tuple[str, ...] = ("accepted", "declined", "tentative", "none")
+RECIPIENT_KINDS: tuple[str, ...] = ("to", "cc", "bcc")
+SIDES: tuple[str, ...] = ("buyer", "seller", "partner")
+SIGNAL_KINDS = V.SIGNAL_KINDS
+
+ES, BH, PR, TG, EU, SI, DR, PG, EA, PE, AE, SE, SM = range(13)
+assert PROFILES.index("external_advisor") == EA and PROFILES.index("peripheral") == PE
+N_ROLES = 13
+DAY = 86_400.0
+
+# Invitation affinity (logit) per meeting kind (rows) and role (columns ES..PE, AE, SE, SM).
+_INVITE = np.array(
+    [
+        # ES    BH    PR    TG    EU    SI    DR    PG    EA    PE    AE   SE    SM
+        [-2.0, 0.3, -2.5, -0.3, -1.5, -1.5, 0.8, 0.3, -1.0, -2.0, 3.0, -0.5, -2.0],  # discovery
+        [-2.5, -0.3, -2.5, 0.6, 0.8, -0.3, 0.5, -0.5, -0.5, -1.5, 3.0, 3.0, -2.5],  # demo
+        [-4.0, -1.5, -3.0, 1.5, -1.0, 1.2, -0.5, -1.5, 0.3, -2.2, 1.0, 3.0, -3.0],  # technical
+        [-4.0, -2.0, -2.0, 1.2, -2.5, 0.5, -1.5, -1.5, -0.5, -2.0, 0.5, 3.0, -3.0],  # security_review
+        [-1.5, 1.0, 1.5, -1.5, -3.0, -1.2, -2.0, 0.0, -0.5, -2.5, 3.0, -1.0, 0.5],  # commercial
+        [-0.5, 1.2, 2.0, -2.5, -4.0, -1.5, -3.0, -0.5, -1.0, -3.0, 3.0, -2.0, 1.5],  # negotiation
+        [2.0, 0.8, -2.5, -2.0, -4.0, -1.0, -3.0, 0.3, -1.0, -2.0, 3.0, -2.0, 2.0],  # executive_briefing
+        [-3.0, -0.5, -2.5, 0.8, 1.2, 0.4, 0.2, 0.0, 1.0, -1.0, 2.5, 2.5, -3.0],  # workshop
+    ]
+)
+# Meeting-kind mix per deal third (early, middle, late).
+_KIND_MIX = np.array(
+    [
+        [0.45, 0.30, 0.10, 0.00, 0.00, 0.00, 0.00, 0.15],
+        [0.05, 0.20, 0.30, 0.15, 0.10, 0.00, 0.00, 0.20],
+        [0.00, 0.05, 0.10, 0.10, 0.30, 0.25, 0.20, 0.00],
+    ]
+)
+_DURATION = np.array([30.0, 60.0, 75.0, 60.0, 45.0, 60.0, 30.0, 150.0])
+_SELLER_ORGANISES = np.array([0.85, 0.8, 0.5, 0.3, 0.6, 0.5, 0.6, 0.5])
+# Phase window [start, end] of the deal in which each role is active.
+_WINDOW = np.array(
+    [
+        [0.55, 1.0], [0.05, 1.0], [0.5, 1.0], [0.1, 0.8], [0.15, 0.65], [0.05, 0.85], [0.0, 0.45], [0.0, 1.0],
+        [0.1, 0.85], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0],
+    ]
+)
+_ORGANISE = np.array([-0.5, 0.5, 0.8, 0.6, -1.0, -1.5, 0.0, 1.5, -0.5, -1.5, 0, 0, 0])
+_START = np.array([-1.0, 0.3, 0.0, 0.3, -0.8, -1.2, 0.3, 1.0, -0.3, -1.5, 0, 0, 0])
+_TO = np.array([0.0, 0.6, 0.2, 0.5, -0.6, 0.2, 0.0, 0.4, 0.0, -1.5, 0, 0, 0])
+_CC = np.array([-4.0, -2.5, -3.0, -2.5, -3.5, -2.5, -3.5, -2.5, -2.5, -3.5, -9, -9, -9])
+_SIGNAL_RATE = np.array([0.3, 1.5, 2.0, 2.5, 1.0, 1.2, 14.0, 0.8, 0.8, 0.4, 0, 0, 0])
+# Signal-kind mix (web_visit, content_download, webinar, review_site, pricing_page, case_study) per role.
+_SIGNAL_MIX = np.tile(np.array([0.60, 0.12, 0.10, 0.05, 0.08, 0.05]), (N_ROLES, 1))
+_SIGNAL_MIX[DR] = [0.35, 0.22, 0.12, 0.15, 0.08, 0.08]
+_SIGNAL_MIX[BH] = [0.40, 0.10, 0.05, 0.05, 0.30, 0.10]
+_SIGNAL_MIX[PR] = [0.35, 0.05, 0.02, 0.13, 0.40, 0.05]
+_SIGNAL_MIX[TG] = [0.50, 0.25, 0.15, 0.05, 0.02, 0.03]
+
+# Seniority (1-6) distribution per profile, and function mix per profile (buyer side).
+_SENIORITY = np.array(
+    [
+        [0, 0, 0, 0, 0.25, 0.75],
+        [0, 0, 0.05, 0.45, 0.35, 0.15],
+        [0.05, 0.45, 0.30, 0.15, 0.05, 0],
+        [0, 0.20, 0.45, 0.30, 0.05, 0],
+        [0.20, 0.50, 0.25, 0.05, 0, 0],
+        [0, 0.35, 0.45, 0.20, 0, 0],
+        [0.10, 0.50, 0.30, 0.10, 0, 0],
+        [0, 0.05, 0.30, 0.40, 0.20, 0.05],
+        [0, 0.20, 0.35, 0.25, 0.15, 0.05],
+        [0.10, 0.30, 0.20, 0.15, 0.15, 0.10],
+    ]
+)
+_F = {f: i for i, f in enumerate(V.FUNCTIONS)}
+
+
+def _fmix(**w: float) -> np.ndarray:
+    out = np.zeros(len(V.FUNCTIONS))
+    for k, v in w.items():
+        out[_F[k]] = v
+    return out / out.sum()
+
+
+_FUNCTION_MIX = np.stack(
+    [
+        _fmix(executive=0.6, finance=0.1, operations=0.1, it=0.1, sales=0.05, product=0.05),
+        _fmix(finance=0.35, it=0.2, operations=0.2, marketing=0.1, executive=0.05, data=0.05, sales=0.05),
+        _fmix(procurement=1.0),
+        _fmix(it=0.4, security=0.2, engineering=0.2, data=0.2),
+        _fmix(operations=0.25, data=0.15, sales=0.15, marketing=0.15, engineering=0.1, finance=0.1, hr=0.05, product=0.05),
+        _fmix(it=0.25, engineering=0.25, data=0.2, operations=0.15, finance=0.1, product=0.05),
+        _fmix(it=0.3, data=0.25, marketing=0.2, operations=0.15, product=0.1),
+        _fmix(executive=0.3, operations=0.2, finance=0.15, legal=0.15, hr=0.1, it=0.1),
+        _fmix(other=1.0),
+        _fmix(**{f: 1.0 for f in V.FUNCTIONS if f != "other"}),
+    ]
+)
+_LEVELS_BY_DEPTH = {3: (2, 4, 6), 4: (2, 4, 5, 6), 5: (2, 3, 4, 5, 6), 6: (1, 2, 3, 4, 5, 6)}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def _noisy_title(rng: np.random.Generator, title: str, cfg: GeneratorConfig) -> str | None:
+    """Missing titles and the casing/spacing mess of hand-typed CRM fields."""
+    if rng.random() < cfg.title_missing_rate:
+        return None
+    if rng.random() < cfg.title_noise_rate:
+        kind = rng.integers(5)
+        if kind == 0:
+            return title.lower()
+        if kind == 1:
+            return title.upper()
+        if kind == 2:
+            return title.replace(" ", "  ", 1)
+        if kind == 3:
+            return f" {title} "
+        return title.rstrip(".") + " "
+    return title
+
+
+@dataclass
+class Columns:
+    """Column lists of every table (and the truth) for a batch of accounts, concatenated at the end."""
+
+    data: dict[str, dict[str, list]] = field(default_factory=dict)
+
+    def add(self, table: str, **cols: object) -> None:
+        store = self.data.setdefault(table, {})
+        for name, values in cols.items():
+            store.setdefault(name, []).append(values)
+
+
+@dataclass(frozen=True)
+class Team:
+    """Our sales team and the shared pool of external advisors (partner side)."""
+
+    n_ae: int
+    n_se: int
+    n_sm: int
+    advisor_ids: tuple[str, ...]
+    advisor_seniority: np.ndarray
+    advisor_clout: np.ndarray
+    advisor_titles: tuple[str | None, ...]
+    people: dict[str, list]
+
+
+def make_team(n_accounts: int, seed: int, cfg: GeneratorConfig) -> Team:
+    """The seller team (sized to the number of accounts) and the pool of advisors, with their people rows."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2**32 - 1, 7]))
+    n_ae = max(2, -(-n_accounts // 40))
+    n_se = max(1, -(-n_accounts // 80))
+    n_sm = max(1, -(-n_accounts // 300))
+    n_adv = max(6, -(-n_accounts // 6))
+    people: dict[str, list] = {k: [] for k in ("person_id", "account_id", "full_name", "email", "title", "department", "side")}
+    used: set[str] = set()
+
+    def name_and_email(lang: str, domain: str) -> tuple[str, str]:
+        female = rng.random() < 0.45
+        first = V.FIRST_NAMES[lang][int(female)][rng.integers(16)]
+        last = V.LAST_NAMES[lang][rng.integers(20)]
+        local = f"{_ascii(first)}.{_ascii(last)}"
+        email, k = f"{local}@{domain}", 2
+        while email in used:
+            email, k = f"{local}{k}@{domain}", k + 1
+        used.add(email)
+        return f"{first} {last}", email
+
+    for role, count, prefix, dept in (
+        ("account_executive", n_ae, "S-AE", "Sales"),
+        ("solutions_engineer", n_se, "S-SE", "Presales"),
+        ("sales_manager", n_sm, "S-SM", "Sales"),
+    ):
+        for k in range(count):
+            lang = ("en", "nl", "de", "fr")[rng.integers(4)]
+            full, email = name_and_email(lang, cfg.seller_domain)
+            titles = V.SELLER_TITLES[role]
+            people["person_id"].append(f"{prefix}-{k + 1:04d}")
+            people["account_id"].append(None)
+            people["full_name"].append(full)
+            people["email"].append(email)
+            people["title"].append(titles[rng.integers(len(titles))][0])
+            people["department"].append(dept)
+            people["side"].append("seller")
+    adv_ids, adv_sen, adv_titles = [], [], []
+    for k in range(n_adv):
+        firm, domain, lang = V.PARTNER_FIRMS[rng.integers(len(V.PARTNER_FIRMS))]
+        full, email = name_and_email(lang, domain)
+        title, level = V.PARTNER_TITLES[rng.integers(len(V.PARTNER_TITLES))]
+        shown = _noisy_title(rng, title, cfg)
+        pid = f"X-{k + 1:05d}"
+        adv_ids.append(pid)
+        adv_sen.append(level)
+        adv_titles.append(shown)
+        people["person_id"].append(pid)
+        people["account_id"].append(None)
+        people["full_name"].append(full)
+        people["email"].append(email)
+        people["title"].append(shown)
+        people["department"].append(firm)
+        people["side"].append("partner")
+    return Team(
+        n_ae=n_ae,
+        n_se=n_se,
+        n_sm=n_sm,
+        advisor_ids=tuple(adv_ids),
+        advisor_seniority=np.array(adv_sen),
+        advisor_clout=rng.normal(0.0, 1.0, n_adv),
+        advisor_titles=tuple(adv_titles),
+        people=people,
+    )
+
+
+@dataclass
+class _Person:
+    pid: str
+    function: int
+    seniority: int
+    clout: float
+    title: str | None
+    profiles: set[int]
+
+
+def _choice(rng: np.random.Generator, options: tuple) -> object:
+    return options[rng.integers(len(options))]
+
+
+def _pick(rng: np.random.Generator, logw: np.ndarray) -> np.ndarray:
+    """One index per row, drawn with probability proportional to exp(logw) (Gumbel-max trick)."""
+    return np.argmax(logw + rng.gumbel(size=logw.shape), axis=1)
+
+
+def _business_time(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """Move instants (epoch seconds) to a weekday between 07:00 and 17:30 UTC, same or next working day."""
+    day = np.floor(t / DAY)
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
+    day = day + np.where(weekday == 5, 2, 0) + np.where(weekday == 6, 1, 0)
+    return day * DAY + (7 + rng.integers(0, 21, t.shape) * 0.5) * 3600.0
+
+
+def generate_account(
+    index: int, seed: int, cfg: GeneratorConfig, team: Team, now: float, out: Columns
+) -> None:
+    """Append one account, its people, deals and all their activity (plus the truth) to `out`."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    countries = [c for c, _ in cfg.countries]
+    weights = np.array([w for _, w in cfg.countries], dtype=float)
+    country = countries[rng.choice(len(countries), p=weights / weights.sum())]
+    langs = V.COUNTRY_LANGUAGES[country]
+    lang = langs[rng.integers(len(langs))]
+    industry = _choice(rng, tuple(V.INDUSTRIES))
+    stem = _choice(rng, V.COMPANY_STEMS[lang])
+    name = f"{stem} {V.INDUSTRIES[industry][lang]} {_choice(rng, V.LEGAL_FORMS[country])}"
+    # The account index keeps domains (and so e-mail addresses) unique across any number of accounts.
+    domain = f"{_ascii(stem)}-{_ascii(V.INDUSTRIES[industry][lang])}-{_base36(index)}.{V.COUNTRY_TLD[country]}"
+    account_id = f"A-{index:06d}"
+    out.add("accounts", account_id=[account_id], name=[name], domain=[domain], industry=[industry], country=[country])
+
+    depth = int(_choice(rng, cfg.org_levels))
+    levels = np.array(_LEVELS_BY_DEPTH[depth])
+    email_style = rng.integers(3)
+    staff: list[_Person] = []
+    used_emails: set[str] = set()
+    ppl: dict[str, list] = {k: [] for k in ("person_id", "full_name", "email", "title", "department")}
+
+    def new_person(profile: int) -> _Person:
+        func = int(rng.choice(len(V.FUNCTIONS), p=_FUNCTION_MIX[profile]))
+        want = int(rng.choice(6, p=_SENIORITY[profile])) + 1
+        gap = np.abs(levels - want) + rng.random(len(levels)) * 0.1
+        level = int(levels[np.argmin(gap)])
+        if func == _F["executive"] and profile == ES:
+            level = max(level, 5)
+        female = bool(rng.random() < 0.42)
+        name_lang = lang if rng.random() < 0.85 else langs[rng.integers(len(langs))]
+        title_lang = "en" if (lang != "en" and rng.random() < cfg.english_title_share) else name_lang
+        first = V.FIRST_NAMES[name_lang][int(female)][rng.integers(16)]
+        last = V.LAST_NAMES[name_lang][rng.integers(20)]
+        fa, la = _ascii(first), _ascii(last)
+        local = (f"{fa}.{la}", f"{fa[0]}.{la}", f"{fa}{la[0]}")[email_style]
+        email, k = f"{local}@{domain}", 2
+        while email in used_emails:
+            email, k = f"{local}{k}@{domain}", k + 1
+        used_emails.add(email)
+        fname = V.FUNCTIONS[func]
+        title = _noisy_title(rng, str(_choice(rng, V.title_options(title_lang, fname, level, female))), cfg)
+        person = _Person(f"P-{index:06d}-{len(staff) + 1:03d}", func, level, float(rng.normal()), title, {profile})
+        staff.append(person)
+        ppl["person_id"].append(person.pid)
+        ppl["full_name"].append(f"{first} {last}")
+        ppl["email"].append(email)
+        ppl["title"].append(title)
+        ppl["department"].append(V.DEPARTMENT_NAMES[lang][fname] if rng.random() < 0.75 else None)
+        return person
+
+    n_deals = min(cfg.max_deals, 1 + int(rng.poisson(cfg.extra_deals_mean)))
+    ae = int(rng.integers(team.n_ae))
+    se = int(rng.integers(team.n_se))
+    sm = int(rng.integers(team.n_sm))
+    sellers = (f"S-AE-{ae + 1:04d}", f"S-SE-{se + 1:04d}", f"S-SM-{sm + 1:04d}")
+    currency = V.COUNTRY_CURRENCY.get(country, "EUR")
+    mean_of = dict(cfg.influence_mean)
+    for d in range(n_deals):
+        # --- DMU -------------------------------------------------------------------------------------------
+        members: list[tuple[int, _Person | None, int]] = []  # (profile, buyer person or None, advisor index)
+        taken: set[str] = set()
+        for profile_name, fixed, n, p in cfg.dmu_slots:
+            prof = PROFILES.index(profile_name)
+            count = fixed + int(rng.binomial(n, p))
+            for _ in range(count):
+                if prof == EA:
+                    adv = int(rng.integers(len(team.advisor_ids)))
+                    if team.advisor_ids[adv] not in taken:
+                        taken.add(team.advisor_ids[adv])
+                        members.append((EA, None, adv))
+                    continue
+                pool = [s for s in staff if prof in s.profiles and s.pid not in taken]
+                if pool and rng.random() < cfg.person_reuse_rate:
+                    person = pool[rng.integers(len(pool))]
+                else:
+                    person = new_person(prof)
+                taken.add(person.pid)
+                members.append((prof, person, -1))
+        while sum(1 for m in members if m[1] is not None) < cfg.min_buyer_dmu:
+            person = new_person(EU)
+            taken.add(person.pid)
+            members.append((EU, person, -1))
+        _generate_deal(rng, cfg, team, now, out, index, d, account_id, domain, currency, members, sellers, mean_of)
+
+    out.add(
+        "people",
+        person_id=ppl["person_id"],
+        account_id=[account_id] * len(staff),
+        full_name=ppl["full_name"],
+        email=ppl["email"],
+        title=ppl["title"],
+        department=ppl["department"],
+        side=["buyer"] * len(staff),
+    )
+
+
+def _generate_deal(
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    team: Team,
+    now: float,
+    out: Columns,
+    index: int,
+    d: int,
+    account_id: str,
+    domain: str,
+    currency: str,
+    members: list[tuple[int, _Person | None, int]],
+    sellers: tuple[str, str, str],
+    mean_of: dict[str, float],
+) -> None:
+    s = cfg.behaviour_strength
+    deal_id = f"D-{index:06d}-{d + 1}"
+    n_dmu = len(members)
+    # --- latent influence ---------------------------------------------------------------------------------
+    role = np.array([m[0] for m in members] + [AE, SE, SM])
+    P = len(role)
+    seniority = np.array(
+        [m[1].seniority if m[1] is not None else int(team.advisor_seniority[m[2]]) for m in members]
+    )
+    clout = np.array([m[1].clout if m[1] is not None else float(team.advisor_clout[m[2]]) for m in members])
+    mean = np.array([mean_of[PROFILES[r]] for r in role[:n_dmu]])
+    k = cfg.influence_concentration
+    influence = rng.beta(mean * k, (1 - mean) * k)
+    influence = influence + cfg.seniority_influence_weight * (seniority - 3.5) + cfg.person_clout_sd * clout
+    influence = np.clip(influence, 0.01, 0.99)
+    infl = np.concatenate([influence, [0.35, 0.3, 0.5]])  # sellers: nominal, for reply dynamics only
+    side = np.concatenate([np.where(role[:n_dmu] == EA, 2, 0), [1, 1, 1]])
+    buyer = side == 0
+    seller = side == 1
+    dmu = ~seller
+    func = np.array([m[1].function if m[1] is not None else _F["other"] for m in members] + [-1, -1, -1])
+    active = np.ones(P, dtype=bool)
+    active[:n_dmu] = rng.random(n_dmu) >= cfg.inactive_share
+    log_prop = np.concatenate([rng.normal(0, cfg.activity_sd, n_dmu), np.zeros(3)])
+    win = _WINDOW[role] + rng.uniform(-0.08, 0.08, (P, 2)) * dmu[:, None]
+    pids = np.array(
+        [m[1].pid if m[1] is not None else team.advisor_ids[m[2]] for m in members] + list(sellers), dtype=object
+    )
+    focus = float(rng.beta(2.0, 2.0))  # how well our team targets the real influencers early on
+    dead = np.where(active, 0.0, -60.0)
+
+    # --- deal timeline -------------------------------------------------------------------------------------
+    duration = float(np.clip(cfg.duration_median_days * np.exp(rng.normal(0, cfg.duration_sigma)), 14, 400)) * DAY
+    is_open = bool(rng.random() < cfg.open_deal_share)
+    if is_open:
+        created = now - duration * rng.uniform(0.1, 0.95)
+        end = now
+    else:
+        latest = max(cfg.history_days * DAY - duration, DAY)
+        end = now - rng.uniform(DAY, latest)
+        created = end - duration
+    created = float(np.floor(created))
+    end = float(np.floor(end))
+    size = np.sqrt(duration / (cfg.duration_median_days * DAY))
+
+    def window_term(t: np.ndarray) -> np.ndarray:
+        inside = (t[:, None] >= win[None, :, 0]) & (t[:, None] <= win[None, :, 1])
+        return np.where(inside, 0.0, -2.5)
+
+    def focus_term(t: np.ndarray) -> np.ndarray:
+        early = (t < 1 / 3)[:, None]
+        return np.where(early & buyer[None, :], 3.0 * s * (2 * focus - 1) * (infl - 0.4)[None, :], 0.0)
+
+    # --- meetings ------------------------------------------------------------------------------------------
+    M = max(2, int(rng.poisson(cfg.meetings_mean * size)))
+    mt = np.sort(rng.random(M))
+    third = np.minimum((mt * 3).astype(int), 2)
+    kind = (rng.random(M)[:, None] > np.cumsum(_KIND_MIX[third], axis=1)).sum(axis=1)
+    kind = np.minimum(kind, len(MEETING_KINDS) - 1)
+    logit = (
+        _INVITE[kind][:, role]
+        + np.where(dmu, 2.5 * s * (infl - 0.4), 0.0)[None, :]
+        + log_prop[None, :]
+        + window_term(mt)
+        + focus_term(mt)
+        + dead[None, :]
+        + rng.normal(0, 0.5, (M, P))
+    )
+    invited = rng.random((M, P)) < _sigmoid(logit)
+    eligible = buyer & active
+    if eligible.any():
+        lonely = ~(invited & buyer[None, :]).any(axis=1)
+        if lonely.any():
+            best = np.argmax(np.where(eligible[None, :], logit[lonely], -np.inf), axis=1)
+            invited[np.flatnonzero(lonely), best] = True
+    by_seller = rng.random(M) < _SELLER_ORGANISES[kind]
+    seller_w = np.where(seller, np.array([0] * (P - 3) + [1.0, 0.0, -1.5]), -np.inf)[None, :] + np.where(
+        np.isin(kind, (2, 3))[:, None], np.array([0] * (P - 3) + [0, 1.5, 0])[None, :], 0.0
+    )
+    buyer_w = np.where(dmu, 2.5 * s * infl + _ORGANISE[role], -np.inf)[None, :] + np.zeros((M, 1))
+    seller_w = np.where(invited, seller_w, -np.inf)
+    buyer_w = np.where(invited, buyer_w, -np.inf)
+    has_s, has_b = np.isfinite(seller_w).any(axis=1), np.isfinite(buyer_w).any(axis=1)
+    by_seller = (by_seller & has_s) | ~has_b
+    org_logw = np.where(by_seller[:, None], np.where(has_s[:, None], seller_w, logit), buyer_w)
+    organizer = _pick(rng, org_logw)
+    invited[np.arange(M), organizer] = True
+    # Responses: busy, influential people leave invitations unanswered; the periphery declines.
+    out_win = window_term(mt) < 0
+    p_none = np.where(seller, 0.05, 0.08 + 0.2 * infl)[None, :] + np.zeros((M, 1))
+    p_decl = np.where(seller, 0.0, 0.05 + 0.2 * (role == PE))[None, :] + 0.12 * out_win * dmu[None, :]
+    p_tent = np.where(seller, 0.05, 0.12)[None, :] + np.zeros((M, 1))
+    u = rng.random((M, P))
+    response = np.where(u < p_none, 3, np.where(u < p_none + p_decl, 1, np.where(u < p_none + p_decl + p_tent, 2, 0)))
+    response[np.arange(M), organizer] = 0
+    p_att = np.array([0.92, 0.03, 0.55, 0.45])[response]
+    attended = invited & (rng.random((M, P)) < p_att)
+    attended[np.arange(M), organizer] = True
+    known = rng.random(M) >= cfg.attendance_unknown_rate
+    seller_there = (attended & seller[None, :]).any(axis=1)
+    met_early = ((attended & (mt < 1 / 3)[:, None] & seller_there[:, None]).any(axis=0)) & dmu
+    start = created + mt * duration
+    start = np.clip(_business_time(rng, start), created, end)
+    held = created + mt * duration <= end
+    m_keep = held & (rng.random(M) < cfg.capture_rate)
+
+    # --- e-mail threads --------------------------------------------------------------------------------------
+    T = max(1, int(rng.poisson(cfg.threads_mean * size)))
+    tt = rng.random(T)
+    facing = rng.random(T) < cfg.seller_thread_share
+    seller_starts = facing & (rng.random(T) < 0.5)
+    wterm = window_term(tt)
+    base = log_prop[None, :] + wterm + dead[None, :]
+    start_w = np.where(dmu, _START[role] + 1.5 * s * infl, -np.inf)[None, :] + base
+    start_w = start_w + np.where(facing[:, None] & (role == DR)[None, :] & (tt < 0.3)[:, None], 0.8, 0.0)
+    start_w = start_w + np.where(facing[:, None] & (role == PR)[None, :] & (tt > 0.5)[:, None], 0.8, 0.0)
+    seller_pick = np.where(seller, np.log(np.array([1e-9] * (P - 3) + [0.75, 0.2, 0.05])), -np.inf)
+    first_sender = np.where(seller_starts, _pick(rng, seller_pick[None, :] + np.zeros((T, 1))), _pick(rng, start_w))
+    sender_role = role[first_sender]
+    to_logw = _TO[role][None, :] + 3.0 * s * infl[None, :] + base
+    to_seller_w = np.where(seller, 0.0, -np.inf)[None, :] + np.where(
+        np.isin(sender_role, (TG, SI, EA))[:, None],
+        np.log(np.array([1e-9] * (P - 3) + [0.4, 0.55, 0.05]))[None, :],
+        np.log(np.array([1e-9] * (P - 3) + [0.7, 0.25, 0.05]))[None, :],
+    )
+    same_dept = func[first_sender][:, None] == func[None, :]
+    bridge = np.where(
+        (sender_role == PG)[:, None], np.where(same_dept, -0.5, 0.8), np.where(same_dept, 0.8, 0.0)
+    )
+    internal_w = np.where(dmu[None, :], to_logw + bridge, -np.inf)
+    buyer_target_w = np.where(dmu[None, :], to_logw + focus_term(tt), -np.inf)
+    to_w = np.where(seller_starts[:, None], buyer_target_w, np.where(facing[:, None], to_seller_w, internal_w))
+    to_w[np.arange(T), first_sender] = -np.inf
+    first_to = _pick(rng, to_w)
+    sender_infl = infl[first_sender]
+    cc_logit = (
+        _CC[role][None, :]
+        + 2.0 * s * infl[None, :]
+        + base
+        + np.where((sender_infl > 0.55)[:, None] & (role == SI)[None, :], 2.0 * s, 0.0)
+        + np.where((sender_role == PG)[:, None] & ~same_dept, 0.8, 0.0)
+    )
+    cc = (rng.random((T, P)) < _sigmoid(cc_logit)) & dmu[None, :]
+    # A seller writing to the buyer sometimes copies a colleague; our manager is sometimes in blind copy.
+    se_col, sm_col, ae_col = n_dmu + 1, n_dmu + 2, n_dmu
+    cc[:, se_col] = seller_starts & (first_sender == ae_col) & (rng.random(T) < 0.2)
+    cc[np.arange(T), first_sender] = False
+    cc[np.arange(T), first_to] = False
+    bcc = seller_starts & (first_sender != sm_col) & (rng.random(T) < 0.05)
+
+    senders, tos, times, steps, ccs, bccs = [], [], [], [], [], []
+    sender, to_, cc_now = first_sender, first_to, cc
+    t_now = np.maximum(_business_time(rng, created + tt * duration) + rng.uniform(0, 3600, T), created)
+    alive = np.ones(T, dtype=bool)
+    for step in range(8):
+        if step > 0:
+            # Who answers: usually the addressee, sometimes someone in copy; influential senders get answers.
+            awaiting = infl[sender]
+            alive = alive & (rng.random(T) < np.clip(0.35 + 0.5 * s * awaiting, 0.05, 0.9))
+            if not alive.any():
+                break
+            cc_pick = np.where(cc_now, 0.0, -np.inf)
+            from_cc = cc_now.any(axis=1) & (rng.random(T) < 0.15)
+            cc_choice = _pick(rng, np.where(cc_now.any(axis=1)[:, None], cc_pick, 0.0))
+            replier = np.where(from_cc, cc_choice, to_)
+            new_cc = cc_now.copy()
+            new_cc[np.arange(T), replier] = False
+            new_cc[np.arange(T), to_] = new_cc[np.arange(T), to_] | from_cc
+            new_cc[np.arange(T), sender] = False
+            addressee = sender
+            # People answer the influential faster; the influential make others wait.
+            base_h = np.where(seller[replier], np.log(1.5), np.log(cfg.reply_latency_hours))
+            delay = np.exp(
+                base_h
+                + 1.2 * s * (infl[replier] - 0.4) * ~seller[replier]
+                - 1.6 * s * (infl[addressee] - 0.4)
+                + rng.normal(0, cfg.latency_sd, T)
+            )
+            t_now = t_now + np.clip(delay, 0.05, 24 * 20) * 3600.0
+            sender, to_, cc_now = replier, addressee, new_cc
+            bcc_step = np.zeros(T, dtype=bool)
+        else:
+            bcc_step = bcc
+        alive = alive & (t_now <= end) & active[sender] & active[to_]
+        senders.append(sender.copy())
+        tos.append(to_.copy())
+        times.append(t_now.copy())
+        steps.append(np.where(alive, step, -1))
+        ccs.append(cc_now & alive[:, None])
+        bccs.append(bcc_step & alive)
+    n_steps = len(senders)
+    msg_sender = np.stack(senders, axis=1)  # [T, steps]
+    msg_to = np.stack(tos, axis=1)
+    msg_time = np.stack(times, axis=1)
+    msg_step = np.stack(steps, axis=1)
+    msg_cc = np.stack(ccs, axis=1)  # [T, steps, P]
+    msg_bcc = np.stack(bccs, axis=1)
+    exists = msg_step >= 0
+    captured = exists & (rng.random((T, n_steps)) < cfg.capture_rate)
+    thread_of = np.broadcast_to(np.arange(T)[:, None], (T, n_steps))
+    step_of = np.broadcast_to(np.arange(n_steps)[None, :], (T, n_steps))
+    early_mail = msg_time < created + duration / 3
+    with_seller = seller[msg_sender] | seller[msg_to]
+    touched = np.zeros(P, dtype=bool)
+    ex_early = exists & early_mail & with_seller
+    touched[msg_sender[ex_early]] = True
+    touched[msg_to[ex_early]] = True
+    met_early |= touched & dmu
+
+    # --- outcome ---------------------------------------------------------------------------------------------
+    key = (influence >= 0.5)
+    kw = influence * key
+    engaged = float((kw * met_early[:n_dmu]).sum() / kw.sum()) if kw.sum() > 0 else 0.5
+    if is_open:
+        outcome, closed = "open", None
+        progress = (now - created) / duration
+        stage = ("Discovery", "Solution Validation", "Proposal", "Negotiation")[min(3, int(progress * 4))]
+    else:
+        won = rng.random() < _sigmoid(np.array(cfg.win_intercept + cfg.win_slope * (engaged - 0.5)))
+        outcome, closed, stage = ("won", end, "Closed Won") if won else ("lost", end, "Closed Lost")
+    amount = float(np.round(cfg.amount_median * np.exp(rng.normal(0, 0.9)), -2))
+    out.add(
+        "deals",
+        deal_id=[deal_id],
+        account_id=[account_id],
+        created_at=[created],
+        closed_at=[np.nan if closed is None else closed],
+        stage=[stage],
+        outcome=[outcome],
+        amount=[amount],
+        currency=[currency],
+    )
+
+    # --- emit meetings ---------------------------------------------------------------------------------------
+    mids = np.array([f"M-{index:06d}-{d + 1}-{i + 1:03d}" for i in range(M)], dtype=object)
+    mk = np.flatnonzero(m_keep)
+    out.add(
+        "meetings",
+        meeting_id=mids[mk],
+        deal_id=np.full(len(mk), deal_id, dtype=object),
+        start_at=start[mk],
+        duration_min=_DURATION[kind[mk]],
+        organizer_id=pids[organizer[mk]],
+        kind=kind[mk],
+    )
+    rows, cols = np.nonzero(invited & m_keep[:, None])
+    out.add(
+        "meeting_attendees",
+        meeting_id=mids[rows],
+        person_id=pids[cols],
+        response=response[rows, cols],
+        attended=np.where(known[rows], attended[rows, cols].astype(np.int8), -1),
+    )
+
+    # --- emit e-mails ----------------------------------------------------------------------------------------
+    tag = f"{index:06d}.{d + 1}"
+    ids = np.empty((T, n_steps), dtype=object)
+    ex_t, ex_s = np.nonzero(exists)
+    ids[ex_t, ex_s] = [f"<{tag}.{t + 1}.{k}@mail.{domain}>" for t, k in zip(ex_t.tolist(), ex_s.tolist(), strict=True)]
+    th, st = np.nonzero(captured)
+    parents = np.where(st > 0, ids[th, np.maximum(st - 1, 0)], None)
+    out.add(
+        "emails",
+        message_id=ids[th, st],
+        deal_id=np.full(len(th), deal_id, dtype=object),
+        thread_id=np.array([f"T-{index:06d}-{d + 1}-{t + 1:03d}" for t in range(T)], dtype=object)[th],
+        sent_at=msg_time[th, st],
+        sender_id=pids[msg_sender[th, st]],
+        in_reply_to=parents,
+    )
+    rc_t, rc_s, rc_p = np.nonzero(msg_cc & captured[:, :, None])
+    bc_t, bc_s = np.nonzero(msg_bcc & captured)
+    rec_msg = np.concatenate([ids[th, st], ids[rc_t, rc_s], ids[bc_t, bc_s]])
+    rec_person = np.concatenate([pids[msg_to[th, st]], pids[rc_p], np.full(len(bc_t), sellers[2], dtype=object)])
+    rec_kind = np.concatenate([np.zeros(len(th), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)])
+    out.add("email_recipients", message_id=rec_msg, person_id=rec_person, kind=rec_kind)
+
+    # --- digital signals ------------------------------------------------------------------------------------
+    rate = _SIGNAL_RATE[role] * np.exp(log_prop) * active * dmu
+    n_sig = rng.poisson(rate)
+    who = np.repeat(np.arange(P), n_sig)
+    researcher = role[who] == DR
+    lo = np.where(researcher, -cfg.signals_pre_contact_days * DAY / duration, win[who, 0])
+    hi = np.where(researcher, 0.3, win[who, 1])
+    sig_t = created + (lo + rng.random(len(who)) * (hi - lo)) * duration
+    sig_ok = sig_t <= end
+    who, sig_t = who[sig_ok], sig_t[sig_ok]
+    sig_kind = (rng.random(len(who))[:, None] > np.cumsum(_SIGNAL_MIX[role[who]], axis=1)).sum(axis=1)
+    sig_kind = np.minimum(sig_kind, len(SIGNAL_KINDS) - 1)
+    detail_pick = rng.random(len(who))
+    out.add("signals", person_id=pids[who], occurred_at=np.floor(sig_t), kind=sig_kind, detail_u=detail_pick)
+
+    # --- labels (closed deals only) and truth ---------------------------------------------------------------
+    label_infl = np.clip(influence + rng.normal(0, cfg.influence_label_noise_sd, n_dmu), 0.0, 1.0)
+    wrong = rng.random(n_dmu) < cfg.profile_label_error_rate
+    shift = rng.integers(1, len(PROFILES), n_dmu)
+    label_prof = np.where(wrong, (role[:n_dmu] + shift) % len(PROFILES), role[:n_dmu])
+    source = "win_loss_review" if rng.random() < cfg.win_loss_review_share else "crm_contact_role"
+    if not is_open:
+        out.add(
+            "labels",
+            deal_id=np.full(n_dmu, deal_id, dtype=object),
+            person_id=pids[:n_dmu],
+            influence=label_infl,
+            profile=label_prof,
+            source=np.full(n_dmu, source, dtype=object),
+        )
+    inv_all = invited & held[:, None]
+    inv_cap = invited & m_keep[:, None]
+    sent_all = np.bincount(msg_sender[exists], minlength=P)
+    sent_cap = np.bincount(msg_sender[captured], minlength=P)
+    recv_all = np.bincount(msg_to[exists], minlength=P) + msg_cc[exists].sum(axis=0)
+    recv_cap = np.bincount(msg_to[captured], minlength=P) + msg_cc[captured].sum(axis=0)
+    titles = [m[1].title if m[1] is not None else team.advisor_titles[m[2]] for m in members]
+    out.add(
+        "truth",
+        deal_id=np.full(n_dmu, deal_id, dtype=object),
+        person_id=pids[:n_dmu],
+        account_id=np.full(n_dmu, account_id, dtype=object),
+        side=side[:n_dmu],
+        profile=role[:n_dmu],
+        influence=influence,
+        is_key=key,
+        seniority_level=seniority,
+        function=func[:n_dmu],
+        title=np.array(titles, dtype=object),
+        active=active[:n_dmu],
+        met_early=met_early[:n_dmu],
+        meetings_invited=inv_all.sum(axis=0)[:n_dmu],
+        captured_meetings_invited=inv_cap.sum(axis=0)[:n_dmu],
+        emails_sent=sent_all[:n_dmu],
+        captured_emails_sent=sent_cap[:n_dmu],
+        emails_received=recv_all[:n_dmu],
+        captured_emails_received=recv_cap[:n_dmu],
+        signals=n_sig[:n_dmu],
+        labelled=np.full(n_dmu, not is_open),
+        label_influence=label_infl,
+        label_profile=label_prof,
+        profile_label_wrong=wrong & (not is_open),
+        deal_outcome=np.full(n_dmu, outcome, dtype=object),
+        deal_engaged_share=np.full(n_dmu, engaged),
+        deal_focus=np.full(n_dmu, focus),
+    )

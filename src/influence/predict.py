@@ -1,0 +1,559 @@
+"""Scoring: influence, DMU profile, reasons, engagement, coverage and next-best contacts for every person of a
+deal, from a model bundle.
+
+`Scorer(bundle)` copies the fitted trees once into numpy arrays (`fastpath.FastForest`) and then scores feature
+rows without scikit-learn's per-call overhead; `score_dataset` runs the very same `build_features` as training,
+so batch, API and training never disagree on a feature. Results name the model version.
+
+People the model cannot apply to get a zero-label, network-only prior (`method == "prior"`), see
+`network_prior` and docs/scoring.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import PROFILES, Dataset
+from influence.explain import Reason, render_reason, top_reasons
+from influence.fastpath import FastForest
+
+if TYPE_CHECKING:
+    from influence.bundle import ModelBundle
+
+__all__ = [
+    "MIN_OBSERVED_SHARE",
+    "PEOPLE_COLUMNS",
+    "PROBA_COLUMNS",
+    "ScoreResult",
+    "Scorer",
+    "network_prior",
+]
+
+PROBA_COLUMNS = [f"p_{p}" for p in PROFILES]
+# The model is applied to a row when at least this share of its features is observed (not NaN); below that the
+# trees would mostly follow their learnt missing-value branches, which says more about the gaps than the person.
+MIN_OBSERVED_SHARE = 0.5
+PEOPLE_COLUMNS = [
+    "account_id",
+    "deal_id",
+    "person_id",
+    "email",
+    "full_name",
+    "title",
+    "influence",
+    "influence_rank",
+    "profile",
+    "profile_confidence",
+    *PROBA_COLUMNS,
+    "method",
+    "engagement",
+    "seller_meetings",
+    "seller_emails",
+    "reasons",
+]
+_PRIOR_FEATURES = ("rel_net_pagerank", "rel_net_degree")
+
+
+@dataclass
+class ScoreResult:
+    """Everything `Scorer.score_dataset` computes; frames are documented in docs/architecture.md ("Scoring")."""
+
+    model_version: str
+    as_of: pd.Timestamp | None
+    engagement_assessable: bool
+    people: pd.DataFrame
+    coverage: pd.DataFrame
+    next_best_contacts: pd.DataFrame
+    deals: pd.DataFrame
+    contributions: pd.DataFrame | None = None
+
+    def deal_report(self, deal_id: str) -> dict[str, Any]:
+        """One deal as JSON-ready dicts (NaN -> None); KeyError when the deal was not scored."""
+        deals = self.deals[self.deals["deal_id"] == deal_id]
+        if deals.empty:
+            raise KeyError(f"deal {deal_id!r} was not scored")
+        deal = deals.iloc[0]
+        return {
+            "deal_id": deal_id,
+            "account_id": _json(deal["account_id"]),
+            "model_version": self.model_version,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "engagement_assessable": self.engagement_assessable,
+            "people": _records(self.people[self.people["deal_id"] == deal_id]),
+            "coverage": _records(self.coverage[self.coverage["deal_id"] == deal_id]),
+            "gaps": list(deal["gaps"]),
+            "next_best_contacts": _records(
+                self.next_best_contacts[self.next_best_contacts["deal_id"] == deal_id]
+            ),
+        }
+
+
+def _json(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = list(frame.columns)
+    return [{c: _json(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
+
+
+class _RowContext(Mapping[str, Any]):
+    """A row's feature values (and extra text such as the title) for the reason templates, built lazily."""
+
+    __slots__ = ("_index", "_row", "_extra")
+
+    def __init__(self, index: Mapping[str, int], row: np.ndarray, extra: Mapping[str, Any]) -> None:
+        self._index, self._row, self._extra = index, row, extra
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        return float(self._row[self._index[key]])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._index
+        yield from self._extra
+
+    def __len__(self) -> int:
+        return len(self._index) + len(self._extra)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._extra or key in self._index
+
+
+def network_prior(X: np.ndarray, feature_columns: Sequence[str]) -> np.ndarray:
+    """Zero-label, network-only prior in [0, 1]: the mean of the person's PageRank and degree relative to the
+    deal's most central person (`rel_net_pagerank`, `rel_net_degree`), over whichever of the two is known; 0
+    when neither is. A rank-like score, not a calibrated probability."""
+    idx = [list(feature_columns).index(f) for f in _PRIOR_FEATURES if f in feature_columns]
+    if not idx:
+        return np.zeros(len(X))
+    values = np.clip(X[:, idx], 0.0, 1.0)
+    known = np.isfinite(values)
+    total = np.where(known, values, 0.0).sum(axis=1)
+    count = known.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+class Scorer:
+    """Scores feature rows and datasets with one model bundle. Build once; read-only and thread-safe after."""
+
+    def __init__(self, bundle: ModelBundle, *, n_reasons: int = 4) -> None:
+        self.bundle = bundle
+        self.n_reasons = n_reasons
+        self.feature_columns: tuple[str, ...] = tuple(bundle.feature_columns)
+        self.model_name = str(bundle.name)
+        self.model_version = f"{bundle.name}/{bundle.version}"
+        self.profiles: tuple[str, ...] = tuple(bundle.profile_classes)
+        if tuple(self.profiles) != PROFILES:
+            raise ValueError(
+                f"bundle {self.model_version}: profile classes {self.profiles} differ from PROFILES"
+            )
+        self._influence = FastForest.from_estimator(bundle.influence_hgb)
+        self._profile = FastForest.from_estimator(bundle.profile_hgb)
+        for forest, what in ((self._influence, "influence"), (self._profile, "profile")):
+            if forest.n_features != len(self.feature_columns):
+                raise ValueError(
+                    f"bundle {self.model_version}: the {what} model has {forest.n_features} features but the "
+                    f"metadata lists {len(self.feature_columns)}"
+                )
+        positive = np.flatnonzero(np.asarray(self._influence.classes) == 1)
+        if self._influence.n_outputs != 1 or len(positive) != 1:
+            raise ValueError(
+                f"bundle {self.model_version}: the influence model is not a binary 0/1 classifier"
+            )
+        # The profile model may know a subset of PROFILES (a profile never seen in training): map its columns.
+        self._profile_cols = np.array([PROFILES.index(str(c)) for c in self._profile.classes], dtype=np.intp)
+        self._column_index = {c: i for i, c in enumerate(self.feature_columns)}
+
+    @classmethod
+    def from_ref(cls, ref: str | Any | None = None, **kwargs: Any) -> Scorer:
+        """Load a bundle (`models/<name>[/<version>]`, `models:/NAME@ALIAS`; default: the shipped model)."""
+        from influence.bundle import load_bundle
+        from influence.settings import default_model_path
+
+        return cls(load_bundle(default_model_path() if ref is None else ref), **kwargs)
+
+    # -- the numpy core -----------------------------------------------------------------------------------------
+    def score_matrix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated influence (n,) and profile probabilities (n, 10) for float64 rows in feature order."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        influence = self.bundle.calibrate_scores(self._influence.raw_margin(X)[:, 0])
+        return influence, self._profile_proba(self._profile.predict_proba(X))
+
+    def _profile_proba(self, proba: np.ndarray) -> np.ndarray:
+        out = np.zeros((proba.shape[0], len(PROFILES)))
+        out[:, self._profile_cols] = proba
+        return out
+
+    def _score_block(
+        self, X: np.ndarray, extra: Sequence[Mapping[str, Any]] | None, explain: bool, want_contrib: bool
+    ) -> dict[str, Any]:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n = len(X)
+        leaves_i = self._influence.leaves(X)
+        raw = self._influence.raw_margin(X, leaves=leaves_i)[:, 0]
+        influence = self.bundle.calibrate_scores(raw)
+        leaves_p = self._profile.leaves(X)
+        proba_model = self._profile.predict_proba(X, leaves=leaves_p)
+        proba = self._profile_proba(proba_model)
+        best_model = np.argmax(proba_model, axis=1)  # first maximum: deterministic tie-break
+        profile = np.asarray(PROFILES, dtype=object)[self._profile_cols[best_model]]
+        confidence = proba_model[np.arange(n), best_model]
+
+        observed = np.isfinite(X).mean(axis=1) if X.shape[1] else np.zeros(n)
+        prior = observed < MIN_OBSERVED_SHARE
+        method = np.where(prior, "prior", "model").astype(object)
+        out: dict[str, Any] = {
+            "influence": influence,
+            "profile": profile,
+            "profile_confidence": confidence,
+            "proba": proba,
+            "method": method,
+        }
+        if prior.any():
+            p = network_prior(X[prior], self.feature_columns)
+            out["influence"] = influence.copy()
+            out["influence"][prior] = p
+            out["profile"] = profile.copy()
+            out["profile"][prior] = None
+            out["profile_confidence"] = confidence.copy()
+            out["profile_confidence"][prior] = np.nan
+            out["proba"] = proba.copy()
+            out["proba"][prior] = np.nan
+        if not explain and not want_contrib:
+            return out
+        c_inf = self._influence.contributions(leaves=leaves_i, output=0)
+        c_prof = self._profile.contributions(leaves=leaves_p, output=best_model)
+        out["contrib_influence"], out["contrib_profile"] = c_inf, c_prof
+        if explain:
+            out["reasons"], out["why"] = self._reasons(X, c_inf, c_prof, profile, prior, extra)
+        return out
+
+    def _reasons(
+        self,
+        X: np.ndarray,
+        c_inf: np.ndarray,
+        c_prof: np.ndarray,
+        profile: np.ndarray,
+        prior: np.ndarray,
+        extra: Sequence[Mapping[str, Any]] | None,
+    ) -> tuple[list[list[str]], list[str | None]]:
+        cols = self.feature_columns
+        n = len(X)
+        contexts = [
+            _RowContext(self._column_index, X[i], extra[i] if extra is not None else {}) for i in range(n)
+        ]
+        influence_reasons = top_reasons(X, c_inf, cols, context=contexts, n=self.n_reasons)
+        # The profile's strongest positive piece of evidence, worded for the profile.
+        best_feature = np.argmax(np.where(c_prof > 0, c_prof, -np.inf), axis=1)
+        texts: list[list[str]] = []
+        why: list[str | None] = []
+        for i in range(n):
+            if prior[i]:
+                share = float(np.isfinite(X[i]).mean()) if X.shape[1] else 0.0
+                texts.append(
+                    [
+                        f"network-only prior: only {round(100 * share)}% of the model's features are known for "
+                        "this person, so the score is the relative network centrality, not the model"
+                    ]
+                )
+                why.append(None)
+                continue
+            reasons: list[Reason] = influence_reasons[i]
+            row = [r.text for r in reasons]
+            j = int(best_feature[i])
+            if c_prof[i, j] > 0:
+                label = str(profile[i]).replace("_", " ")
+                row.append(f"{label} profile: " + render_reason(cols[j], float(X[i, j]), 1, contexts[i]))
+            texts.append(row)
+            why.append(next((r.text for r in reasons if r.direction > 0), None))
+        return texts, why
+
+    # -- feature frames -----------------------------------------------------------------------------------------
+    def feature_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The frame's model features as float64 (n, n_features); ValueError naming missing or non-numeric
+        columns (with the first bad row). None / pd.NA become NaN."""
+        missing = [c for c in self.feature_columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"feature rows lack {len(missing)} model feature column(s): {', '.join(missing)} "
+                f"(model {self.model_version} needs all of {len(self.feature_columns)}; values may be empty)"
+            )
+        try:
+            return frame[list(self.feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass  # find the offending value and name it
+        X = np.empty((len(frame), len(self.feature_columns)))
+        for j, c in enumerate(self.feature_columns):
+            col = frame[c]
+            values = pd.to_numeric(col.astype("object"), errors="coerce")
+            bad = values.isna().to_numpy() & col.notna().to_numpy()
+            if bad.any():
+                pos = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"feature {c!r}, row {pos}: {col.iloc[pos]!r} is not a number")
+            X[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return X
+
+    def score_rows(
+        self, X: np.ndarray, *, titles: Sequence[str | None] | None = None, explain: bool = True
+    ) -> list[dict[str, Any]]:
+        """The API fast path without pandas: one dict per row of X (float64, feature order, NaN allowed) with
+        influence, profile, profile_confidence, probabilities ({profile: p}), method and reasons (if explain).
+        NaN outputs (prior rows) are None."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_columns):
+            raise ValueError(f"expected rows of {len(self.feature_columns)} features, got shape {X.shape}")
+        extra = [{"title": t} for t in titles] if explain and titles is not None else None
+        block = self._score_block(X, extra, explain, False)
+        rows = []
+        for i in range(len(X)):
+            conf = float(block["profile_confidence"][i])
+            proba = block["proba"][i]
+            row: dict[str, Any] = {
+                "influence": float(block["influence"][i]),
+                "profile": block["profile"][i],
+                "profile_confidence": None if math.isnan(conf) else conf,
+                "probabilities": {
+                    p: (None if math.isnan(v) else float(v)) for p, v in zip(PROFILES, proba, strict=True)
+                },
+                "method": block["method"][i],
+            }
+            if explain:
+                row["reasons"] = block["reasons"][i]
+            rows.append(row)
+        return rows
+
+    def score_features(
+        self, frame: pd.DataFrame, *, explain: bool = True, contributions: bool = False
+    ) -> pd.DataFrame:
+        """Score precomputed feature rows (from `influence.features.build_features` or an API client).
+
+        Non-feature columns (deal_id, person_id, account_id, title, ...) are passed through in front; rows keep
+        their order. `influence_rank` is within deal_id when that column exists. A `title` column, when present,
+        is used in the reasons. With `contributions=True` the frame's `attrs["contributions"]` holds the long
+        contribution frame (see `ScoreResult.contributions`).
+        """
+        X = self.feature_matrix(frame)
+        passthrough = [c for c in frame.columns if c not in self._column_index]
+        extra = None
+        if explain and "title" in frame.columns:
+            titles = frame["title"].astype("object").where(frame["title"].notna(), None).tolist()
+            extra = [{"title": t} for t in titles]
+        block = self._score_block(X, extra, explain, contributions)
+        columns: dict[str, Any] = {
+            c: frame[c].to_numpy() if c != "title" else frame[c].array for c in passthrough
+        }
+        group = frame["deal_id"].to_numpy(dtype=object) if "deal_id" in frame.columns else None
+        tie = frame["person_id"].to_numpy(dtype=object) if "person_id" in frame.columns else None
+        columns["influence"] = block["influence"]
+        columns["influence_rank"] = _rank_within(group, block["influence"], tie)
+        columns["profile"] = pd.array(block["profile"], dtype="string")
+        columns["profile_confidence"] = block["profile_confidence"]
+        for j, c in enumerate(PROBA_COLUMNS):
+            columns[c] = block["proba"][:, j]
+        columns["method"] = block["method"]
+        if explain:
+            columns["reasons"] = block["reasons"]
+        out = pd.DataFrame(columns)
+        for c in passthrough:  # keep the caller's dtypes (e.g. string ids)
+            if out[c].dtype != frame[c].dtype:
+                out[c] = out[c].astype(frame[c].dtype)
+        if explain:
+            out.attrs["why"] = block["why"]
+        if contributions:
+            out.attrs["contributions"] = self._contributions_frame(out, X, block)
+        out.attrs["model_version"] = self.model_version
+        return out
+
+    def _contributions_frame(self, ids: pd.DataFrame, X: np.ndarray, block: dict[str, Any]) -> pd.DataFrame:
+        n, f = X.shape
+        parts = []
+        for target, contrib in (
+            ("influence", block["contrib_influence"]),
+            ("profile", block["contrib_profile"]),
+        ):
+            part = pd.DataFrame(
+                {
+                    "row": np.repeat(np.arange(n), f),
+                    "target": target,
+                    "feature": np.tile(np.asarray(self.feature_columns, dtype=object), n),
+                    "value": X.ravel(),
+                    "contribution": contrib.ravel(),
+                }
+            )
+            parts.append(part[part["contribution"] != 0])
+        long = pd.concat(parts, ignore_index=True)
+        for key in ("deal_id", "person_id"):
+            if key in ids.columns:
+                long.insert(0, key, ids[key].to_numpy()[long["row"].to_numpy()])
+        return long.drop(columns="row").reset_index(drop=True)
+
+    # -- datasets -----------------------------------------------------------------------------------------------
+    def score_dataset(
+        self,
+        ds: Dataset,
+        *,
+        as_of: pd.Timestamp | str | None = None,
+        explain: bool = True,
+        deal_ids: Sequence[str] | None = None,
+        contributions: bool = False,
+    ) -> ScoreResult:
+        """Score every deal of `ds` (or `deal_ids`) as known at `as_of` (None: all events).
+
+        Features are built for the whole dataset (an account's history matters for its deals), then only the
+        requested deals are kept. Deterministic: the same input gives the same frames in the same order.
+        """
+        from influence.coverage import (
+            deal_coverage,
+            engagement,
+            has_seller_side,
+            next_best_contacts,
+        )
+        from influence.features import build_features, parse_as_of
+
+        as_of_ts = parse_as_of(as_of)
+        features = build_features(ds, as_of=as_of_ts)
+        if deal_ids is not None:
+            wanted = pd.Index(pd.unique(pd.Series(list(deal_ids), dtype="string")))
+            unknown = wanted.difference(pd.Index(ds.deals["deal_id"].astype("string")))
+            if len(unknown):
+                raise ValueError(f"deal_ids not in the dataset: {', '.join(map(str, unknown[:10]))}")
+            features = features[features["deal_id"].isin(wanted)].reset_index(drop=True)
+        people = ds.people.drop_duplicates("person_id").set_index(
+            ds.people["person_id"].drop_duplicates().astype(str)
+        )
+        pid = features["person_id"].astype(str).to_numpy()
+        info = {c: people[c].reindex(pid).to_numpy() for c in ("email", "full_name", "title")}
+        frame = features.copy()
+        frame.insert(3, "title", pd.array(info["title"], dtype="string"))
+        scored = self.score_features(frame, explain=explain, contributions=contributions)
+        why = scored.attrs.get("why")
+
+        assessable = has_seller_side(ds)
+        eng = engagement(ds, as_of_ts)
+        keys = pd.MultiIndex.from_arrays([scored["deal_id"].astype(str), scored["person_id"].astype(str)])
+        eng_idx = eng.set_index([eng["deal_id"].astype(str), eng["person_id"].astype(str)])
+        seller_meetings = eng_idx["seller_meetings"].reindex(keys).fillna(0).astype("int64").to_numpy()
+        seller_emails = eng_idx["seller_emails"].reindex(keys).fillna(0).astype("int64").to_numpy()
+        level = np.where(seller_meetings > 0, "engaged", np.where(seller_emails > 0, "weak", "none")).astype(
+            object
+        )
+        if not assessable:
+            level[:] = "unknown"
+
+        out = pd.DataFrame(
+            {
+                "account_id": scored["account_id"].astype("string"),
+                "deal_id": scored["deal_id"].astype("string"),
+                "person_id": scored["person_id"].astype("string"),
+                "email": pd.array(info["email"], dtype="string"),
+                "full_name": pd.array(info["full_name"], dtype="string"),
+                "title": pd.array(info["title"], dtype="string"),
+            }
+        )
+        for c in ("influence", "influence_rank", "profile", "profile_confidence", *PROBA_COLUMNS, "method"):
+            out[c] = scored[c].to_numpy() if c != "profile" else scored[c]
+        out["engagement"] = level
+        out["seller_meetings"] = seller_meetings
+        out["seller_emails"] = seller_emails
+        out["reasons"] = scored["reasons"] if explain else [[] for _ in range(len(out))]
+        why_series = pd.Series(why if why is not None else [None] * len(out), index=out.index, dtype="object")
+        order = out.sort_values(
+            ["account_id", "deal_id", "influence_rank", "person_id"], kind="stable"
+        ).index.to_numpy()
+        out = out.loc[order].reset_index(drop=True)
+        why_series = why_series.loc[order].reset_index(drop=True)
+        contrib = scored.attrs.get("contributions") if contributions else None
+
+        coverage = deal_coverage(out, engagement_assessable=assessable)
+        nbc = next_best_contacts(out, engagement_assessable=assessable, why=why_series)
+        deals = self._deals_frame(ds, out, coverage, assessable, deal_ids, as_of_ts)
+        return ScoreResult(
+            model_version=self.model_version,
+            as_of=as_of_ts,
+            engagement_assessable=assessable,
+            people=out,
+            coverage=coverage,
+            next_best_contacts=nbc,
+            deals=deals,
+            contributions=contrib,
+        )
+
+    @staticmethod
+    def _deals_frame(
+        ds: Dataset,
+        people: pd.DataFrame,
+        coverage: pd.DataFrame,
+        assessable: bool,
+        deal_ids: Sequence[str] | None,
+        as_of: pd.Timestamp | None,
+    ) -> pd.DataFrame:
+        deals = ds.deals
+        if as_of is not None:  # deals opened later did not exist yet, as in build_features
+            deals = deals[deals["created_at"] < as_of]
+        deals = deals[["deal_id", "account_id"]].astype("string")
+        if deal_ids is not None:
+            deals = deals[deals["deal_id"].isin(list(deal_ids))]
+        deals = deals.sort_values(["account_id", "deal_id"], kind="stable").reset_index(drop=True)
+        counts = people.groupby("deal_id", sort=False).size()
+        messages = coverage[coverage["message"].notna()].groupby("deal_id", sort=False)["message"].agg(list)
+        gaps = []
+        for d in deals["deal_id"].astype(str):
+            found = list(messages.get(d, []))
+            if not assessable:
+                found.append(_not_assessable())
+            if counts.get(d, 0) == 0:
+                found.insert(0, "no buyer-side activity recorded for this deal yet")
+            gaps.append(found)
+        deals["n_people"] = deals["deal_id"].map(counts).fillna(0).astype("int64").to_numpy()
+        deals["engagement_assessable"] = assessable
+        deals["gaps"] = gaps
+        return deals
+
+
+def _not_assessable() -> str:
+    from influence.coverage import NOT_ASSESSABLE_MESSAGE
+
+    return NOT_ASSESSABLE_MESSAGE
+
+
+def _rank_within(group: np.ndarray | None, score: np.ndarray, tie: np.ndarray | None) -> np.ndarray:
+    """1 = highest score within each group; ties broken by `tie` (person_id), then row order."""
+    n = len(score)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    s = -np.where(np.isnan(score), -np.inf, score)
+    keys = [np.arange(n)]
+    if tie is not None:
+        keys.append(pd.factorize(pd.Series(tie, dtype="object").fillna(""), sort=True)[0])
+    keys.append(s)
+    g = np.zeros(n, dtype=np.int64)
+    if group is not None:
+        g = pd.factorize(pd.Series(group, dtype="object").fillna(""), sort=True)[0]
+    keys.append(g)
+    order = np.lexsort(keys)  # last key is primary: group, then score (desc), then tie, then row
+    g_sorted = g[order]
+    start = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, n]))
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.arange(n) - first + 1
+    return out

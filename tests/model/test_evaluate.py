@@ -1,0 +1,131 @@
+"""Metric functions on small hand-computed cases, and the baselines' rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from influence.baselines import centrality_scores, classic_dmu_profiles, title_seniority_scores
+from influence.evaluate import (
+    goal_checks,
+    hidden_influencer_recall_at_k,
+    influence_metrics,
+    ndcg_at_k,
+    profile_metrics,
+    reliability_curve,
+)
+
+D = [1 / math.log2(i + 1) for i in range(1, 6)]  # discounts of positions 1..5
+
+
+def test_ndcg_at_3_single_deal_by_hand() -> None:
+    # Ranked by score: relevance 0, 1, 0.5 (then a fourth row beyond k).
+    value, n = ndcg_at_k(["d"] * 4, np.array([4.0, 3, 2, 1]), np.array([0.0, 1.0, 0.5, 0.9]), k=3)
+    dcg = 0 * D[0] + 1.0 * D[1] + 0.5 * D[2]
+    ideal = 1.0 * D[0] + 0.9 * D[1] + 0.5 * D[2]
+    assert n == 1
+    assert value == pytest.approx(dcg / ideal)
+
+
+def test_ndcg_is_one_for_the_ideal_order_and_ignores_row_order() -> None:
+    groups = np.array(["a", "b", "a", "b", "a"])
+    relevance = np.array([0.2, 0.7, 0.9, 0.1, 0.5])
+    value, n = ndcg_at_k(groups, relevance * 10, relevance)
+    assert (value, n) == (pytest.approx(1.0), 2)
+    order = np.array([4, 2, 0, 3, 1])
+    assert ndcg_at_k(groups[order], relevance[order] * 10, relevance[order])[0] == pytest.approx(1.0)
+
+
+def test_ndcg_ties_get_the_average_discount() -> None:
+    value, _ = ndcg_at_k(["d", "d"], np.array([1.0, 1.0]), np.array([1.0, 0.0]))
+    assert value == pytest.approx((D[0] + D[1]) / 2)
+
+
+def test_ndcg_skips_single_row_and_zero_relevance_deals() -> None:
+    groups = ["solo", "zero", "zero", "ok", "ok"]
+    value, n = ndcg_at_k(groups, np.array([1.0, 2, 1, 1, 2]), np.array([1.0, 0, 0, 1, 0]))
+    assert n == 1
+    assert value == pytest.approx(D[1] / D[0])
+    assert math.isnan(ndcg_at_k(["a"], np.array([1.0]), np.array([1.0]))[0])
+
+
+def test_hidden_influencer_recall_at_3_by_hand() -> None:
+    groups = ["d"] * 5 + ["e"] * 2
+    scores = np.array([5.0, 4, 3, 2, 1, 1, 2])
+    key = np.array([0, 1, 0, 1, 1, 1, 0])
+    seniority = np.array([6, 2, 3, 0, 6, 4, 6])
+    # hidden: row 1 (rank 2, found), row 3 (rank 4, missed); row 4 is senior; row 5 (rank 2 of 2, found)
+    value, n = hidden_influencer_recall_at_k(groups, scores, key, seniority, k=3)
+    assert (value, n) == (pytest.approx(2 / 3), 3)
+
+
+def test_hidden_influencer_recall_counts_ties_fractionally() -> None:
+    # Four people tied: the hidden key influencer is in a random top 3 with probability 3/4.
+    value, n = hidden_influencer_recall_at_k(["d"] * 4, np.ones(4), np.array([1, 0, 0, 0]), np.zeros(4), k=3)
+    assert (value, n) == (pytest.approx(0.75), 1)
+
+
+def test_reliability_curve_bins() -> None:
+    curve = reliability_curve(np.array([0, 1, 1, 0]), np.array([0.05, 0.15, 0.95, 1.0]), n_bins=10)
+    assert len(curve) == 10
+    assert curve["count"].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert curve.loc[9, "observed_rate"] == pytest.approx(0.5)
+    assert curve.loc[9, "mean_predicted"] == pytest.approx(0.975)
+    assert math.isnan(curve.loc[5, "observed_rate"])
+
+
+def test_influence_metrics_perfect_and_reversed() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert influence_metrics(y, np.array([0.1, 0.2, 0.8, 0.9]))["roc_auc"] == 1.0
+    assert influence_metrics(y, np.array([0.9, 0.8, 0.2, 0.1]), probabilistic=False)["roc_auc"] == 0.0
+    assert influence_metrics(y, np.array([0.0, 0.0, 1.0, 1.0]))["brier"] == 0.0
+
+
+def test_profile_macro_f1_over_present_classes() -> None:
+    truth = ["end_user", "end_user", "procurement", "procurement"]
+    pred = ["end_user", "procurement", "procurement", "procurement"]
+    m = profile_metrics(np.array(truth), np.array(pred))
+    f1_end_user = 2 * 1 * 0.5 / 1.5
+    f1_procurement = 2 * (2 / 3) * 1 / (2 / 3 + 1)
+    assert m["macro_f1"] == pytest.approx((f1_end_user + f1_procurement) / 2)
+    assert set(m["per_class_f1"]) == {"end_user", "procurement"}
+
+
+def test_goal_checks_need_the_lift_over_title() -> None:
+    metrics = {
+        "influence_roc_auc": 0.91,
+        "baseline_title_roc_auc": 0.80,
+        "ndcg_at_3": 0.9,
+        "hidden_influencer_recall_at_3": 0.8,
+        "profile_macro_f1": 0.8,
+    }
+    checks = goal_checks(metrics)
+    assert checks["influence_roc_auc"] and not checks["roc_auc_lift_over_title_0.15"]
+
+
+def test_classic_dmu_rules() -> None:
+    frame = pd.DataFrame(
+        {
+            "title_seniority": [6, 4, 2, 3, 2, 5, 6],
+            "ext_external": [0, 0, 0, 0, 0, 1, np.nan],
+            "title_fn_executive": [1, 0, 0, 0, 0, 0, 0],
+            "title_fn_finance": [0, 1, 1, 0, 0, 0, 1],
+            "title_fn_procurement": [0, 0, 0, 1, 0, 0, 0],
+            "title_fn_it": [0, 0, 0, 0, 1, 0, 0],
+            "net_pagerank": [1.0, np.nan, 2, 0, 0, 0, 0],
+        }
+    )
+    assert classic_dmu_profiles(frame).tolist() == [
+        "executive_sponsor",
+        "budget_holder",
+        "end_user",  # junior finance is not a budget holder
+        "procurement",
+        "technical_gatekeeper",
+        "external_advisor",
+        "executive_sponsor",  # a CFO is C-level first
+    ]
+    assert title_seniority_scores(frame).tolist() == [6, 4, 2, 3, 2, 5, 6]
+    assert centrality_scores(frame).tolist() == [1.0, 0.0, 2, 0, 0, 0, 0]
