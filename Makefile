@@ -61,6 +61,9 @@ train: $(VENV)/.installed $(TRAIN_DATA)/accounts.parquet ## Train the shipped de
 evaluate: $(VENV)/.installed $(EVAL_DATA)/accounts.parquet ## Evaluate the default model on 500 fresh generated accounts (seed 2027) -> reports/
 	$(INFLUENCE) evaluate $(EVAL_DATA) --report reports --json reports/metrics.json
 
+serve: $(VENV)/.installed ## Serve the scoring API on http://127.0.0.1:8000 (OpenAPI docs at /docs; see docs/api.md)
+	$(INFLUENCE) serve
+
 mlflow-ui: $(VENV)/.installed ## MLflow UI over the project's tracking store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}"
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -294,6 +295,10 @@ def save_bundle(bundle: ModelBundle, models_root: str | Path, *, overwrite: bool
         (staging / METADATA_FILE).write_text(
             json.dumps(metadata, indent=2, sort_keys=False, default=str) + "\n"
         )
+        # mkdtemp creates 0700; a bundle folder should get the usual permissions (umask applied).
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

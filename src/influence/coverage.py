@@ -15,9 +15,6 @@ profile with `profile_confidence >= PRESENT_MIN_CONFIDENCE` and `influence >= PR
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
@@ -204,83 +201,93 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
 
     `people`: the scored people frame (deal_id, person_id, full_name, influence, profile, profile_confidence,
     engagement, seller_meetings, seller_emails). The representative of a present profile is its most
-    influential qualifying person; status is the best engagement among the qualifying people.
+    influential qualifying person; status is the best engagement among the qualifying people, and a message
+    names the most influential person at that engagement level.
     """
     profiles = [p for p in PROFILES if p != "peripheral"]
-    rows: list[dict[str, object]] = []
-    qualifying = people[
-        (people["profile_confidence"].astype("float64") >= PRESENT_MIN_CONFIDENCE)
-        & (people["influence"].astype("float64") >= PRESENT_MIN_INFLUENCE)
-    ]
-    by_deal = {d: g for d, g in qualifying.groupby("deal_id", sort=False)}
-    for deal_id in pd.unique(people["deal_id"]):
-        group = by_deal.get(deal_id)
-        for profile in profiles:
-            found = None if group is None else group[group["profile"] == profile]
-            rows.append(_coverage_row(str(deal_id), profile, found, engagement_assessable))
-    out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
-    return out
-
-
-def _coverage_row(
-    deal_id: str, profile: str, found: pd.DataFrame | None, assessable: bool
-) -> dict[str, object]:
-    important = profile in IMPORTANT_PROFILES
-    label = profile_label(profile)
-    row: dict[str, object] = {"deal_id": deal_id, "profile": profile, "important": important}
-    if found is None or found.empty:
-        row.update(
-            present=False,
-            person_id=None,
-            full_name=None,
-            influence=math.nan,
-            profile_confidence=math.nan,
-            engagement=None,
-            status="missing",
-            message=f"no {label} identified among the people seen so far" if important else None,
-        )
-        return row
-    found = found.sort_values(["influence", "person_id"], ascending=[False, True], kind="stable")
-    top = found.iloc[0]
-    best = min(found["engagement"], key=lambda e: _ENGAGEMENT_ORDER.get(str(e), 9))
-    status = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(best), "unknown")
-    name = _name(top)
-    message = None
-    if important and assessable and status != "engaged":
-        # Talk about the person we would contact: the most influential one at the best engagement level.
-        who = found[found["engagement"] == best].iloc[0]
-        name = _name(who)
-        if status == "weak":
-            n = int(who["seller_emails"])
-            message = (
-                f"the {label} ({name}) is only weakly engaged: {n} e-mail{'s' if n != 1 else ''} with us, "
-                "no meeting"
-            )
-        elif profile == "silent_influencer":
-            message = f"the silent influencer ({name}) has met us in no meeting"
-        else:
-            message = f"no {label} engaged: {name} has met us in no meeting and exchanged no e-mail with us"
-    row.update(
-        present=True,
-        person_id=str(top["person_id"]),
-        full_name=_name(top),
-        influence=float(top["influence"]),
-        profile_confidence=float(top["profile_confidence"]),
-        engagement=str(best),
-        status=status,
-        message=message,
+    deals = pd.unique(people["deal_id"].astype(str))
+    grid = pd.DataFrame(
+        {
+            "deal_id": np.repeat(deals, len(profiles)),
+            "profile": np.tile(np.asarray(profiles, dtype=object), len(deals)),
+        }
     )
-    return row
+    ok = (people["profile_confidence"].astype("float64") >= PRESENT_MIN_CONFIDENCE) & (
+        people["influence"].astype("float64") >= PRESENT_MIN_INFLUENCE
+    )
+    cols = ["deal_id", "person_id", "full_name", "email", "influence", "profile", "profile_confidence"]
+    cols += ["engagement", "seller_emails"]
+    q = people.loc[ok.to_numpy(), [c for c in cols if c in people.columns]].copy()
+    q["deal_id"] = q["deal_id"].astype(str)
+    q["profile"] = q["profile"].astype(str)
+    q["_eng"] = q["engagement"].map(_ENGAGEMENT_ORDER).fillna(9).astype(int)
+    q["_neg"] = -q["influence"].astype("float64")
+    keys = ["deal_id", "profile"]
+    top = q.sort_values([*keys, "_neg", "person_id"], kind="stable").drop_duplicates(keys)
+    who = q.sort_values([*keys, "_eng", "_neg", "person_id"], kind="stable").drop_duplicates(keys)
+    top = top.set_index(keys)
+    who = who.set_index(keys)
+    index = pd.MultiIndex.from_frame(grid)
+    top = top.reindex(index)
+    who = who.reindex(index)
+    present = top["person_id"].notna().to_numpy()
+    best = who["engagement"].to_numpy(dtype=object)
+    names = [_name_of(r) for r in who[["full_name", "email", "person_id"]].itertuples(index=False)]
+    top_names = [_name_of(r) for r in top[["full_name", "email", "person_id"]].itertuples(index=False)]
+    status, messages = [], []
+    for i, profile in enumerate(grid["profile"]):
+        important = profile in IMPORTANT_PROFILES
+        label = profile_label(profile)
+        if not present[i]:
+            status.append("missing")
+            messages.append(f"no {label} identified among the people seen so far" if important else None)
+            continue
+        level = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(best[i]), "unknown")
+        status.append(level)
+        message = None
+        if important and engagement_assessable and level != "engaged":
+            name = names[i]
+            if level == "weak":
+                n = int(who["seller_emails"].iat[i])
+                message = (
+                    f"the {label} ({name}) is only weakly engaged: {n} e-mail{'s' if n != 1 else ''} with us, "
+                    "no meeting"
+                )
+            elif profile == "silent_influencer":
+                message = f"the silent influencer ({name}) has met us in no meeting"
+            else:
+                message = (
+                    f"no {label} engaged: {name} has met us in no meeting and exchanged no e-mail with us"
+                )
+        messages.append(message)
+    out = pd.DataFrame(
+        {
+            "deal_id": grid["deal_id"].to_numpy(),
+            "profile": grid["profile"].to_numpy(),
+            "important": grid["profile"].isin(IMPORTANT_PROFILES).to_numpy(),
+            "present": present,
+            "influence": top["influence"].to_numpy(dtype=np.float64),
+            "profile_confidence": top["profile_confidence"].to_numpy(dtype=np.float64),
+            "status": status,
+        }
+    )
+    # Text columns stay object so "nothing to say" is None, not NaN (pandas 3 would infer a str dtype).
+    obj = {
+        "person_id": [None if not p else str(v) for p, v in zip(present, top["person_id"], strict=True)],
+        "full_name": [n if p else None for p, n in zip(present, top_names, strict=True)],
+        "engagement": [None if not p else str(b) for p, b in zip(present, best, strict=True)],
+        "message": messages,
+    }
+    for column, values in obj.items():
+        out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out[COVERAGE_COLUMNS]
 
 
-def _name(person: Mapping[str, object] | pd.Series) -> str:
-    name = person.get("full_name")
-    if isinstance(name, str) and name.strip():
-        return name
-    email = person.get("email")
-    if isinstance(email, str) and email.strip():
-        return email
-    return str(person.get("person_id"))
+def _name_of(row: tuple) -> str | None:
+    for value in row:
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 # -- next-best contacts ------------------------------------------------------------------------------------------

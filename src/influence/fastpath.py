@@ -21,6 +21,7 @@ class `bias + contributions.sum() == raw margin` exactly (up to float rounding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -33,6 +34,17 @@ __all__ = ["FastForest"]
 # Rows per traversal block: keeps the (rows x trees) index arrays near L2-cache sized and memory bounded.
 _BLOCK_ROWS = 4096
 _FMAX = np.finfo(np.float64).max
+# From this many rows on, `leaves` uses scikit-learn's compiled traversal (per-call overhead ~tens of us per tree).
+SKLEARN_MIN_ROWS = 256
+
+
+def _sklearn_predict() -> Callable[..., None] | None:
+    """scikit-learn's private `_predict_from_raw_data` (1.9), or None if a release moved it."""
+    try:
+        from sklearn.ensemble._hist_gradient_boosting._predictor import _predict_from_raw_data
+    except ImportError:  # pragma: no cover - depends on the installed release
+        return None
+    return _predict_from_raw_data
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,12 @@ class FastForest:
     categories: tuple[np.ndarray, ...]  # sorted known raw values per categorical column
     leaf_row: np.ndarray  # intp per node: row in `leaf_contrib` (-1 for inner nodes)
     leaf_contrib: np.ndarray  # float64 (n_leaves, n_features): path attribution of each leaf
+    # For large batches: scikit-learn's own compiled traversal, fed node arrays whose `value` is the global node
+    # id, so it returns leaf ids (see `leaves`). Empty when that private routine is unavailable.
+    sk_trees: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    sk_known: np.ndarray | None = None
+    sk_f_idx_map: np.ndarray | None = None
+    model_columns: np.ndarray | None = None  # input column of each model feature (categoricals come first)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -85,6 +103,7 @@ class FastForest:
         categorical_columns: tuple[int, ...] = ()
         categories: tuple[np.ndarray, ...] = ()
         known = np.zeros((n_features, 8), dtype=np.uint32)
+        sk_known, sk_f_idx_map = hgb._bin_mapper.make_known_categories_bitsets()  # type: ignore[attr-defined]
         preprocessor = getattr(hgb, "_preprocessor", None)
         if preprocessor is not None:
             is_cat = np.asarray(hgb.is_categorical_, dtype=bool)  # type: ignore[attr-defined]
@@ -102,11 +121,17 @@ class FastForest:
         features, thresholds, miss, lefts, rights, leafy, values, counts, cats, bits = ([] for _ in range(10))
         raw_bitsets: list[np.ndarray] = []
         roots, tree_class = [], []
+        sk_trees: list[tuple[np.ndarray, np.ndarray]] = []
         offset = 0
         bitset_offset = 0
         for iteration in predictors:
             for k, predictor in enumerate(iteration):
                 nodes = predictor.nodes
+                tagged = nodes.copy()
+                tagged["value"] = np.arange(offset, offset + len(nodes), dtype=np.float64)
+                sk_trees.append(
+                    (tagged, np.ascontiguousarray(predictor.raw_left_cat_bitsets, dtype=np.uint32))
+                )
                 n = len(nodes)
                 is_leaf = nodes["is_leaf"].astype(bool)
                 own = np.arange(offset, offset + n)
@@ -134,10 +159,8 @@ class FastForest:
         leaf_value = np.concatenate(values)
         count = np.concatenate(counts)
         roots_arr = np.asarray(roots, dtype=np.intp)
-        expected, depth = _expected_values(left, right, is_leaf, leaf_value, count, roots_arr)
-        leaf_row, leaf_contrib = _leaf_attributions(
-            left, right, is_leaf, feature, expected, roots_arr, n_features
-        )
+        expected, depth, parent = _expected_values(left, right, is_leaf, leaf_value, count, roots_arr)
+        leaf_row, leaf_contrib = _leaf_attributions(parent, is_leaf, feature, expected, n_features)
         return cls(
             feature=feature,
             threshold=np.concatenate(thresholds),
@@ -162,6 +185,10 @@ class FastForest:
             categories=categories,
             leaf_row=leaf_row,
             leaf_contrib=leaf_contrib,
+            sk_trees=tuple(sk_trees),
+            sk_known=np.ascontiguousarray(sk_known, dtype=np.uint32),
+            sk_f_idx_map=np.ascontiguousarray(sk_f_idx_map, dtype=np.uint32),
+            model_columns=col_of_model_feature.astype(np.intp),
         )
 
     # -- prediction ---------------------------------------------------------------------------------------------
@@ -179,13 +206,32 @@ class FastForest:
                 X[:, col] = _encode_categories(X[:, col], cats)
         return X
 
-    def leaves(self, X: np.ndarray) -> np.ndarray:
-        """Global leaf id reached in every tree: int array (n_rows, n_trees)."""
+    def leaves(self, X: np.ndarray, *, backend: str = "auto") -> np.ndarray:
+        """Global leaf id reached in every tree: int array (n_rows, n_trees).
+
+        backend: "numpy" (vectorised over depth), "sklearn" (scikit-learn's compiled per-row traversal on our
+        node-id-tagged trees; faster from a few hundred rows), or "auto" (numpy below `SKLEARN_MIN_ROWS`).
+        Both give identical leaves (tested).
+        """
         X = self._prepare(X)
+        use_sklearn = backend == "sklearn" or (backend == "auto" and len(X) >= SKLEARN_MIN_ROWS)
+        if use_sklearn and _sklearn_predict() is not None and self.sk_trees:
+            return self._leaves_sklearn(X)
+        if backend not in ("auto", "numpy", "sklearn"):
+            raise ValueError(f"unknown backend {backend!r}")
         out = np.empty((X.shape[0], self.n_trees), dtype=np.intp)
         for start in range(0, X.shape[0], _BLOCK_ROWS):
             out[start : start + _BLOCK_ROWS] = self._leaves_block(X[start : start + _BLOCK_ROWS])
         return out
+
+    def _leaves_sklearn(self, X: np.ndarray) -> np.ndarray:
+        predict = _sklearn_predict()
+        assert predict is not None and self.model_columns is not None
+        Xm = np.ascontiguousarray(X[:, self.model_columns])
+        out = np.empty((self.n_trees, len(X)))
+        for t, (nodes, raw_bitsets) in enumerate(self.sk_trees):
+            predict(nodes, Xm, raw_bitsets, self.sk_known, self.sk_f_idx_map, 1, out[t])
+        return out.T.astype(np.intp)
 
     def _leaves_block(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
@@ -320,6 +366,26 @@ def _encode_categories(values: np.ndarray, cats: np.ndarray) -> np.ndarray:
     return out
 
 
+def _tree_levels(
+    left: np.ndarray, right: np.ndarray, is_leaf: np.ndarray, roots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parent (-1 for roots) and depth of every node, one vectorised step per level."""
+    n = len(left)
+    parent = np.full(n, -1, dtype=np.intp)
+    inner = np.flatnonzero(~is_leaf)
+    parent[left[inner]] = inner
+    parent[right[inner]] = inner
+    depth = np.zeros(n, dtype=np.intp)
+    frontier = roots
+    level = 0
+    while len(frontier):
+        depth[frontier] = level
+        frontier = frontier[~is_leaf[frontier]]
+        frontier = np.concatenate([left[frontier], right[frontier]])
+        level += 1
+    return parent, depth
+
+
 def _expected_values(
     left: np.ndarray,
     right: np.ndarray,
@@ -327,48 +393,41 @@ def _expected_values(
     leaf_value: np.ndarray,
     count: np.ndarray,
     roots: np.ndarray,
-) -> tuple[np.ndarray, int]:
-    """Count-weighted mean leaf value below every node, and the deepest root-to-leaf path length."""
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Count-weighted mean leaf value below every node, the deepest root-to-leaf path, and the parents."""
+    parent, depth = _tree_levels(left, right, is_leaf, roots)
     expected = leaf_value.copy()
     weight = np.maximum(count, 1e-12)
-    # Nodes are stored in depth-first pre-order, so children always follow their parent: go backwards.
-    for i in range(len(left) - 1, -1, -1):
-        if not is_leaf[i]:
-            lo, hi = left[i], right[i]
-            wl, wr = weight[lo], weight[hi]
-            expected[i] = (wl * expected[lo] + wr * expected[hi]) / (wl + wr)
-            weight[i] = wl + wr
-    depth = np.zeros(len(left), dtype=np.intp)
-    for i in range(len(left)):
-        if not is_leaf[i]:
-            depth[left[i]] = depth[i] + 1
-            depth[right[i]] = depth[i] + 1
-    del roots
-    return expected, int(depth.max(initial=0))
+    max_depth = int(depth.max(initial=0))
+    # Bottom-up, one level at a time: children are final before their parent is computed.
+    for level in range(max_depth - 1, -1, -1):
+        nodes = np.flatnonzero((depth == level) & ~is_leaf)
+        lo, hi = left[nodes], right[nodes]
+        wl, wr = weight[lo], weight[hi]
+        expected[nodes] = (wl * expected[lo] + wr * expected[hi]) / (wl + wr)
+        weight[nodes] = wl + wr
+    return expected, max_depth, parent
 
 
 def _leaf_attributions(
-    left: np.ndarray,
-    right: np.ndarray,
+    parent: np.ndarray,
     is_leaf: np.ndarray,
     feature: np.ndarray,
     expected: np.ndarray,
-    roots: np.ndarray,
     n_features: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For every leaf, the sum of expected-value changes along its root path, credited to split features."""
-    n = len(left)
+    """For every leaf, the expected-value changes along its root path summed per split feature: (n_leaves, F)."""
+    n = len(parent)
     leaf_ids = np.flatnonzero(is_leaf)
     leaf_row = np.full(n, -1, dtype=np.intp)
     leaf_row[leaf_ids] = np.arange(len(leaf_ids))
     contrib = np.zeros((len(leaf_ids), n_features))
-    path = np.zeros((n, n_features))  # running attribution at each node; pre-order means parents come first
-    for i in range(n):
-        if is_leaf[i]:
-            contrib[leaf_row[i]] = path[i]
-            continue
-        for child in (left[i], right[i]):
-            path[child] = path[i]
-            path[child, feature[i]] += expected[child] - expected[i]
-    del roots
+    rows = np.arange(len(leaf_ids))
+    node = leaf_ids
+    while len(node):  # walk every leaf up to its root at once
+        up = parent[node]
+        keep = up >= 0
+        node, up, rows = node[keep], up[keep], rows[keep]
+        np.add.at(contrib, (rows, feature[up]), expected[node] - expected[up])
+        node = up
     return leaf_row, contrib

@@ -46,7 +46,9 @@ def inline_frame(n_accounts: int = 40, seed: int = 0) -> pd.DataFrame:
     frame["title_seniority"] = rng.integers(0, 7, size=n).astype(float)
     signal = frame["mtg_organised"] + 0.5 * frame["em_cc_by_senior"] + 0.3 * rng.normal(size=n)
     frame["influence"] = 1 / (1 + np.exp(-2 * signal))
-    frame["profile"] = np.asarray(PROFILES, dtype=object)[(frame["mtg_attended"].rank(pct=True) * 9.999).astype(int)]
+    frame["profile"] = np.asarray(PROFILES, dtype=object)[
+        (frame["mtg_attended"].rank(pct=True) * 9.999).astype(int)
+    ]
     return frame
 
 
@@ -79,7 +81,15 @@ def test_round_trip_gives_identical_predictions(trained, saved: Path) -> None:
     assert proba.shape == (len(frame), len(PROFILES))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     meta = json.loads((saved / METADATA_FILE).read_text())
-    for key in ("python", "scikit_learn", "numpy", "pandas", "key_threshold", "metrics", "training_data_fingerprint"):
+    for key in (
+        "python",
+        "scikit_learn",
+        "numpy",
+        "pandas",
+        "key_threshold",
+        "metrics",
+        "training_data_fingerprint",
+    ):
         assert key in meta, key
     assert set(meta["artifacts"]) == set(ARTIFACT_FILES.values())
 
@@ -137,8 +147,12 @@ def test_numpy_calibration_equals_the_pipeline(trained) -> None:
     bundle = result.bundle
     X = frame.loc[:, list(FEATURE_COLUMNS)].to_numpy()
     expected = bundle.predict_influence(frame)
-    np.testing.assert_allclose(bundle.calibrate(bundle.influence_hgb.predict_proba(X)[:, 1]), expected, atol=1e-9)
-    np.testing.assert_allclose(bundle.calibrate_scores(bundle.influence_hgb.decision_function(X)), expected, atol=1e-9)
+    np.testing.assert_allclose(
+        bundle.calibrate(bundle.influence_hgb.predict_proba(X)[:, 1]), expected, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        bundle.calibrate_scores(bundle.influence_hgb.decision_function(X)), expected, atol=1e-9
+    )
     # The ndarray fast path through the pipeline (columns already in FEATURE order) agrees too.
     np.testing.assert_array_equal(bundle.predict_influence(X), expected)
 
@@ -160,7 +174,9 @@ def test_overlap_detection_uses_hashed_training_accounts(trained) -> None:
     # Same id, another company (e.g. a dataset generated with another seed): not an overlap.
     renamed = pd.DataFrame({"account_id": ids, "name": "Other BV", "domain": "other.nl"})
     assert overlapping_accounts(result.bundle, renamed) == []
-    assert not any(a in json.dumps(result.bundle.metadata["training_accounts_sha256"]) for a in trained_accounts)
+    assert not any(
+        a in json.dumps(result.bundle.metadata["training_accounts_sha256"]) for a in trained_accounts
+    )
 
 
 @parametrize_with_checks([FeatureSelector()])

@@ -266,8 +266,10 @@ def test_network_features_hand_computed(feats: pd.DataFrame) -> None:
     assert (b2["net_dept_count"], b2["net_cross_dept_share"]) == (1, 1.0)
     assert math.isnan(b4["net_cross_dept_share"])  # b4's own department is unknown
     assert p1["net_pagerank"] == 0.0 and b1["net_pagerank"] > b3["net_pagerank"] > 0
-    # the account graph spans D0, D1 and D2: b1 also ties to b2 through M4
-    assert row(feats, "D1", "b1")["acct_degree"] >= b1["net_degree"]
+    # account graphs hold the account's events up to the deal's observation end: D0's graph ends with M0
+    # (b1-s1) and never sees D1 or D2; D1's adds D0's tie b1-s1, which it already has
+    assert row(feats, "D0", "b1")["acct_degree"] == 1
+    assert b1["acct_degree"] == 4 and b2["acct_degree"] == 3
 
 
 def test_pagerank_block_normalisation() -> None:
@@ -490,3 +492,16 @@ def test_docs_generated_section_is_current() -> None:
 
     text = (ROOT / "docs" / "features.md").read_text(encoding="utf-8")
     assert render_features_doc(text) == text, "run: python -m influence.features"
+
+
+def test_dense_and_sparse_graph_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small inputs take a dense numpy path (the scoring API), large ones scipy.sparse: same numbers."""
+    from influence.features import _graph
+    from influence.generate import generate
+
+    ds = generate(3, seed=2)
+    dense = build_features(ds)
+    monkeypatch.setattr(_graph, "DENSE_MAX_NODES", 0)
+    sparse = build_features(ds)
+    assert len(dense) > 20
+    pd.testing.assert_frame_equal(dense, sparse, check_exact=False, rtol=1e-9, atol=1e-12)

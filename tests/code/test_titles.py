@@ -1,5 +1,6 @@
-"""Title parser: real-world titles in EN/NL/DE/FR, the known traps, missing values, invariance to noise, and the
-vectorised path. Expected values are written from domain knowledge and the scale in docs/architecture.md."""
+"""Title parser: real-world titles in EN/NL/DE/FR, the known traps, missing values, invariance to noise,
+and the vectorised path. Expected values are written from domain knowledge and the scale in
+docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -193,7 +194,7 @@ def test_table_is_large_and_covers_every_language() -> None:
     assert {"en", "nl", "de", "fr"} <= langs
 
 
-# --- traps ---------------------------------------------------------------------------------------------------
+# --- traps --------------------------------------------------------------------------------------------------
 
 
 def test_intern_inside_internal_is_not_an_intern() -> None:
@@ -335,7 +336,7 @@ def test_language_guess() -> None:
     assert parse_title("Directeur").language == "unknown"  # Dutch or French
 
 
-# --- missing and bad input -----------------------------------------------------------------------------------
+# --- missing and bad input ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("title", [None, "", " ", "\t\n", float("nan"), pd.NA])
@@ -358,7 +359,7 @@ def test_non_text_title_is_rejected_with_its_row() -> None:
         parse_titles(titles)
 
 
-# --- invariance ------------------------------------------------------------------------------------------------
+# --- invariance ---------------------------------------------------------------------------------------------
 
 _TITLES = [t for t, _, _ in REAL_WORLD]
 
@@ -391,7 +392,7 @@ def test_normalise_is_idempotent() -> None:
         assert normalise_title(once) == once
 
 
-# --- vectorised ------------------------------------------------------------------------------------------------
+# --- vectorised ---------------------------------------------------------------------------------------------
 
 
 def test_parse_titles_equals_parse_title_row_by_row() -> None:
@@ -427,7 +428,7 @@ def test_parse_titles_dtypes_and_empty_input() -> None:
     assert len(empty) == 0 and list(empty.columns) == list(frame.columns)
 
 
-# --- agreement with the generator's truth -----------------------------------------------------------------------
+# --- agreement with the generator's truth -------------------------------------------------------------------
 
 
 def test_parser_agrees_with_generator_truth() -> None:

@@ -58,7 +58,12 @@ def _calendar() -> str:
                 "Technical deep dive (moved)",
                 "RECURRENCE-ID;TZID=Custom Amsterdam:20240315T100000\nDURATION:PT60M\n",
             ),
-            _event("mars-1", ";TZID=Mars/Olympus:20240305T100000", "Demo", "DTEND;TZID=Mars/Olympus:20240305T110000\n"),
+            _event(
+                "mars-1",
+                ";TZID=Mars/Olympus:20240305T100000",
+                "Demo",
+                "DTEND;TZID=Mars/Olympus:20240305T110000\n",
+            ),
             _event("floating-1", ":20240306T090000", "Pricing negotiation", "DTEND:20240306T100000\n"),
             _event("allday-1", ";VALUE=DATE:20240307", "Offsite"),
             _event(
@@ -168,5 +173,7 @@ def test_ics_window_and_fresh_folder_via_cli(tmp_path: Path) -> None:
     rejects = pd.read_csv(tmp_path / "rejects.csv")
     assert "no occurrence between" in " ".join(rejects["reason"])  # floating-1 on 6 March is outside
     assert validate(tmp_path / "new").ok
-    bad = CliRunner().invoke(app, ["import", "ics", str(ics), "--out", str(tmp_path / "x"), "--deal-by", "thread"])
+    bad = CliRunner().invoke(
+        app, ["import", "ics", str(ics), "--out", str(tmp_path / "x"), "--deal-by", "thread"]
+    )
     assert bad.exit_code == 1 and "--deal-by" in bad.output

@@ -24,7 +24,7 @@ FILES = {
     "23,Greta,Graf,greta@globex.de,Einkauf,LEGAL_AND_COMPLIANCE;ASTROLOGER,12\n"
     "24,Pat,Partner,pat@advisors.com,Consultant,,\n",
     "deals.csv": "Record ID,Deal Name,Deal Stage,Amount,Currency,Create Date,Close Date\n"
-    "31,Acme platform,Closed Won,\"25,000.00\",EUR,2024-01-10 09:00,2024-05-31\n"
+    '31,Acme platform,Closed Won,"25,000.00",EUR,2024-01-10 09:00,2024-05-31\n'
     "32,Globex pilot,Contract Sent,5000,EUR,15/02/2024,\n"
     "33,No company,Appointment Scheduled,100,EUR,2024-02-01,\n"
     "34,Bad date,Closed Lost,100,EUR,yesterday-ish,2024-03-01\n",
@@ -77,7 +77,9 @@ def test_hubspot_export_becomes_a_valid_dataset_with_role_labels(tmp_path: Path)
 
 def test_hubspot_cli(tmp_path: Path) -> None:
     folder = _export(tmp_path)
-    result = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds"), "--format", "csv"])
+    result = CliRunner().invoke(
+        app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds"), "--format", "csv"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ds" / "labels.csv").exists() and validate(tmp_path / "ds").ok
     (folder / "deals.csv").unlink()

@@ -132,6 +132,23 @@ def test_missing_column_rejects_the_whole_file_with_one_problem(
     _assert_balanced(report)
 
 
+def test_missing_nullable_column_reads_as_empty_with_a_warning(
+    tmp_path: Path, tiny_frames: Callable[[], dict[str, pd.DataFrame]]
+) -> None:
+    frames = tiny_frames()
+    frames["accounts"] = frames["accounts"].drop(columns=["industry"])
+    ds, report = load_with_report(write_dataset(frames, tmp_path / "d", fmt="csv"))
+    assert report.ok
+    [warning] = report.problems
+    assert (warning.table, warning.row, warning.column, warning.severity) == (
+        "accounts",
+        None,
+        "industry",
+        "warning",
+    )
+    assert ds.accounts["industry"].isna().all() and len(ds.accounts) == 2
+
+
 def test_wrong_type_names_the_value(tiny_csv: Path) -> None:
     _edit(tiny_csv / "deals.csv", "45000.5", "45k")
     [problem] = _only(validate(tiny_csv), "deals")

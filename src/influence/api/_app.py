@@ -88,6 +88,9 @@ def create_app(settings: ApiSettings | None = None, *, bundle: Any = None) -> Fa
     )
     _add_error_handlers(app, current_version)
     _add_routes(app, settings)
+    from influence.api._pages import pages_router  # the deal map pages (docs/map.md), engineer I
+
+    app.include_router(pages_router(settings))
     return app
 
 
@@ -187,6 +190,10 @@ def _add_error_handlers(app: FastAPI, version: Callable[[], str | None]) -> None
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | ValueError):
+            # FastAPI answers 400 for a body that is not even text (bad UTF-8): still the body's fault, so 422.
+            reason = f"malformed JSON: the body is not valid JSON text ({exc.__cause__})"
+            return answer(request, 422, [problem_item(("body",), reason, "json_invalid")])
         return answer(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

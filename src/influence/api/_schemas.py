@@ -141,6 +141,7 @@ class FeatureRow(BaseModel):
 
     person_id: str = Field(..., description="Echoed back, to match answers to rows.")
     deal_id: str | None = Field(None, description="Echoed back when given.")
+    title: str | None = Field(None, description="Job title, only used to word the reasons (with `explain`).")
     features: dict[str, float | None] = Field(
         ...,
         description="Every model feature by name (GET /v1/model lists them); null (or NaN) means missing.",
@@ -150,14 +151,13 @@ class FeatureRow(BaseModel):
 class PeopleScoreRequest(BaseModel):
     """Score people from precomputed feature rows: the fast path (numpy trees, no feature building, no DataFrame).
 
-    With `explain`, each row also gets its reasons and its rank among the rows of its deal_id (slower: the
-    explanation path builds a frame).
+    With `explain`, each row also gets its plain-language reasons (a little slower: per-feature contributions).
     """
 
     model_config = _STRICT
 
     rows: list[FeatureRow] = Field(..., min_length=1)
-    explain: bool = Field(False, description="Add reasons and influence_rank to every row.")
+    explain: bool = Field(False, description="Add the reasons to every row.")
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
@@ -193,6 +193,13 @@ class ModelInfo(BaseModel):
 
 
 Engagement = Literal["engaged", "weak", "none", "unknown"]
+Method = Annotated[
+    Literal["model", "prior"],
+    Field(
+        description="`model`; or `prior` when fewer than half the features are observed, so a network-only "
+        "prior stands in for the model (no profile then)."
+    ),
+]
 
 
 class PersonScore(BaseModel):
@@ -204,12 +211,12 @@ class PersonScore(BaseModel):
     email: str | None = None
     influence: float = Field(..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer.")
     influence_rank: int = Field(..., ge=1, description="1 = the most influential person of this deal.")
-    profile: ProfileName = Field(..., description="Most likely DMU profile.")
-    profile_confidence: float = Field(..., ge=0.0, le=1.0, description="Probability of that profile.")
-    profile_probabilities: dict[str, float] = Field(..., description="Probability of each of the ten profiles.")
-    method: Literal["model", "prior"] = Field(
-        ..., description="`prior`: no usable activity, so a network-only prior stands in for the model."
+    profile: ProfileName | None = Field(..., description="Most likely DMU profile; null for `prior` rows.")
+    profile_confidence: float | None = Field(..., ge=0.0, le=1.0, description="Probability of that profile.")
+    profile_probabilities: dict[str, float | None] = Field(
+        ..., description="Probability of each of the ten profiles (null for `prior` rows)."
     )
+    method: Method
     engagement: Engagement = Field(..., description="How much our (seller) team has engaged this person.")
     seller_meetings: int | None = None
     seller_emails: int | None = None
@@ -265,13 +272,11 @@ class DealScoreResponse(BaseModel):
 class PersonFeatureScore(BaseModel):
     person_id: str
     deal_id: str | None = None
-    influence: float = Field(..., ge=0.0, le=1.0)
-    profile: ProfileName
-    profile_confidence: float = Field(..., ge=0.0, le=1.0)
-    profile_probabilities: dict[str, float]
-    influence_rank: int | None = Field(
-        None, description="With `explain`: rank within the request's rows of the same deal_id (1 = highest)."
-    )
+    influence: float = Field(..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer.")
+    profile: ProfileName | None = Field(..., description="Most likely DMU profile; null for `prior` rows.")
+    profile_confidence: float | None = Field(..., ge=0.0, le=1.0)
+    profile_probabilities: dict[str, float | None]
+    method: Method
     reasons: list[str] | None = Field(None, description="With `explain`: plain-language reasons.")
 
 

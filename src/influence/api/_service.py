@@ -135,40 +135,22 @@ class ScoringService:
             matrix[i] = [math.nan if features[n] is None else features[n] for n in names]
         if problems:
             raise InvalidRequest(problems)
-        if request.explain:
-            return {"model_version": self.model_version, "rows": self._explained_rows(request, matrix)}
-        influence, proba = self.scorer.score_matrix(matrix)
-        profiles = self.bundle.profile_classes
-        best = proba.argmax(axis=1)
+        titles = [row.title for row in request.rows] if request.explain else None
+        scored = self.scorer.score_rows(matrix, titles=titles, explain=request.explain)
         rows = [
             {
                 "person_id": row.person_id,
                 "deal_id": row.deal_id,
-                "influence": float(influence[i]),
-                "profile": profiles[best[i]],
-                "profile_confidence": float(proba[i, best[i]]),
-                "profile_probabilities": dict(zip(profiles, proba[i].tolist(), strict=True)),
+                "influence": s["influence"],
+                "profile": s["profile"],
+                "profile_confidence": s["profile_confidence"],
+                "profile_probabilities": s["probabilities"],
+                "method": s["method"],
+                "reasons": s.get("reasons"),
             }
-            for i, row in enumerate(request.rows)
+            for row, s in zip(request.rows, scored, strict=True)
         ]
         return {"model_version": self.model_version, "rows": rows}
-
-    def _explained_rows(self, request: PeopleScoreRequest, matrix: Any) -> list[dict[str, Any]]:
-        import pandas as pd
-
-        frame = pd.DataFrame(matrix, columns=list(self.bundle.feature_columns))
-        frame.insert(0, "person_id", [r.person_id for r in request.rows])
-        if any(r.deal_id is not None for r in request.rows):
-            frame.insert(0, "deal_id", [r.deal_id for r in request.rows])
-        scored = self.scorer.score_features(frame, explain=True)
-        return [
-            {
-                "person_id": request.rows[i].person_id,
-                "deal_id": request.rows[i].deal_id,
-                **_person_fields(record, self.bundle.profile_classes),
-            }
-            for i, record in enumerate(scored.to_dict(orient="records"))
-        ]
 
     @property
     def _feature_index(self) -> dict[str, int]:
@@ -190,45 +172,46 @@ def load_service(settings: ApiSettings, bundle: ModelBundle | None = None) -> Sc
 
 # -- body -> contract frames --------------------------------------------------------------------------------------
 def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], bool]:
-    """The body as contract tables (canonical dtypes). Returns the frames and whether `accounts` was synthesized.
+    """The body as contract tables, ready for `validate_frames`. Returns the frames and whether `accounts` was
+    synthesized.
 
     Without `accounts`, the deal's account is taken as known and named by its id, so the references from the deal
-    (and from people of that account) hold; people of any other account then need `accounts` in the body.
+    (and from people of that account) hold; people of any other account then need `accounts` in the body. Text
+    columns stay Python objects: `validate_frames` casts them once (casting here too would double the cost).
     """
+    import numpy as np
     import pandas as pd
 
     from influence.contract import PANDAS_DTYPES, TABLES
 
     deal = request.deal
-    rows: dict[str, list[Any]] = {key: list(getattr(request, key) or ()) for key in BODY_TABLES if key != "deal"}
-    rows["deal"] = [deal]
     synthesized = request.accounts is None
     frames: dict[str, pd.DataFrame] = {}
     for key, table in BODY_TABLES.items():
-        items = rows[key]
-        columns: dict[str, pd.Series] = {}
+        if key == "deal":
+            items = [deal]
+        elif key == "accounts" and synthesized:
+            items = []
+        else:
+            items = list(getattr(request, key) or ())
+        records = [item.__dict__ for item in items]
+        columns: dict[str, Any] = {}
         for column in TABLES[table].columns:
-            values = [getattr(item, column.name) for item in items]
+            values = [r[column.name] for r in records]
             if column.name == "deal_id" and key in ("meetings", "emails"):
                 values = [deal.deal_id if v is None else v for v in values]
-            if synthesized and key == "accounts":
-                values = []
             if column.dtype == "timestamp":
-                columns[column.name] = pd.Series(
-                    pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"]
-                )
+                columns[column.name] = pd.Series(pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"])
+            elif column.dtype == "float":
+                columns[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            elif column.dtype == "bool":
+                columns[column.name] = pd.array(values, dtype="boolean")
             else:
-                columns[column.name] = pd.Series(values, dtype=PANDAS_DTYPES[column.dtype])
-        frames[table] = pd.DataFrame(columns)
+                columns[column.name] = pd.Series(values, dtype=object)
+        frames[table] = pd.DataFrame(columns, index=pd.RangeIndex(len(items)))
     if synthesized:
         frames["accounts"] = pd.DataFrame(
-            {
-                c.name: pd.Series(
-                    [deal.account_id if c.name in ("account_id", "name") else None],
-                    dtype=PANDAS_DTYPES[c.dtype],
-                )
-                for c in TABLES["accounts"].columns
-            }
+            {c.name: [deal.account_id if c.name in ("account_id", "name") else None] for c in TABLES["accounts"].columns}
         )
     return frames, synthesized
 

@@ -9,6 +9,7 @@
 | `INFLUENCE_MAX_ROWS` | 1000 | most rows in one `/v1/people/score` body |
 | `INFLUENCE_OFFLOAD_MIN_ROWS` | 256 | requests with more rows than this are scored in a worker thread |
 | `INFLUENCE_CPU_THREADS` | 1 | BLAS/OpenMP threads per server process |
+| `INFLUENCE_DATA` | empty | dataset folder whose deals the map pages show at /deals (docs/map.md) |
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class ApiSettings(BaseSettings):
         "answering health checks; smaller ones run inline (a thread hop costs more than they do).",
     )
     cpu_threads: int = Field(1, ge=1, description="BLAS/OpenMP threads per process (small inputs: 1 is fastest).")
+    data: str | None = Field(
+        None, description="Dataset folder whose deals the map pages show (/deals); `influence serve --data DIR`."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

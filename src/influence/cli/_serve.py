@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 
@@ -17,7 +18,82 @@ def register(app: typer.Typer) -> None:
 
 
 def _register_score(app: typer.Typer) -> None:
-    """`influence score` (batch scoring) is registered here."""
+    """`influence score` (batch scoring, engineer H1)."""
+
+    @app.command("score")
+    def score(
+        folder: Path = typer.Argument(
+            ..., help="Dataset folder holding <table>.csv or <table>.parquet files."
+        ),
+        out: Path = typer.Option(
+            ...,
+            "--out",
+            help="Output file, one row per (deal, person); .csv (reasons joined by ' | ') or .parquet.",
+        ),
+        accounts: Path = typer.Option(
+            None,
+            "--accounts",
+            help="CSV file with an account_id column: score only these accounts (unknown ids are reported).",
+            show_default=False,
+        ),
+        model: str = typer.Option(
+            None,
+            "--model",
+            help="Model bundle folder, or models:/NAME@ALIAS / models:/NAME/VERSION. "
+            "Default: models/influence-default.",
+            show_default=False,
+        ),
+        as_of: str = typer.Option(
+            None,
+            "--as-of",
+            help="Score as known at this time (ISO 8601 with Z or an offset); default: all events.",
+            show_default=False,
+        ),
+        chunk_accounts: int = typer.Option(
+            500, "--chunk-accounts", min=1, help="Accounts per chunk (bounds memory)."
+        ),
+        deals_out: Path = typer.Option(
+            None,
+            "--deals-out",
+            help="Also write one row per deal with coverage gaps and next-best contacts (.csv or .parquet).",
+            show_default=False,
+        ),
+        reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Explain every score (slower)."),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress", help="Show a progress bar on stderr."
+        ),
+    ) -> None:
+        """Batch-score a dataset folder: influence, DMU profile and reasons for every person of every deal.
+
+        Accounts are scored a chunk at a time (all deals of an account together); the output appears only when
+        every chunk succeeded (written to a temporary file and renamed). See docs/scoring.md.
+        """
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        from influence.batch import AccountListError, score_accounts
+        from influence.bundle import BundleError
+        from influence.data import DatasetError
+
+        if not folder.is_dir():
+            typer.echo(f"error: {folder}: not a dataset folder", err=True)
+            raise typer.Exit(1)
+        try:
+            summary = score_accounts(
+                folder,
+                out,
+                accounts=accounts,
+                model=model,
+                as_of=as_of,
+                chunk_accounts=chunk_accounts,
+                explain=reasons,
+                deals_out=deals_out,
+                progress=progress,
+                echo=lambda message: typer.echo(f"warning: {message}", err=True),
+            )
+        except (AccountListError, BundleError, DatasetError, ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(summary.format())
 
 
 def _register_serve(app: typer.Typer) -> None:
@@ -35,6 +111,13 @@ def _register_serve(app: typer.Typer) -> None:
         workers: int = typer.Option(1, min=1, help="Worker processes (each loads the model once)."),
         log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
         access_log: bool = typer.Option(True, help="Log one line per request."),
+        data: str = typer.Option(
+            None,
+            "--data",
+            help="Dataset folder whose deals the map pages show at /deals/DEAL_ID (docs/map.md). "
+            "Default: INFLUENCE_DATA, else none (the /map page still works).",
+            show_default=False,
+        ),
     ) -> None:
         """Serve the scoring API (FastAPI + uvicorn); OpenAPI docs at /docs.
 
@@ -50,12 +133,14 @@ def _register_serve(app: typer.Typer) -> None:
         from influence.api import ApiSettings
 
         try:
-            settings = ApiSettings(**({"model": model} if model else {}))
+            settings = ApiSettings(**({"model": model} if model else {}), **({"data": data} if data else {}))
         except ValidationError as exc:
             problems = "; ".join(f"INFLUENCE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             typer.echo(f"error: invalid server settings: {problems}", err=True)
             raise typer.Exit(1) from None
         bundle = _load_model_or_exit(settings.model)
+        if settings.data:
+            _check_data_or_exit(settings.data)
 
         import uvicorn
 
@@ -90,6 +175,17 @@ def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is d
     hint = "train one with `influence train`, or pass --model PATH / models:/NAME@ALIAS"
     typer.echo(f"hint: {hint}", err=True)
     raise typer.Exit(1)
+
+
+def _check_data_or_exit(path: str) -> None:
+    """Fail before the server starts when the --data folder does not load (the app loads it again at startup)."""
+    from influence.data import DatasetError, load
+
+    try:
+        load(path)
+    except (DatasetError, OSError) as exc:
+        typer.echo(f"error: cannot serve --data {path}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _log_config(level: str) -> dict:

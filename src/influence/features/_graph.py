@@ -11,6 +11,8 @@ by a few sparse BFS steps. Edges:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,6 +26,97 @@ PAGERANK_TOL = 1e-10
 PAGERANK_MAX_ITER = 100
 
 
+# Below this many nodes (one small deal: the scoring API) dense numpy beats scipy.sparse's per-call overhead.
+DENSE_MAX_NODES = 400
+DENSE_MAX_MEETINGS = 5_000
+
+
+class _Dense:
+    """The few matrix operations the metrics need, on dense numpy arrays."""
+
+    @staticmethod
+    def build(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        out = np.zeros(shape)
+        np.add.at(out, (rows, cols), 1.0)
+        return out
+
+    @staticmethod
+    def cooccurrence(B: np.ndarray) -> np.ndarray:
+        M = B.T @ B
+        np.fill_diagonal(M, 0.0)
+        return M
+
+    @staticmethod
+    def binary(W: np.ndarray) -> np.ndarray:
+        return (W != 0).astype(np.float64)
+
+    @staticmethod
+    def mul(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return X * Y
+
+    @staticmethod
+    def scale_rows(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return X * v[:, None]
+
+    @staticmethod
+    def nnz_per_row(X: np.ndarray) -> np.ndarray:
+        return (X != 0).sum(axis=1).astype(np.float64)
+
+    @staticmethod
+    def edges(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.nonzero(X)
+
+    @staticmethod
+    def transpose(X: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(X.T)
+
+
+class _Sparse:
+    """The same operations on scipy.sparse CSR arrays (all deals or accounts as one block-diagonal matrix)."""
+
+    @staticmethod
+    def build(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
+        return sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=shape)
+
+    @staticmethod
+    def cooccurrence(B: sp.csr_array) -> sp.csr_array:
+        M = (B.T @ B).tocsr()
+        M.setdiag(0)
+        M.eliminate_zeros()
+        return M
+
+    @staticmethod
+    def binary(W: sp.csr_array) -> sp.csr_array:
+        A = W.copy()
+        A.data[:] = 1.0
+        return A
+
+    @staticmethod
+    def mul(X: sp.csr_array, Y: sp.csr_array) -> sp.csr_array:
+        return X.multiply(Y).tocsr()
+
+    @staticmethod
+    def scale_rows(X: sp.csr_array, v: np.ndarray) -> sp.csr_array:
+        return (sp.diags_array(v) @ X).tocsr()
+
+    @staticmethod
+    def nnz_per_row(X: sp.csr_array) -> np.ndarray:
+        return np.diff(X.indptr).astype(np.float64)
+
+    @staticmethod
+    def edges(X: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+        coo = X.tocoo()
+        return coo.row, coo.col
+
+    @staticmethod
+    def transpose(X: sp.csr_array) -> sp.csr_array:
+        return X.T.tocsr()
+
+
+def _rowsum(X: object) -> np.ndarray:
+    return np.asarray(X.sum(axis=1)).ravel()  # type: ignore[attr-defined]
+
+
 def _metrics(
     n: int,
     block: np.ndarray,
@@ -34,20 +127,17 @@ def _metrics(
     meeting: tuple[np.ndarray, np.ndarray, int],
     with_dept: bool,
 ) -> Features:
+    ops = _Dense if n <= DENSE_MAX_NODES and meeting[2] <= DENSE_MAX_MEETINGS else _Sparse
     src, dst = email
-    E = sp.csr_array((np.ones(len(src)), (src, dst)), shape=(n, n))
+    E = ops.build(src, dst, (n, n))
     m_id, m_node, n_mtg = meeting
-    B = sp.csr_array((np.ones(len(m_id)), (m_id, m_node)), shape=(n_mtg, n))
-    M = (B.T @ B).tocsr()
-    M.setdiag(0)
-    M.eliminate_zeros()
-    G = (E + M).tocsr()
-    W = (E + E.T + M).tocsr()
-    A = W.copy()
-    A.data[:] = 1.0
+    M = ops.cooccurrence(ops.build(m_id, m_node, (n_mtg, n)))
+    G = E + M
+    W = E + ops.transpose(E) + M
+    A = ops.binary(W)
 
-    strength = np.asarray(W.sum(axis=1)).ravel()
-    degree = np.diff(A.indptr).astype(np.float64)
+    strength = _rowsum(W)
+    degree = ops.nnz_per_row(A)
     isolated = degree == 0
 
     in_strength = np.asarray(E.sum(axis=0)).ravel()
@@ -59,9 +149,9 @@ def _metrics(
 
     # PageRank, all blocks at once: teleport and dangling mass stay inside each block
     block_size = group_sum(block, n_blocks)[block]
-    out_w = np.asarray(G.sum(axis=1)).ravel()
+    out_w = _rowsum(G)
     dangling = out_w == 0
-    T = (sp.diags_array(safe_div(np.ones(n), out_w, empty=0.0)) @ G).T.tocsr()
+    T = ops.transpose(ops.scale_rows(G, safe_div(np.ones(n), out_w, empty=0.0)))
     x = 1.0 / block_size
     for _ in range(PAGERANK_MAX_ITER):
         dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
@@ -73,13 +163,12 @@ def _metrics(
     out["pagerank"] = np.where(isolated, 0.0, x * block_size)
 
     # Burt's constraint: sum over contacts j of (p_ij + sum_q p_iq p_qj)^2, p = row-normalised tie weight
-    P = (sp.diags_array(safe_div(np.ones(n), strength, empty=0.0)) @ W).tocsr()
-    local = (P + (P @ P).multiply(A)).tocsr()
-    constraint = np.asarray(local.multiply(local).sum(axis=1)).ravel()
-    out["constraint"] = np.where(isolated, np.nan, constraint)
+    P = ops.scale_rows(W, safe_div(np.ones(n), strength, empty=0.0))
+    local = P + ops.mul(P @ P, A)
+    out["constraint"] = np.where(isolated, np.nan, _rowsum(ops.mul(local, local)))
 
     # brokerage: share of pairs of contacts that are not tied to each other (1 - local clustering)
-    tied_pairs = np.asarray((A @ A).multiply(A).sum(axis=1)).ravel() / 2.0
+    tied_pairs = _rowsum(ops.mul(A @ A, A)) / 2.0
     possible = degree * (degree - 1) / 2.0
     out["brokerage"] = np.where(degree >= 2, 1.0 - safe_div(tied_pairs, possible, empty=0.0), np.nan)
 
@@ -96,8 +185,7 @@ def _metrics(
     out["seller_tie_share"] = safe_div(W @ seller.astype(np.float64), strength)
 
     if with_dept:
-        Acoo = A.tocoo()
-        i, j = Acoo.row, Acoo.col
+        i, j = ops.edges(A)
         buyer_contact = ~seller[j] & (dept[j] >= 0)
         i, j = i[buyer_contact], j[buyer_contact]
         out["dept_count"] = distinct_count(i, dept[j], n)
@@ -107,38 +195,86 @@ def _metrics(
     return out
 
 
-def _scope(
-    p: Prepared, rows: Rows, scope_of_deal: np.ndarray, n_scopes: int, prefix: str, names: dict[str, str]
-) -> Features:
-    """Graph features of one scope (deal or account) for the output rows."""
+@dataclass
+class _Instances:
+    """Which events belong to which graph: event indices and, per index, the deal whose graph it joins."""
+
+    part: tuple[np.ndarray, np.ndarray]  # meeting participant rows
+    rec: tuple[np.ndarray, np.ndarray]  # e-mail recipient rows
+    msg: tuple[np.ndarray, np.ndarray]  # e-mails (so a sender without captured recipients is still a node)
+
+
+def _own_deal(p: Prepared) -> _Instances:
+    """Deal graphs: every event joins its own deal's graph."""
+    return _Instances(
+        part=(np.arange(len(p.part_mtg)), p.mtg_deal[p.part_mtg]),
+        rec=(np.arange(len(p.rec_msg)), p.msg_deal[p.rec_msg]),
+        msg=(np.arange(len(p.msg_deal)), p.msg_deal),
+    )
+
+
+def _account_as_of_deal(p: Prepared) -> _Instances:
+    """Account graphs, one per deal: the account's events (all its deals) up to that deal's observation end.
+
+    A closed deal's account graph must not contain what happened after it (later deals), or training would see
+    a future the scoring API never has. So an event at time t of account a joins the graph of every deal d of
+    a with obs_end(d) >= t: a contiguous range once the account's deals are sorted by observation end.
+    """
+    account = p.deal_account.astype(np.int64)
+    obs_values = unique(p.deal_obs_end)
+    width = np.int64(len(obs_values) + 1)
+    deal_key = account * width + np.searchsorted(obs_values, p.deal_obs_end)
+    order = np.argsort(deal_key, kind="stable")
+    sorted_key = deal_key[order]
+
+    def expand(event_deal: np.ndarray, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        acc = account[event_deal]
+        lo = np.searchsorted(sorted_key, acc * width + np.searchsorted(obs_values, event_time, side="left"))
+        hi = np.searchsorted(sorted_key, (acc + 1) * width)
+        lengths = hi - lo
+        event = np.repeat(np.arange(len(event_deal)), lengths)
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return event, order[np.repeat(lo, lengths) + offsets]
+
+    return _Instances(
+        part=expand(p.mtg_deal[p.part_mtg], p.mtg_time[p.part_mtg]),
+        rec=expand(p.msg_deal[p.rec_msg], p.msg_time[p.rec_msg]),
+        msg=expand(p.msg_deal, p.msg_time),
+    )
+
+
+def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[str, str]) -> Features:
+    """Graph features of one kind of graph (one graph per deal) for the output rows."""
     n_p = rows.n_people
-    part_deal = p.mtg_deal[p.part_mtg]
-    rec_deal = p.msg_deal[p.rec_msg]
-    sender = p.msg_sender[p.rec_msg]
-    s_part = scope_of_deal[part_deal].astype(np.int64) * n_p + p.part_person
-    s_send = scope_of_deal[rec_deal].astype(np.int64) * n_p + sender
-    s_recv = scope_of_deal[rec_deal].astype(np.int64) * n_p + p.rec_person
-    s_msg = scope_of_deal[p.msg_deal].astype(np.int64) * n_p + p.msg_sender
+    part, part_scope = inst.part
+    rec, rec_scope = inst.rec
+    msg, msg_scope = inst.msg
+    s_part = part_scope.astype(np.int64) * n_p + p.part_person[part]
+    s_send = rec_scope.astype(np.int64) * n_p + p.msg_sender[p.rec_msg[rec]]
+    s_recv = rec_scope.astype(np.int64) * n_p + p.rec_person[rec]
+    s_msg = msg_scope.astype(np.int64) * n_p + p.msg_sender[msg]
     nodes = unique(np.concatenate([s_part, s_send, s_recv, s_msg]))
     n = len(nodes)
     person = nodes % n_p
     seller = p.person_side[person] == SELLER
-    att = p.part_attended
+    att = p.part_attended[part]
+    meeting_key = p.part_mtg[part[att]].astype(np.int64) * max(p.n_deals, 1) + part_scope[att]
+    meeting_instances = unique(meeting_key)
     metrics = _metrics(
         n,
         (nodes // n_p).astype(np.int64),
-        n_scopes,
+        p.n_deals,
         seller,
         p.person_dept[person],
         (find(nodes, s_send), find(nodes, s_recv)),
-        (p.part_mtg[att], find(nodes, s_part[att]), len(p.mtg_deal)),
+        (np.searchsorted(meeting_instances, meeting_key), find(nodes, s_part[att]), len(meeting_instances)),
         with_dept="dept_count" in names,
     )
 
-    node_of_row = find(nodes, scope_of_deal[rows.deal].astype(np.int64) * n_p + rows.person)
+    node_of_row = find(nodes, rows.keys)
     is_node = node_of_row >= 0
     # rows that are not nodes (added through `pairs`): no ties at all
-    scope_has_seller = group_sum((nodes // n_p)[seller], n_scopes) > 0
+    scope_has_seller = group_sum((nodes // n_p)[seller], p.n_deals) > 0
     no_tie = {
         "degree": 0.0,
         "in_strength_share": 0.0,
@@ -154,9 +290,7 @@ def _scope(
         values = np.full(rows.n, np.nan)
         values[is_node] = metrics[metric][node_of_row[is_node]]
         if metric == "hops_to_seller":
-            values[~is_node] = np.where(
-                scope_has_seller[scope_of_deal[rows.deal[~is_node]]], MAX_HOPS + 1.0, np.nan
-            )
+            values[~is_node] = np.where(scope_has_seller[rows.deal[~is_node]], MAX_HOPS + 1.0, np.nan)
         else:
             values[~is_node] = no_tie[metric]
         out[f"{prefix}{name}"] = values
@@ -186,8 +320,6 @@ ACCOUNT_METRICS = {
 
 def network(p: Prepared, rows: Rows) -> Features:
     """Deal-graph (`net_*`) and account-graph (`acct_*`) features for the output rows."""
-    deal_scope = _scope(p, rows, np.arange(p.n_deals), p.n_deals, "net_", DEAL_METRICS)
-    acct_scope = _scope(
-        p, rows, p.deal_account.astype(np.int64), len(p.account_ids), "acct_", ACCOUNT_METRICS
-    )
+    deal_scope = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)
+    acct_scope = _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS)
     return {**deal_scope, **acct_scope}

@@ -7,6 +7,7 @@ deals.outcome / closed_at / stage / amount or the labels table.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ class Prepared:
     person_email_domain: np.ndarray  # object, None when unknown
     person_dept: np.ndarray  # department code or -1
     person_seniority: np.ndarray  # int8 0-6
-    title: pd.DataFrame  # parsed title columns, one row per person code
+    title: dict[str, np.ndarray]  # parsed title fields per person code: seniority, function, missing, ...
     account_ids: pa.Array
     account_domain: np.ndarray  # object, None when unknown
     deal_ids: pa.Array  # kept deals only (created before as_of), sorted
@@ -85,21 +86,50 @@ class Prepared:
 
 def to_ns(values: pd.Series) -> np.ndarray:
     """int64 nanoseconds since the epoch (UTC); NaT -> NO_TIME."""
-    arr = pd.to_datetime(values, utc=True).to_numpy(dtype="datetime64[ns]")
-    return arr.view("int64")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # the contract's dtype: no parsing, just the integers
+        return values.array.as_unit("ns").asi8
+    return pd.to_datetime(values, utc=True).array.as_unit("ns").asi8
 
 
 def arrow_text(values: pd.Series) -> pa.Array:
     """A column as a pyarrow large_string array (zero-copy for pandas' pyarrow-backed strings)."""
-    arr = pa.array(values, from_pandas=True)
+    # Hand pyarrow the array, not the Series: probing a Series for the Arrow protocols goes through pandas'
+    # __getattr__ and costs ~15x more, which matters for one-deal scoring requests.
+    raw = values.array
+    if isinstance(raw, pd.arrays.NumpyExtensionArray):
+        arr = pa.array(raw.to_numpy(), from_pandas=True)
+    else:
+        arr = pa.array(raw, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
+def _int_codes(arr: pa.Array) -> np.ndarray:
+    """An Arrow integer array as int64 numpy, nulls -> -1."""
+    if arr.null_count:
+        arr = arr.fill_null(-1)
+    return arr.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _codes(values: pa.Array, index: pa.Array) -> np.ndarray:
-    """Position of each value in `index` (hash lookup in Arrow, much faster than pandas on strings); -1 if absent."""
-    return pc.index_in(values, value_set=index).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    """Position of each value in `index` (hash lookup in Arrow, much faster than pandas on strings); -1 if absent.
+
+    Child tables usually list their rows grouped by parent (recipients by message, e-mails by deal), so runs of
+    equal values are looked up once; when the runs are exactly the parent ids in order, nothing is hashed at all.
+    Long message ids made these lookups the largest cost of the whole tabular part.
+    """
+    n = len(values)
+    if n > 1024:
+        change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).fill_null(True)
+        starts = np.flatnonzero(np.concatenate(([True], change.to_numpy(zero_copy_only=False))))
+        if len(starts) < 0.6 * n:
+            run_values = values.take(pa.array(starts))
+            lengths = np.diff(np.append(starts, n))
+            if len(run_values) == len(index) and pc.all(pc.equal(run_values, index)).as_py():
+                return np.repeat(np.arange(len(index), dtype=np.int64), lengths)
+            return np.repeat(_int_codes(pc.index_in(run_values, value_set=index)), lengths)
+    return _int_codes(pc.index_in(values, value_set=index))
 
 
 def _lookup(
@@ -109,7 +139,7 @@ def _lookup(
     arr = arrow_text(values)
     codes = _codes(arr, index)
     missing = codes < 0
-    if nullable:
+    if nullable and arr.null_count and missing.any():
         missing &= ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if missing.any():
         pos = int(np.flatnonzero(missing)[0])
@@ -138,10 +168,14 @@ def _sorted_ids(values: pd.Series, table: str, column: str) -> tuple[pa.Array, n
     return ids, codes
 
 
-def _dictionary(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+def _dictionary_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Integer codes (-1 for null) and the distinct values, in order of first appearance."""
-    enc = pc.dictionary_encode(arrow_text(values))
-    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
+    enc = pc.dictionary_encode(values)
+    return _int_codes(enc.indices), enc.dictionary
+
+
+def _dictionary(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    return _dictionary_of(arrow_text(values))
 
 
 def _match(dictionary: pa.Array, codes: np.ndarray, pattern: str) -> np.ndarray:
@@ -160,27 +194,51 @@ def _domain(values: pd.Series) -> np.ndarray:
     return np.asarray(text.to_pylist(), dtype=object)
 
 
-def _parse_titles(titles: pd.Series) -> pd.DataFrame:
-    from influence.titles import parse_titles  # parses each distinct title once
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed_title(title: str | None) -> tuple[int, str, bool, bool, bool]:
+    """(seniority, function, missing, assistant, technical) of one title, memoised: titles repeat across people
+    and across scoring requests, and parsing is the costly part of a small request."""
+    from influence.titles import parse_title
 
-    return parse_titles(titles.astype("string").reset_index(drop=True))
+    t = parse_title(title)
+    return (
+        int(t.seniority_level),
+        str(t.function),
+        bool(t.is_missing),
+        bool(t.is_assistant),
+        bool(t.is_technical),
+    )
+
+
+def parse_title_columns(titles: pa.Array) -> dict[str, np.ndarray]:
+    """Parsed title fields per row (each distinct title parsed once)."""
+    codes, uniques = _dictionary_of(titles)
+    parsed = [_parsed_title(t) for t in uniques.to_pylist()] + [_parsed_title(None)]  # code -1 -> missing
+    fields = list(zip(*parsed, strict=True))
+    codes = np.where(codes < 0, len(parsed) - 1, codes)
+    return {
+        "seniority": np.asarray(fields[0], dtype=np.int8)[codes],
+        "function": np.asarray(fields[1], dtype=object)[codes],
+        "missing": np.asarray(fields[2], dtype=bool)[codes],
+        "assistant": np.asarray(fields[3], dtype=bool)[codes],
+        "technical": np.asarray(fields[4], dtype=bool)[codes],
+    }
 
 
 def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     """Code ids, drop everything at/after `as_of`, and resolve meetings/e-mails to deals and people."""
     as_of_ns = None if as_of is None else int(as_of.value)
 
-    # --- people (codes follow the sorted person_id) ----------------------------------------------------------
+    # --- people: computed in file order (so errors name the right row), then put in person-code order --------
     people = ds.people
     person_ids, person_code = _sorted_ids(people["person_id"], "people", "person_id")
     n_people = len(person_ids)
     by_code = np.empty(n_people, np.int64)
     by_code[person_code] = np.arange(n_people)
-    people = people.iloc[by_code].reset_index(drop=True)
     side = _codes(arrow_text(people["side"]), pa.array(SIDES, pa.large_string())).astype(np.int8)
     if (side < 0).any():
-        pos = int(by_code[np.flatnonzero(side < 0)[0]])
-        raise ValueError(f"people: row {pos}: side {ds.people['side'].iloc[pos]!r} is not one of {SIDES}")
+        pos = int(np.flatnonzero(side < 0)[0])
+        raise ValueError(f"people: row {pos}: side {people['side'].iloc[pos]!r} is not one of {SIDES}")
 
     accounts = ds.accounts
     account_ids = arrow_text(accounts["account_id"])
@@ -189,13 +247,14 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     has_at = pc.match_substring(email, "@").fill_null(False)
     email_domain = pc.if_else(has_at, pc.replace_substring_regex(email, pattern="^.*@", replacement=""), None)
 
-    title = _parse_titles(people["title"])
-    fn = title["function"].astype("string")
-    fn = fn.where(fn.isin(TITLE_FUNCTIONS) & (fn != "other"))
+    title = parse_title_columns(arrow_text(people["title"]))
+    fn = title["function"]
+    fn_known = np.isin(fn, TITLE_FUNCTIONS) & (fn != "other")
     dept = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["department"])))
     dept = pc.if_else(pc.equal(dept, ""), None, dept)
-    dept = pc.coalesce(dept, arrow_text(fn))
-    dept_codes = pc.dictionary_encode(dept).indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    dept = pc.coalesce(dept, pa.array(np.where(fn_known, fn, None), pa.large_string()))
+    dept_codes, _ = _dictionary_of(dept)
+    title = {k: v[by_code] for k, v in title.items()}
 
     # --- deals (only what existed before as_of; codes follow the sorted deal_id) ------------------------------
     deals = ds.deals
@@ -238,9 +297,9 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     ]
     a_person = _lookup(person_ids, att["person_id"], "meeting_attendees", "person_id", "person_id", False)
     a_resp = _codes(arrow_text(att["response"]), pa.array(RESPONSES, pa.large_string())).astype(np.int8)
-    attended = att["attended"].astype("boolean")
+    attended = att["attended"]
     a_known = attended.notna().to_numpy()
-    a_flag = attended.fillna(False).to_numpy(dtype=bool)
+    a_flag = attended.to_numpy(dtype=bool, na_value=False)
     a_keep = a_mtg >= 0
     a_mtg, a_person, a_resp = a_mtg[a_keep], a_person[a_keep], a_resp[a_keep]
     a_known, a_flag = a_known[a_keep], a_flag[a_keep]
@@ -309,11 +368,11 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     return Prepared(
         as_of_ns=as_of_ns,
         person_ids=person_ids,
-        person_side=side,
-        person_account=person_account,
-        person_email_domain=np.asarray(email_domain.to_pylist(), dtype=object),
-        person_dept=dept_codes.astype(np.int64),
-        person_seniority=title["seniority_level"].fillna(0).to_numpy(dtype=np.int8),
+        person_side=side[by_code],
+        person_account=person_account[by_code],
+        person_email_domain=np.asarray(email_domain.to_pylist(), dtype=object)[by_code],
+        person_dept=dept_codes[by_code],
+        person_seniority=title["seniority"],
         title=title,
         account_ids=account_ids,
         account_domain=_domain(accounts["domain"]),

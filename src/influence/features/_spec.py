@@ -88,7 +88,10 @@ _GROUPS: dict[str, dict[str, str]] = {
             "not connected); NaN when the deal has no seller-side participant."
         ),
         "net_seller_tie_share": "Share of the person's tie weight that goes to seller-side people; NaN when isolated.",
-        "acct_degree": "net_degree in the account graph (all deals of the account, events before as_of).",
+        "acct_degree": (
+            "net_degree in the account graph: events of all the account's deals up to this deal's observation "
+            "end (never later ones)."
+        ),
         "acct_in_strength_share": "net_in_strength_share in the account graph.",
         "acct_pagerank": "net_pagerank in the account graph (1 = average person of the account graph).",
         "acct_constraint": "net_constraint in the account graph.",

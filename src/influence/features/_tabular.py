@@ -184,16 +184,15 @@ def email(p: Prepared, rows: Rows) -> Features:
 
 
 def title(p: Prepared, rows: Rows) -> Features:
-    t = p.title.iloc[rows.person]
-    fn = t["function"].astype("string").to_numpy(dtype=object, na_value=None)
+    t = {k: v[rows.person] for k, v in p.title.items()}
     out: Features = {
-        "title_seniority": t["seniority_level"].fillna(0).to_numpy(dtype=np.float64),
-        "title_missing": t["is_missing"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
-        "title_assistant": t["is_assistant"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
-        "title_technical": t["is_technical"].astype("boolean").fillna(False).to_numpy(dtype=np.float64),
+        "title_seniority": t["seniority"].astype(np.float64),
+        "title_missing": t["missing"].astype(np.float64),
+        "title_assistant": t["assistant"].astype(np.float64),
+        "title_technical": t["technical"].astype(np.float64),
     }
     for f in TITLE_FUNCTIONS:
-        out[f"title_fn_{f}"] = (fn == f).astype(np.float64)
+        out[f"title_fn_{f}"] = (t["function"] == f).astype(np.float64)
     return out
 
 
@@ -270,52 +269,45 @@ def external(p: Prepared, rows: Rows) -> Features:
     return {"ext_external": out}
 
 
-def history(p: Prepared, rows: Rows) -> Features:
+def history(p: Prepared, rows: Rows, first_seen: np.ndarray) -> Features:
     """Participation in earlier deals of the same account, counted only before this deal was created.
 
     An event of deal e counts for row (d, person) when e was created before d AND the event happened before d
-    was created, i.e. when max(event time, created_at of e) < created_at of d: one sorted count per kind.
+    was created, i.e. when max(event time, created_at of e) < created_at of d: one sorted count per kind. Only
+    output rows are ever queried, so only events of output rows (never sellers) are counted.
     """
     n_p = rows.n_people
     account_of_deal = p.deal_account.astype(np.int64)
-    q_group = account_of_deal[rows.deal] * n_p + rows.person
+    row_group = account_of_deal[rows.deal] * n_p + rows.person
     q_time = p.deal_created[rows.deal]
 
-    part_deal = p.mtg_deal[p.part_mtg]
-    mtg_group = account_of_deal[part_deal] * n_p + p.part_person
-    mtg_eff = np.maximum(p.mtg_time[p.part_mtg], p.deal_created[part_deal])
-    rec_deal = p.msg_deal[p.rec_msg]
-    em_deal = np.concatenate([p.msg_deal, rec_deal])
-    em_person = np.concatenate([p.msg_sender, p.rec_person])
-    em_time = np.concatenate([p.msg_time, p.msg_time[p.rec_msg]])
-    em_group = account_of_deal[em_deal] * n_p + em_person
-    em_eff = np.maximum(em_time, p.deal_created[em_deal])
+    def events(row: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = row >= 0
+        row = row[keep]
+        return row_group[row], np.maximum(time[keep], q_time[row])
 
-    # per (deal, person): the first moment the participation counts as "earlier" for later deals
-    all_deal = np.concatenate([part_deal, em_deal])
-    all_group = np.concatenate([mtg_group, em_group])
-    all_eff = np.concatenate([mtg_eff, em_eff])
-    dp = all_deal.astype(np.int64) * n_p + np.concatenate([p.part_person, em_person])
-    uniq = unique(dp)
-    inv = np.searchsorted(uniq, dp)
-    first_eff = np.full(len(uniq), np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(first_eff, inv, all_eff)
-    dp_group = np.zeros(len(uniq), np.int64)
-    dp_group[inv] = all_group
+    mtg_group, mtg_eff = events(rows.of_part, p.mtg_time[p.part_mtg])
+    sent_group, sent_eff = events(rows.of_sender, p.msg_time)
+    recv_group, recv_eff = events(rows.of_recipient, p.msg_time[p.rec_msg])
+    seen = rows.active & (first_seen != NO_TIME)
+    deal_group = row_group[seen]
+    deal_eff = np.maximum(first_seen[seen], q_time[seen])
 
     account_deals = count_before(account_of_deal, p.deal_created, account_of_deal[rows.deal], q_time)
     return {
         "hist_account_deals": account_deals,
-        "hist_deals": count_before(dp_group, first_eff, q_group, q_time),
-        "hist_meetings": count_before(mtg_group, mtg_eff, q_group, q_time),
-        "hist_emails": count_before(em_group, em_eff, q_group, q_time),
+        "hist_deals": count_before(deal_group, deal_eff, row_group, q_time),
+        "hist_meetings": count_before(mtg_group, mtg_eff, row_group, q_time),
+        "hist_emails": count_before(
+            np.concatenate([sent_group, recv_group]), np.concatenate([sent_eff, recv_eff]), row_group, q_time
+        ),
     }
 
 
-def timing(p: Prepared, rows: Rows) -> Features:
-    n = rows.n
+def first_seen(p: Prepared, rows: Rows) -> np.ndarray:
+    """Time of each row's first event in its deal (NO_TIME for rows added only through `pairs`)."""
     big = np.iinfo(np.int64).max
-    first = np.full(n, big, np.int64)
+    first = np.full(rows.n, big, np.int64)
     for r, t in (
         (rows.of_part, p.mtg_time[p.part_mtg]),
         (rows.of_sender, p.msg_time),
@@ -323,10 +315,15 @@ def timing(p: Prepared, rows: Rows) -> Features:
     ):
         keep = r >= 0
         np.minimum.at(first, r[keep], t[keep])
-    seen = first != big
-    days = np.full(n, np.nan)
+    first[first == big] = NO_TIME
+    return first
+
+
+def timing(p: Prepared, rows: Rows, first: np.ndarray) -> Features:
+    seen = first != NO_TIME
+    days = np.full(rows.n, np.nan)
     days[seen] = (first[seen] - p.deal_created[rows.deal[seen]]).astype(np.float64) / NS_PER_DAY
-    position = np.full(n, np.nan)
+    position = np.full(rows.n, np.nan)
     position[seen] = _position(p, rows.deal[seen], first[seen])
     return {"first_seen_days": days, "first_seen_position": position}
 

@@ -13,7 +13,7 @@ The output for a seed is identical whatever the chunk size: account i always dra
 
 from __future__ import annotations
 
-from influence.generate._config import GeneratorConfig, settings_table
+from influence.generate._config import GeneratorConfig, settings_markdown, settings_table
 from influence.generate._tables import (
     TRUTH_COLUMNS,
     generate,
@@ -28,6 +28,7 @@ __all__ = [
     "generate",
     "generate_with_truth",
     "iter_chunks",
+    "settings_markdown",
     "settings_table",
     "write_generated",
 ]

@@ -93,15 +93,15 @@ class GeneratorConfig:
         default=9.0, metadata=_doc("Beta concentration of latent influence around the profile mean (lower: wider).")
     )
     seniority_influence_weight: float = field(
-        default=0.03, metadata=_doc("Direct effect of one seniority level on latent influence (beyond profile).")
+        default=0.02, metadata=_doc("Direct effect of one seniority level on latent influence (beyond profile).")
     )
     person_clout_sd: float = field(
         default=0.06, metadata=_doc("SD of a person's persistent clout, added to influence in every deal they join.")
     )
 
     # --- behaviour --------------------------------------------------------------------------------------
-    meetings_mean: float = field(default=9.0, metadata=_doc("Meetings per deal of median length (Poisson)."))
-    threads_mean: float = field(default=30.0, metadata=_doc("E-mail threads per deal of median length (Poisson)."))
+    meetings_mean: float = field(default=12.0, metadata=_doc("Meetings per deal of median length (Poisson)."))
+    threads_mean: float = field(default=48.0, metadata=_doc("E-mail threads per deal of median length (Poisson)."))
     seller_thread_share: float = field(
         default=0.6, metadata=_doc("Share of threads between seller and buyer; the rest are buyer-internal.")
     )
@@ -125,7 +125,7 @@ class GeneratorConfig:
     )
 
     # --- outcome ----------------------------------------------------------------------------------------
-    win_intercept: float = field(default=-0.4, metadata=_doc("Logit of winning at an early-engagement share of 0.5."))
+    win_intercept: float = field(default=-1.0, metadata=_doc("Logit of winning at an early-engagement share of 0.5."))
     win_slope: float = field(
         default=5.0,
         metadata=_doc("Logit slope of winning in the influence-weighted share of key people met in the first third."),
@@ -168,3 +168,11 @@ def settings_table(config: GeneratorConfig | None = None) -> list[tuple[str, str
     """(name, default value, description) for every setting, in declaration order (used by the docs)."""
     config = config or GeneratorConfig()
     return [(f.name, repr(getattr(config, f.name)), f.metadata.get("doc", "")) for f in fields(config)]
+
+
+def settings_markdown(config: GeneratorConfig | None = None) -> str:
+    """The settings as a Markdown table (docs/synthetic-data.md embeds it between settings markers)."""
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, value, doc in settings_table(config):
+        lines.append(f"| `{name}` | `{value.replace('|', chr(92) + '|')}` | {doc} |")
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -75,7 +76,7 @@ _ORGANISE = np.array([-0.5, 0.5, 0.8, 0.6, -1.0, -1.5, 0.0, 1.5, -0.5, -1.5, 0, 
 _START = np.array([-1.0, 0.3, 0.0, 0.3, -0.8, -1.2, 0.3, 1.0, -0.3, -1.5, 0, 0, 0])
 _TO = np.array([0.0, 0.6, 0.2, 0.5, -0.6, 0.2, 0.0, 0.4, 0.0, -1.5, 0, 0, 0])
 _CC = np.array([-4.0, -2.5, -3.0, -2.5, -3.5, -2.5, -3.5, -2.5, -2.5, -3.5, -9, -9, -9])
-_SIGNAL_RATE = np.array([0.3, 1.5, 2.0, 2.5, 1.0, 1.2, 14.0, 0.8, 0.8, 0.4, 0, 0, 0])
+_SIGNAL_RATE = np.array([0.5, 2.2, 3.0, 3.5, 1.5, 1.8, 20.0, 1.2, 1.2, 0.6, 0, 0, 0])
 # Signal-kind mix (web_visit, content_download, webinar, review_site, pricing_page, case_study) per role.
 _SIGNAL_MIX = np.tile(np.array([0.60, 0.12, 0.10, 0.05, 0.08, 0.05]), (N_ROLES, 1))
 _SIGNAL_MIX[DR] = [0.35, 0.22, 0.12, 0.15, 0.08, 0.08]
@@ -95,7 +96,7 @@ _SENIORITY = np.array(
         [0.10, 0.50, 0.30, 0.10, 0, 0],
         [0, 0.05, 0.30, 0.40, 0.20, 0.05],
         [0, 0.20, 0.35, 0.25, 0.15, 0.05],
-        [0.10, 0.30, 0.20, 0.15, 0.15, 0.10],
+        [0.10, 0.25, 0.20, 0.15, 0.15, 0.15],
     ]
 )
 _F = {f: i for i, f in enumerate(V.FUNCTIONS)}
@@ -122,6 +123,8 @@ _FUNCTION_MIX = np.stack(
         _fmix(**{f: 1.0 for f in V.FUNCTIONS if f != "other"}),
     ]
 )
+_FUNCTION_CUM = np.cumsum(_FUNCTION_MIX, axis=1)
+_SENIORITY_CUM = np.cumsum(_SENIORITY, axis=1)
 _LEVELS_BY_DEPTH = {3: (2, 4, 6), 4: (2, 4, 5, 6), 5: (2, 3, 4, 5, 6), 6: (1, 2, 3, 4, 5, 6)}
 
 
@@ -129,6 +132,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+@cache
 def _ascii(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum())
@@ -300,17 +304,18 @@ def generate_account(
     out.add("accounts", account_id=[account_id], name=[name], domain=[domain], industry=[industry], country=[country])
 
     depth = int(_choice(rng, cfg.org_levels))
-    levels = np.array(_LEVELS_BY_DEPTH[depth])
+    levels = _LEVELS_BY_DEPTH[depth]
     email_style = rng.integers(3)
     staff: list[_Person] = []
     used_emails: set[str] = set()
     ppl: dict[str, list] = {k: [] for k in ("person_id", "full_name", "email", "title", "department")}
 
     def new_person(profile: int) -> _Person:
-        func = int(rng.choice(len(V.FUNCTIONS), p=_FUNCTION_MIX[profile]))
-        want = int(rng.choice(6, p=_SENIORITY[profile])) + 1
-        gap = np.abs(levels - want) + rng.random(len(levels)) * 0.1
-        level = int(levels[np.argmin(gap)])
+        u = rng.random(3)
+        func = min(int(np.searchsorted(_FUNCTION_CUM[profile], u[0], side="right")), len(V.FUNCTIONS) - 1)
+        want = min(int(np.searchsorted(_SENIORITY_CUM[profile], u[1], side="right")), 5) + 1
+        # Snap to the organisation's levels; ties go up or down at random.
+        level = min(levels, key=lambda lv: (abs(lv - want), (lv > want) == (u[2] < 0.5)))
         if func == _F["executive"] and profile == ES:
             level = max(level, 5)
         female = bool(rng.random() < 0.42)

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -59,7 +60,7 @@ _PREFIX = re.compile(
     r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|antw|doorst|sv|vs)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*)+", re.IGNORECASE
 )
 _EMPTY_GROUP = re.compile(r"^[^:<>@,\"]*:\s*;?\s*$")
-_CHUNK_ROWS = 200_000
+_CHUNK_ROWS = 50_000
 
 
 def normalise_subject(subject: str | None) -> tuple[str, bool]:
@@ -68,6 +69,35 @@ def normalise_subject(subject: str | None) -> tuple[str, bool]:
     text = subject or ""
     stripped = _PREFIX.sub("", text)
     return " ".join(stripped.split()).lower(), stripped != text
+
+
+# The common shapes (`a@b`, `Name <a@b>`, `"Last, First" <a@b>`, comma-separated) parsed by one regex; anything
+# else (groups, comments, routes, escapes) goes to email.utils.getaddresses, which is ~20x slower.
+_FAST_ADDRESS = re.compile(
+    r'\s*(?:(?:"((?:[^"\\\r\n]|\\.)*)"|([^",<>;:()\\@]*?))\s*<([^<>\s,"();:\\]+)>|([^\s<>,";:()\\]+))\s*(?:,|$)'
+)
+
+
+def _fast_addresses(value: str) -> list[tuple[str, str]] | None:
+    out = []
+    pos, end = 0, len(value)
+    while pos < end:
+        m = _FAST_ADDRESS.match(value, pos)
+        if m is None or m.end() == pos:
+            return None
+        quoted, bare, angle, plain = m.groups()
+        if angle is not None:
+            name = quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted is not None else bare
+            out.append((name.strip(), angle))
+        else:
+            out.append(("", plain))
+        pos = m.end()
+    return out or None
+
+
+@lru_cache(maxsize=200_000)
+def _normal_address(address: str) -> str | None:
+    return normalise_email(address)
 
 
 def _decode_bytes(raw: bytes) -> tuple[str, bool]:
@@ -81,6 +111,7 @@ def _decode_bytes(raw: bytes) -> tuple[str, bool]:
             return raw.decode("latin-1"), True
 
 
+@lru_cache(maxsize=100_000)
 def _decode_words(name: str) -> str:
     """Decode RFC 2047 encoded words (=?utf-8?q?...?=, =?iso-8859-1?b?...?=) in a display name."""
     if "=?" not in name:
@@ -326,8 +357,8 @@ class _MailCollector:
         if _EMPTY_GROUP.match(value):
             return []
         out = []
-        for name, address in email.utils.getaddresses([value]):
-            normal = normalise_email(address)
+        for name, address in _fast_addresses(value) or email.utils.getaddresses([value]):
+            normal = _normal_address(address)
             if normal is None:
                 return None
             try:
@@ -336,7 +367,7 @@ class _MailCollector:
                 self.report.warn(f"undecodable display name {name!r} kept as is")
                 decoded = name.strip()
             # An address used as its own display name tells us nothing about the name.
-            out.append((normal, "" if normalise_email(decoded) else decoded))
+            out.append((normal, "" if "@" in decoded and _normal_address(decoded) else decoded))
         return out
 
     # -- the end: threads, accounts, deals, tables --------------------------------------------------------
@@ -350,7 +381,9 @@ class _MailCollector:
         reply_like = np.frombuffer(bytes(self.m_reply_like), dtype=np.uint8).astype(bool)
         has_refs = np.frombuffer(bytes(self.m_has_refs), dtype=np.uint8).astype(bool)
 
+        import tracemalloc as _t, resource as _r; print("CHK", 10, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Subject fallback: a reply/forward without References/In-Reply-To joins the thread of the previous
+        import tracemalloc as _t, resource as _r; print("CHK", 11, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # message with the same normalised subject sent at most `thread_window` earlier.
         with_subject = np.flatnonzero(subject != 0)
         order = with_subject[np.lexsort((sent[with_subject], subject[with_subject]))]
@@ -367,12 +400,14 @@ class _MailCollector:
         root = np.fromiter((self._find(int(v)) for v in node), dtype=np.int64, count=n)
         _, thread = np.unique(root, return_inverse=True) if n else (None, np.zeros(0, np.int64))
         thread = thread.astype(np.int64)
+        import tracemalloc as _t, resource as _r; print("CHK", 27, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Thread id = Message-ID of its earliest message (ties: the one read first).
         first_order = np.lexsort((np.arange(n), sent, thread))
         starts = np.r_[True, thread[first_order][1:] != thread[first_order][:-1]] if n else np.zeros(0, bool)
         thread_first = np.empty(int(thread.max()) + 1 if n else 0, dtype=np.int64)
         thread_first[thread[first_order][starts]] = first_order[starts]
 
+        import tracemalloc as _t, resource as _r; print("CHK", 33, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Domains -> accounts and sides.
         domains = list(self.domain_index)
         seller = [match_domain(d, opts.seller_domains) is not None for d in domains]
@@ -400,6 +435,7 @@ class _MailCollector:
             dtype=np.int64,
         )
 
+        import tracemalloc as _t, resource as _r; print("CHK", 60, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Group key per message: what one deal is made of.
         if opts.deal_by == "header":
             value = (
@@ -420,6 +456,7 @@ class _MailCollector:
         else:
             key = thread
 
+        import tracemalloc as _t, resource as _r; print("CHK", 80, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Account per key: the account most messages of the group involve (ties: the first account given).
         d_msg = np.frombuffer(self.d_msg, dtype=np.int32) if len(self.d_msg) else np.zeros(0, np.int32)
         d_acc = (
@@ -455,12 +492,14 @@ class _MailCollector:
                     + ("deal" if opts.deal_by == "header" else "thread")
                 )
                 report.reject(file, record, "To", reason)
+        import tracemalloc as _t, resource as _r; print("CHK", 115, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Each rejected message was counted as imported when read: move it to the rejected column.
         for i in np.flatnonzero(~kept).tolist():
             c = report.per_file[self.files[self.m_file[i]]]
             c["imported"] -= 1
             report.imported -= 1
 
+        import tracemalloc as _t, resource as _r; print("CHK", 121, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Deals.
         deal_value_names = list(self.deal_values)
         if opts.deal_by == "thread":
@@ -508,6 +547,7 @@ class _MailCollector:
             }
         )
 
+        import tracemalloc as _t, resource as _r; print("CHK", 168, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # People referenced by kept rows.
         sender_arr = np.frombuffer(self.m_sender, dtype=np.int32) if n else np.zeros(0, np.int32)
         r_msg = np.frombuffer(self.r_msg, dtype=np.int32) if len(self.r_msg) else np.zeros(0, np.int32)
@@ -537,6 +577,7 @@ class _MailCollector:
             )
         people = pd.DataFrame(rows, columns=TABLES["people"].column_names)
 
+        import tracemalloc as _t, resource as _r; print("CHK", 197, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         write_dataset(
             {
                 "accounts": coerce_table("accounts", accounts_frame),
@@ -548,10 +589,12 @@ class _MailCollector:
         )
         report.tables = {"accounts": len(accounts_frame), "people": len(people), "deals": len(deals)}
 
+        import tracemalloc as _t, resource as _r; print("CHK", 208, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Emails and recipients, in chunks.
         parent = np.frombuffer(self.m_parent, dtype=np.int64) if n else np.zeros(0, np.int64)
         deal_of_msg = np.full(n, -1, dtype=np.int64)
         deal_of_msg[kept_idx] = deal_key[kept_idx]
+        import tracemalloc as _t, resource as _r; print("CHK", 212, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         with _ChunkWriter(out_dir, "emails", fmt) as writer:
             for start in range(0, len(kept_idx), _CHUNK_ROWS):
                 idx = kept_idx[start : start + _CHUNK_ROWS]
@@ -570,6 +613,7 @@ class _MailCollector:
                 writer.write(frame)
             report.tables["emails"] = writer.rows
         r_idx = np.flatnonzero(r_kept)
+        import tracemalloc as _t, resource as _r; print("CHK", 230, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         with _ChunkWriter(out_dir, "email_recipients", fmt) as writer:
             for start in range(0, len(r_idx), _CHUNK_ROWS):
                 idx = r_idx[start : start + _CHUNK_ROWS]

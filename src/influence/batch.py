@@ -1,0 +1,427 @@
+"""Batch scoring of a dataset folder, a chunk of accounts at a time, to one CSV or Parquet file.
+
+Features are computed per chunk with all deals of an account together (an account's earlier deals feed its
+history features), so a chunk gives exactly the rows the whole dataset would. Memory is bounded by the chunk:
+each chunk's features and scores are written and dropped before the next. The output is written to a temporary
+file in the target folder and renamed only when every chunk succeeded, so a failed or killed job never leaves a
+file that looks complete (a killed job may leave `.<name>.<pid>.tmp`, never `<name>`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import TABLE_ORDER, Dataset
+
+if TYPE_CHECKING:
+    from influence.predict import Scorer, ScoreResult
+
+__all__ = [
+    "AccountListError",
+    "BatchSummary",
+    "OUTPUT_SUFFIXES",
+    "iter_account_chunks",
+    "read_account_list",
+    "score_accounts",
+]
+
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+REASON_SEPARATOR = " | "
+
+
+class AccountListError(ValueError):
+    """The account list file cannot be used; the message names the file (and row) and the fix."""
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did."""
+
+    out: Path
+    model_version: str
+    accounts_requested: int
+    accounts_scored: int
+    unknown_accounts: list[str] = field(default_factory=list)
+    deals: int = 0
+    people: int = 0
+    seconds: float = 0.0
+    deals_out: Path | None = None
+
+    @property
+    def people_per_s(self) -> float:
+        return self.people / self.seconds if self.seconds > 0 else 0.0
+
+    def format(self) -> str:
+        lines = [
+            f"scored {self.accounts_scored} of {self.accounts_requested} account(s): {self.deals} deal(s), "
+            f"{self.people} people in {self.seconds:.1f} s ({self.people_per_s:,.0f} people/s) "
+            f"with model {self.model_version}",
+            f"written to {self.out}" + (f" (deals: {self.deals_out})" if self.deals_out else ""),
+        ]
+        if self.unknown_accounts:
+            shown = ", ".join(self.unknown_accounts[:10]) + (
+                " ..." if len(self.unknown_accounts) > 10 else ""
+            )
+            lines.append(f"{len(self.unknown_accounts)} unknown account(s) not in the dataset: {shown}")
+        return "\n".join(lines)
+
+
+# -- the account list ----------------------------------------------------------------------------------------------
+def read_account_list(path: str | Path) -> list[str]:
+    """Account ids from a CSV file with an `account_id` column (other columns ignored), in file order, duplicates
+    dropped. Raises AccountListError for a missing/empty file, a header without `account_id`, or an empty id."""
+    file = Path(path)
+    if not file.is_file():
+        raise AccountListError(f"{file}: account list not found")
+    with open(file, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise AccountListError(f"{file}: the account list is empty; expected a header row 'account_id'")
+        names = [h.strip() for h in header]
+        if "account_id" not in names:
+            raise AccountListError(
+                f"{file}: header {header!r} has no 'account_id' column; the first line must name it, "
+                "e.g. 'account_id'"
+            )
+        col = names.index("account_id")
+        ids: list[str] = []
+        for row_number, row in enumerate(reader, start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank line
+            value = row[col].strip() if col < len(row) else ""
+            if not value:
+                raise AccountListError(f"{file}: row {row_number}: account_id is empty")
+            ids.append(value)
+    if not ids:
+        raise AccountListError(f"{file}: the account list has a header but no account ids")
+    return list(dict.fromkeys(ids))
+
+
+# -- slicing a dataset by account ---------------------------------------------------------------------------------
+class _AccountSlicer:
+    """Pre-sorted row positions per account for every table, so a chunk of accounts is sliced in O(chunk)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.account_ids = ds.accounts["account_id"].astype(str).to_numpy()
+        account_index = pd.Index(self.account_ids)
+        self.n = len(self.account_ids)
+
+        deals = ds.deals
+        deal_acc = account_index.get_indexer(deals["account_id"].astype(str).to_numpy())
+        deal_index = pd.Index(deals["deal_id"].astype(str).to_numpy())
+
+        def by_deal(frame: pd.DataFrame) -> np.ndarray:
+            pos = deal_index.get_indexer(frame["deal_id"].astype(str).to_numpy())
+            return np.where(pos >= 0, deal_acc[np.maximum(pos, 0)], -1)
+
+        meeting_acc = by_deal(ds.meetings)
+        meeting_index = pd.Index(ds.meetings["meeting_id"].astype(str).to_numpy())
+        email_acc = by_deal(ds.emails)
+        email_index = pd.Index(ds.emails["message_id"].astype(str).to_numpy())
+
+        def via(frame: pd.DataFrame, column: str, index: pd.Index, acc: np.ndarray) -> np.ndarray:
+            pos = index.get_indexer(frame[column].astype(str).to_numpy())
+            return np.where(pos >= 0, acc[np.maximum(pos, 0)], -1)
+
+        people = ds.people
+        self.person_index = pd.Index(people["person_id"].astype(str).to_numpy())
+        person_acc = account_index.get_indexer(people["account_id"].astype("string").fillna("").to_numpy())
+        codes = {
+            "accounts": np.arange(self.n),
+            "deals": deal_acc,
+            "meetings": meeting_acc,
+            "meeting_attendees": via(ds.meeting_attendees, "meeting_id", meeting_index, meeting_acc),
+            "emails": email_acc,
+            "email_recipients": via(ds.email_recipients, "message_id", email_index, email_acc),
+            "labels": by_deal(ds.labels),
+            "people": person_acc,
+            "signals": via(ds.signals, "person_id", self.person_index, person_acc),
+        }
+        self._order: dict[str, np.ndarray] = {}
+        self._bounds: dict[str, np.ndarray] = {}
+        for name, code in codes.items():
+            order = np.argsort(code, kind="stable")
+            self._order[name] = order
+            # code -1 (no account: sellers, partners, their signals) sorts first and is never sliced by account
+            self._bounds[name] = np.searchsorted(code[order], np.arange(self.n + 1))
+
+    def positions(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for name, order in self._order.items():
+            bounds = self._bounds[name]
+            parts = [order[bounds[c] : bounds[c + 1]] for c in codes]
+            out[name] = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.intp)
+        return out
+
+    def chunk(self, codes: np.ndarray) -> Dataset:
+        """The sub-dataset of these accounts: their deals and everything hanging off them, plus every person
+        (seller, partner, or from another account) their events reference, with those people's signals."""
+        ds = self.ds
+        pos = self.positions(codes)
+        tables = {name: ds.tables[name].iloc[pos[name]] for name in pos}
+        referenced = pd.unique(
+            np.concatenate(
+                [
+                    tables["meeting_attendees"]["person_id"].astype(str).to_numpy(),
+                    tables["meetings"]["organizer_id"].dropna().astype(str).to_numpy(),
+                    tables["emails"]["sender_id"].astype(str).to_numpy(),
+                    tables["email_recipients"]["person_id"].astype(str).to_numpy(),
+                    tables["labels"]["person_id"].astype(str).to_numpy(),
+                ]
+            )
+        )
+        extra = self.person_index.get_indexer(referenced)
+        people_pos = np.union1d(pos["people"], extra[extra >= 0])
+        tables["people"] = ds.people.iloc[people_pos]
+        outside = np.setdiff1d(people_pos, pos["people"])
+        if len(outside):
+            sig_person = ds.signals["person_id"].astype(str)
+            outside_ids = self.person_index[outside]
+            extra_sig = np.flatnonzero(sig_person.isin(outside_ids).to_numpy())
+            sig_pos = np.union1d(pos["signals"], extra_sig)
+            tables["signals"] = ds.signals.iloc[sig_pos]
+        return Dataset({name: tables[name].reset_index(drop=True) for name in TABLE_ORDER}, path=ds.path)
+
+
+def iter_account_chunks(
+    ds: Dataset, accounts: Sequence[str] | None, chunk_accounts: int
+) -> Iterator[tuple[list[str], Dataset]]:
+    """(account ids, sub-dataset) per chunk of `chunk_accounts` known accounts, in list (or dataset) order."""
+    slicer = _AccountSlicer(ds)
+    index = pd.Index(slicer.account_ids)
+    if accounts is None:
+        codes = np.arange(slicer.n)
+    else:
+        found = index.get_indexer(list(accounts))
+        codes = found[found >= 0]
+    for start in range(0, len(codes), chunk_accounts):
+        part = codes[start : start + chunk_accounts]
+        yield [str(a) for a in slicer.account_ids[part]], slicer.chunk(part)
+
+
+# -- writers -----------------------------------------------------------------------------------------------------
+class _Writer:
+    """Appends people frames to a temporary CSV or Parquet file; `commit` renames it into place."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.kind = out.suffix.lower()
+        self.tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        self._parquet: Any = None
+        self._header = True
+
+    def write(self, people: pd.DataFrame) -> None:
+        if self.kind == ".csv":
+            frame = people.copy()
+            frame["reasons"] = [REASON_SEPARATOR.join(r) for r in frame["reasons"]]
+            frame.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
+            self._header = False
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(people, schema=_people_schema(people), preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+        self._parquet.write_table(table)
+
+    def commit(self, empty_columns: Sequence[str]) -> None:
+        if self.kind == ".csv" and self._header:  # nothing written: still a valid file with the header
+            pd.DataFrame(columns=list(empty_columns)).to_csv(self.tmp, index=False)
+        if self.kind == ".parquet":
+            if self._parquet is None:
+                import pyarrow.parquet as pq
+
+                pq.write_table(_empty_people_table(empty_columns), self.tmp)
+            else:
+                self._parquet.close()
+        self.tmp.replace(self.out)
+
+    def abort(self) -> None:
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):  # best effort while already failing
+                self._parquet.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _people_schema(people: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    fields = []
+    for column in people.columns:
+        if column == "reasons":
+            fields.append(pa.field(column, pa.list_(pa.string())))
+        elif column in ("influence_rank", "seller_meetings", "seller_emails"):
+            fields.append(pa.field(column, pa.int64()))
+        elif column == "influence" or column == "profile_confidence" or column.startswith("p_"):
+            fields.append(pa.field(column, pa.float64()))
+        else:
+            fields.append(pa.field(column, pa.string()))
+    return pa.schema(fields)
+
+
+def _empty_people_table(columns: Sequence[str]) -> Any:
+    return _people_schema(pd.DataFrame(columns=list(columns))).empty_table()
+
+
+def _write_deals(path: Path, deals: pd.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = deals.copy()
+            for column in ("gaps", "next_best_contacts"):
+                frame[column] = [REASON_SEPARATOR.join(v) for v in frame[column]]
+            frame.to_csv(tmp, index=False)
+        else:
+            deals.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _deal_rows(result: ScoreResult) -> pd.DataFrame:
+    deals = result.deals.copy()
+    nbc = result.next_best_contacts
+    texts = {
+        d: [
+            f"{r.full_name or r.person_id} ({str(r.profile).replace('_', ' ')}, influence {r.influence:.2f}): "
+            f"{r.angle}"
+            for r in g.itertuples()
+        ]
+        for d, g in nbc.groupby("deal_id", sort=False)
+    }
+    deals["next_best_contacts"] = [texts.get(d, []) for d in deals["deal_id"].astype(str)]
+    deals["model_version"] = result.model_version
+    return deals
+
+
+# -- the job ------------------------------------------------------------------------------------------------------
+def score_accounts(
+    data_dir: str | Path | Dataset,
+    out: str | Path,
+    *,
+    accounts: Sequence[str] | str | Path | None = None,
+    model: str | Path | Scorer | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    chunk_accounts: int = 500,
+    explain: bool = True,
+    deals_out: str | Path | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> BatchSummary:
+    """Score the accounts of a dataset folder (all, or those of `accounts`: a list of ids or an account-list
+    CSV) chunk by chunk into `out` (.csv: reasons joined with " | "; .parquet: reasons as a list).
+
+    Unknown account ids are reported (`echo`, and in the summary), never skipped silently. `model`: a bundle
+    reference (`models/<name>[/<version>]`, `models:/NAME@ALIAS`) or a ready Scorer; default: the shipped model.
+    `deals_out`: optional per-deal file with coverage gaps and next-best contacts.
+    """
+    from influence.features import parse_as_of
+    from influence.predict import PEOPLE_COLUMNS, Scorer
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--out {out}: use a file name ending in .csv or .parquet")
+    deals_path = Path(deals_out) if deals_out is not None else None
+    if deals_path is not None and deals_path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--deals-out {deals_path}: use a file name ending in .csv or .parquet")
+    if chunk_accounts < 1:
+        raise ValueError("chunk_accounts must be at least 1")
+    as_of_ts = parse_as_of(as_of)
+    if isinstance(accounts, str | Path):
+        accounts = read_account_list(accounts)
+    scorer = model if isinstance(model, Scorer) else Scorer.from_ref(model)
+    if isinstance(data_dir, Dataset):
+        ds = data_dir
+    else:
+        from influence.data import load
+
+        ds = load(data_dir)
+
+    known = set(ds.accounts["account_id"].astype(str))
+    requested = (
+        list(dict.fromkeys(accounts)) if accounts is not None else list(ds.accounts["account_id"].astype(str))
+    )
+    unknown = [a for a in requested if a not in known]
+    say = echo or (lambda _m: None)
+    if unknown:
+        say(f"{len(unknown)} account(s) in the list are not in the dataset: {', '.join(unknown[:20])}")
+    summary = BatchSummary(
+        out=out,
+        model_version=scorer.model_version,
+        accounts_requested=len(requested),
+        accounts_scored=0,
+        unknown_accounts=unknown,
+        deals_out=deals_path,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(out)
+    deal_frames: list[pd.DataFrame] = []
+    n_known = len(requested) - len(unknown)
+    bar = _progress(n_known, progress)
+    try:
+        for ids, chunk in iter_account_chunks(
+            ds, requested if accounts is not None else None, chunk_accounts
+        ):
+            result = scorer.score_dataset(chunk, as_of=as_of_ts, explain=explain)
+            writer.write(result.people.assign(model_version=result.model_version))
+            if deals_path is not None:
+                deal_frames.append(_deal_rows(result))
+            summary.accounts_scored += len(ids)
+            summary.deals += len(result.deals)
+            summary.people += len(result.people)
+            bar.update(len(ids))
+        writer.commit([*PEOPLE_COLUMNS, "model_version"])
+        if deals_path is not None:
+            deals = (
+                pd.concat(deal_frames, ignore_index=True)
+                if deal_frames
+                else pd.DataFrame(
+                    columns=[
+                        "deal_id",
+                        "account_id",
+                        "n_people",
+                        "engagement_assessable",
+                        "gaps",
+                        "next_best_contacts",
+                        "model_version",
+                    ]  # fmt: skip
+                )
+            )
+            _write_deals(deals_path, deals)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="account", desc="scoring", leave=False)

@@ -1,0 +1,78 @@
+"""CLI command for the report stage: `influence report DIR --out FILE.html` (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the app."""
+
+    @app.command("report")
+    def report(
+        folder: Path = typer.Argument(
+            ..., help="Dataset folder holding <table>.csv or <table>.parquet files."
+        ),
+        out: Path = typer.Option(..., "--out", help="The HTML file to write (one self-contained file)."),
+        accounts: Path = typer.Option(
+            None,
+            "--accounts",
+            help="CSV file with an account_id column: report only these accounts (ids not in the dataset are "
+            "listed in the report and on stderr).",
+            show_default=False,
+        ),
+        model: str = typer.Option(
+            None,
+            "--model",
+            help="Model bundle folder, or models:/NAME@ALIAS / models:/NAME/VERSION. "
+            "Default: models/influence-default.",
+            show_default=False,
+        ),
+        as_of: str = typer.Option(
+            None,
+            "--as-of",
+            help="Report as known at this time (ISO 8601 with Z or an offset); default: all events.",
+            show_default=False,
+        ),
+    ) -> None:
+        """Write one self-contained HTML report: per account, the top people, coverage gaps and next-best
+        contacts, and the DMU map of every deal.
+
+        The file makes no network request (CSS, JavaScript and data are inlined), so it can be shared and opened
+        offline. See docs/map.md.
+        """
+        from influence.batch import AccountListError, read_account_list
+        from influence.bundle import BundleError
+        from influence.data import DatasetError
+        from influence.report import write_report
+
+        if not folder.is_dir():
+            typer.echo(f"error: {folder}: not a dataset folder", err=True)
+            raise typer.Exit(1)
+        if out.suffix.lower() not in (".html", ".htm"):
+            typer.echo(f"error: --out {out}: the report is an HTML file; name it *.html", err=True)
+            raise typer.Exit(1)
+        try:
+            wanted = read_account_list(accounts) if accounts is not None else None
+            summary = write_report(folder, out, accounts=wanted, model=model, as_of=as_of)
+        except (AccountListError, DatasetError, BundleError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if summary.unknown_accounts:
+            shown = ", ".join(summary.unknown_accounts[:10])
+            more = (
+                f" and {len(summary.unknown_accounts) - 10} more"
+                if len(summary.unknown_accounts) > 10
+                else ""
+            )
+            typer.echo(
+                f"warning: {len(summary.unknown_accounts)} account id(s) of {accounts} are not in {folder}: "
+                f"{shown}{more}",
+                err=True,
+            )
+        typer.echo(
+            f"wrote {summary.path} ({summary.bytes / 1024:.0f} KiB): {summary.accounts} accounts, "
+            f"{summary.deals} deals, {summary.people} people in {summary.seconds:.1f} s"
+        )

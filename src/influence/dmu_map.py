@@ -1,0 +1,570 @@
+"""The deal map: one deal's DMU as a network, merged with its scores into one JSON-ready dict.
+
+Pure functions, no I/O. `deal_graphs(ds)` builds, per deal, the people around it and the ties between them from
+metadata only (who e-mailed whom, who sat in the same meeting); `deal_map(graph, report)` merges one graph with
+that deal's scores (`ScoreResult.deal_report(deal_id)` or the `/v1/deals/score` answer, which share the fields
+used here) and a deterministic layout. The map page, the API and `influence report` all render this dict with
+the same JavaScript (`influence/static/dmu-map.js`).
+
+Choices (docs/map.md):
+
+- Nodes are everyone who took part in the deal's meetings (organiser or invitee, whatever the answer) or e-mails
+  (sender or recipient), on every side (buyer, partner, seller), plus every person the scorer scored for the
+  deal (a person seen only through digital signals has no tie but is still part of the DMU). Seller-side people
+  are never scored: they carry `scored: false` and are drawn apart (grey squares).
+- Ties are undirected and counted per pair: `emails` = messages where one of the two sent and the other received
+  (either direction, each message once), `meetings` = meetings both attended; `weight = emails + meetings`.
+  Attendance follows the features (`influence.features`): `attended` when recorded, else an accepted invitation
+  or being the organiser; an organiser who is not on the invitation list attended.
+- With `as_of`, only events strictly before it count, as in `build_features`.
+- The layout is computed here, not in the browser: a weighted Fruchterman-Reingold spring layout in numpy with a
+  fixed seed, so the same deal is always drawn the same way (stable screenshots, the same picture in the page
+  and in the report) and the front end stays plain SVG.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from influence.contract import PROFILES, RESPONSES, Dataset
+
+if TYPE_CHECKING:
+    from influence.predict import ScoreResult
+
+__all__ = [
+    "MAP_VERSION",
+    "NODE_COLUMNS",
+    "EDGE_COLUMNS",
+    "DealGraph",
+    "deal_graphs",
+    "deal_graph",
+    "spring_layout",
+    "deal_map",
+    "deal_maps",
+    "deal_reports",
+    "json_ready",
+]
+
+MAP_VERSION = 1
+NODE_COLUMNS = [
+    "person_id",
+    "full_name",
+    "title",
+    "department",
+    "side",
+    "account_id",
+    "emails_sent",
+    "emails_received",
+    "meetings",
+]
+EDGE_COLUMNS = ["source", "target", "emails", "meetings", "weight"]
+# Fields copied from the scored person into its node; everything else of the score row (p_<profile>, ids) is
+# left out to keep the page light.
+_SCORE_FIELDS = (
+    "influence",
+    "influence_rank",
+    "profile",
+    "profile_confidence",
+    "method",
+    "engagement",
+    "seller_meetings",
+    "seller_emails",
+    "reasons",
+)
+_DEAL_FIELDS = ("stage", "outcome", "amount", "currency", "created_at", "closed_at")
+LAYOUT_ITERATIONS = 200
+# Smallest distance kept between two node centres, in layout units (the layout spans [0, 1] on both axes).
+MIN_SEPARATION = 0.07
+
+
+@dataclass(frozen=True)
+class DealGraph:
+    """The people around one deal and the ties between them.
+
+    `nodes`: one row per person (`NODE_COLUMNS`), `emails_sent` / `emails_received` / `meetings` counted within
+    this deal. `edges`: one row per tied pair (`EDGE_COLUMNS`), `source < target` as text. `n_meetings` /
+    `n_emails`: the deal's meetings and messages counted (before `as_of`).
+    """
+
+    deal_id: str
+    account_id: str | None
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    n_meetings: int = 0
+    n_emails: int = 0
+
+
+# -- graph --------------------------------------------------------------------------------------------------------
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype("string")
+
+
+def _participation(ds: Dataset, meetings: pd.DataFrame) -> pd.DataFrame:
+    """(deal_id, meeting_id, person_id, attended) for every invitee and organiser of `meetings`."""
+    att = ds.meeting_attendees
+    att = att[att["meeting_id"].isin(meetings["meeting_id"])]
+    invited = pd.DataFrame(
+        {"meeting_id": _text(att["meeting_id"]), "person_id": _text(att["person_id"])}, index=att.index
+    )
+    organisers = pd.DataFrame(
+        {"meeting_id": _text(meetings["meeting_id"]), "person_id": _text(meetings["organizer_id"])}
+    ).dropna()
+    org_key = set(zip(organisers["meeting_id"], organisers["person_id"], strict=True))
+    is_organiser = pd.Series(
+        [k in org_key for k in zip(invited["meeting_id"], invited["person_id"], strict=True)],
+        index=invited.index,
+        dtype=bool,
+    )
+    recorded = att["attended"]
+    accepted = (att["response"].astype("string") == RESPONSES[0]).fillna(False).astype(bool)
+    # Same rule as the features: the recorded flag when known, else an accepted invitation or being the organiser.
+    invited["attended"] = recorded.astype("boolean").fillna(accepted | is_organiser).astype(bool).to_numpy()
+    inv_key = set(zip(invited["meeting_id"], invited["person_id"], strict=True))
+    uninvited = organisers[
+        [k not in inv_key for k in zip(organisers["meeting_id"], organisers["person_id"], strict=True)]
+    ].assign(attended=True)
+    part = pd.concat([invited, uninvited], ignore_index=True)
+    deal_of = pd.Series(_text(meetings["deal_id"]).to_numpy(), index=_text(meetings["meeting_id"]).to_numpy())
+    part.insert(0, "deal_id", deal_of.reindex(part["meeting_id"].to_numpy()).to_numpy())
+    return part.astype({"deal_id": "string", "meeting_id": "string", "person_id": "string"})
+
+
+def _pairs(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Each pair ordered (smaller id first), so a->b and b->a count as one undirected tie."""
+    first = a.where(a < b, b)
+    second = b.where(a < b, a)
+    return first, second
+
+
+def deal_graphs(
+    ds: Dataset,
+    deal_ids: Sequence[str] | None = None,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    extra_people: Mapping[str, Iterable[str]] | None = None,
+) -> dict[str, DealGraph]:
+    """The graph of every deal of `ds` (or of `deal_ids`, in that order), counting events before `as_of`.
+
+    `extra_people` maps a deal to people who must be nodes even without any tie (the scored people). A deal id not
+    in `ds.deals` raises KeyError naming it. People referenced but absent from `ds.people` keep side `unknown`.
+    """
+    deals = ds.deals.assign(deal_id=_text(ds.deals["deal_id"]), account_id=_text(ds.deals["account_id"]))
+    wanted = list(
+        dict.fromkeys(deals["deal_id"].tolist() if deal_ids is None else [str(d) for d in deal_ids])
+    )
+    missing = sorted(set(wanted) - set(deals["deal_id"]))
+    if missing:
+        raise KeyError(f"deal(s) not in the dataset: {', '.join(missing[:10])}")
+    cutoff = None if as_of is None else pd.Timestamp(as_of)
+    if cutoff is not None and cutoff.tzinfo is None:
+        raise ValueError(f"as_of {as_of!s} has no time zone; add Z for UTC or an offset")
+
+    meetings = ds.meetings[_text(ds.meetings["deal_id"]).isin(wanted)]
+    emails = ds.emails[_text(ds.emails["deal_id"]).isin(wanted)]
+    if cutoff is not None:
+        meetings = meetings[meetings["start_at"] < cutoff]
+        emails = emails[emails["sent_at"] < cutoff]
+
+    part = _participation(ds, meetings)
+    rec = ds.email_recipients[ds.email_recipients["message_id"].isin(emails["message_id"])]
+    msg = pd.DataFrame(
+        {
+            "message_id": _text(emails["message_id"]),
+            "deal_id": _text(emails["deal_id"]),
+            "sender": _text(emails["sender_id"]),
+        }
+    )
+    sent = msg.merge(
+        pd.DataFrame({"message_id": _text(rec["message_id"]), "recipient": _text(rec["person_id"])}),
+        on="message_id",
+        how="inner",
+    )
+    sent = sent[sent["sender"] != sent["recipient"]]
+
+    # Meeting ties: every pair of people who both attended the same meeting.
+    present = part[part["attended"]][["deal_id", "meeting_id", "person_id"]].drop_duplicates()
+    together = present.merge(present, on=["deal_id", "meeting_id"], suffixes=("_a", "_b"))
+    together = together[together["person_id_a"] < together["person_id_b"]]
+    meet_ties = (
+        together.groupby(["deal_id", "person_id_a", "person_id_b"], sort=False)
+        .size()
+        .rename("meetings")
+        .reset_index()
+        .rename(columns={"person_id_a": "source", "person_id_b": "target"})
+    )
+    first, second = _pairs(sent["sender"], sent["recipient"])
+    mail = pd.DataFrame(
+        {"deal_id": sent["deal_id"], "source": first, "target": second, "m": sent["message_id"]}
+    )
+    mail_ties = (
+        mail.drop_duplicates().groupby(["deal_id", "source", "target"], sort=False).size().rename("emails")
+    ).reset_index()
+    ties = mail_ties.merge(meet_ties, on=["deal_id", "source", "target"], how="outer")
+    ties["emails"] = ties["emails"].fillna(0).astype("int64")
+    ties["meetings"] = ties["meetings"].fillna(0).astype("int64")
+    ties["weight"] = ties["emails"] + ties["meetings"]
+
+    # Per-person activity within the deal (for the node's tooltip).
+    sent_count = msg.groupby(["deal_id", "sender"]).size()
+    received = sent.drop_duplicates(["message_id", "recipient"]).groupby(["deal_id", "recipient"]).size()
+    attended = present.groupby(["deal_id", "person_id"]).size()
+
+    members = pd.concat(
+        [
+            part[["deal_id", "person_id"]],
+            msg[["deal_id", "sender"]].set_axis(["deal_id", "person_id"], axis=1),
+            sent[["deal_id", "recipient"]].set_axis(["deal_id", "person_id"], axis=1),
+        ],
+        ignore_index=True,
+    )
+    if extra_people:
+        extra = [(str(d), str(p)) for d, ps in extra_people.items() for p in ps]
+        members = pd.concat(
+            [members, pd.DataFrame(extra, columns=["deal_id", "person_id"])], ignore_index=True
+        )
+    members = members.dropna().astype("string").drop_duplicates()
+
+    people = ds.people.drop_duplicates("person_id")
+    info = pd.DataFrame(
+        {c: _text(people[c]).to_numpy() for c in ("person_id", "full_name", "title", "department", "side")}
+        | {"account_id": _text(people["account_id"]).to_numpy()}
+    )
+    nodes_all = members.merge(info, on="person_id", how="left")
+    nodes_all["side"] = nodes_all["side"].fillna("unknown")
+    for column, counts in (
+        ("emails_sent", sent_count.rename_axis(["deal_id", "person_id"])),
+        ("emails_received", received.rename_axis(["deal_id", "person_id"])),
+        ("meetings", attended),
+    ):
+        frame = counts.rename(column).reset_index().astype({"deal_id": "string", "person_id": "string"})
+        nodes_all = nodes_all.merge(frame, on=["deal_id", "person_id"], how="left")
+        nodes_all[column] = nodes_all[column].fillna(0).astype("int64")
+    nodes_all = nodes_all.sort_values(["deal_id", "person_id"], kind="stable")
+    n_meetings = meetings.groupby(_text(meetings["deal_id"])).size()
+    n_emails = msg.groupby("deal_id").size()
+
+    account_of = dict(zip(deals["deal_id"], deals["account_id"], strict=True))
+    by_deal_nodes = {str(k): v for k, v in nodes_all.groupby("deal_id", sort=False)}
+    by_deal_ties = {str(k): v for k, v in ties.groupby("deal_id", sort=False)}
+    empty_nodes = nodes_all.iloc[0:0]
+    empty_ties = ties.iloc[0:0]
+    out: dict[str, DealGraph] = {}
+    for deal_id in wanted:
+        nodes = by_deal_nodes.get(deal_id, empty_nodes)[NODE_COLUMNS].reset_index(drop=True)
+        edges = by_deal_ties.get(deal_id, empty_ties).sort_values(["source", "target"])[EDGE_COLUMNS]
+        out[deal_id] = DealGraph(
+            deal_id=deal_id,
+            account_id=account_of.get(deal_id),
+            nodes=nodes,
+            edges=edges.reset_index(drop=True).astype({"source": "string", "target": "string"}),
+            n_meetings=int(n_meetings.get(deal_id, 0)),
+            n_emails=int(n_emails.get(deal_id, 0)),
+        )
+    return out
+
+
+def deal_graph(ds: Dataset, deal_id: str, *, as_of: pd.Timestamp | str | None = None) -> DealGraph:
+    """The graph of one deal (see `deal_graphs`)."""
+    return deal_graphs(ds, [deal_id], as_of=as_of)[str(deal_id)]
+
+
+# -- layout -------------------------------------------------------------------------------------------------------
+def spring_layout(
+    n: int,
+    edges: Sequence[tuple[int, int, float]] | np.ndarray,
+    *,
+    seed: int = 0,
+    iterations: int = LAYOUT_ITERATIONS,
+    min_separation: float = MIN_SEPARATION,
+) -> np.ndarray:
+    """Positions (n, 2) in [0, 1] from a weighted Fruchterman-Reingold spring layout; deterministic for a seed.
+
+    `edges` holds (i, j, weight) rows; heavier ties pull harder (log-scaled, so one chatty pair does not collapse
+    the picture). A weak pull to the centre keeps isolated people and separate groups on the canvas, and a final
+    pass pushes apart nodes closer than `min_separation` so circles and labels do not sit on top of each other.
+    """
+    if n == 0:
+        return np.zeros((0, 2))
+    if n == 1:
+        return np.array([[0.5, 0.5]])
+    rng = np.random.default_rng(seed)
+    angle = 2 * math.pi * np.arange(n) / n
+    pos = np.c_[np.cos(angle), np.sin(angle)] * 0.5 + rng.normal(scale=0.02, size=(n, 2))
+    e = np.asarray(edges, dtype=np.float64).reshape(-1, 3)
+    i, j = e[:, 0].astype(np.intp), e[:, 1].astype(np.intp)
+    w = 1.0 + np.log1p(e[:, 2])
+    k = math.sqrt(1.0 / n)
+    temperature = 0.1
+    for step in range(iterations):
+        delta = pos[:, None, :] - pos[None, :, :]
+        dist = np.maximum(np.linalg.norm(delta, axis=2), 1e-4)
+        np.fill_diagonal(dist, np.inf)
+        disp = (delta * (k * k / dist**2)[:, :, None]).sum(axis=1)  # repulsion k^2/d along the unit vector
+        d_ij = pos[i] - pos[j]
+        length = np.maximum(np.linalg.norm(d_ij, axis=1), 1e-4)
+        pull = d_ij * (w * length / k)[:, None]  # attraction d^2/k along the unit vector, times the weight
+        np.add.at(disp, i, -pull)
+        np.add.at(disp, j, pull)
+        disp -= pos * (2.0 * k)  # gravity towards the centre
+        norm = np.maximum(np.linalg.norm(disp, axis=1), 1e-9)
+        step_size = temperature * (1.0 - step / iterations) + 1e-3
+        pos += disp / norm[:, None] * np.minimum(norm, step_size)[:, None]
+    pos = _normalise(pos)
+    for _ in range(50):
+        delta = pos[:, None, :] - pos[None, :, :]
+        dist = np.linalg.norm(delta, axis=2)
+        np.fill_diagonal(dist, min_separation)  # a node is never too close to itself
+        close = dist < min_separation
+        if not close.any():
+            break
+        push = np.where(close, (min_separation - dist) / np.maximum(dist, 1e-6) / 2, 0.0)
+        # Coincident points have no direction: separate them along a fixed, index-based direction.
+        same = close & (dist < 1e-6)
+        if same.any():
+            a, b = np.nonzero(np.triu(same))
+            pos[a] += np.c_[np.cos(b), np.sin(b)] * min_separation / 2
+            continue
+        pos += (delta * push[:, :, None]).sum(axis=1)
+        pos = _normalise(pos)
+    return pos
+
+
+def _normalise(pos: np.ndarray) -> np.ndarray:
+    lo, hi = pos.min(axis=0), pos.max(axis=0)
+    span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
+    out = (pos - lo) / span
+    out[:, hi - lo <= 1e-9] = 0.5
+    return out
+
+
+# -- the map -----------------------------------------------------------------------------------------------------
+def json_ready(value: Any) -> Any:
+    """JSON-ready: NaN/NA/NaT -> None, numpy scalars -> Python, timestamps -> ISO 8601."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    return value
+
+
+def _layout_seed(deal_id: str, seed: int) -> int:
+    # A per-deal seed from a stable hash (Python's hash() is salted per process).
+    return (zlib.crc32(deal_id.encode("utf-8")) + seed) & 0xFFFFFFFF
+
+
+def deal_map(
+    graph: DealGraph,
+    report: Mapping[str, Any],
+    *,
+    deal: Mapping[str, Any] | None = None,
+    account_name: str | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The JSON-ready map of one deal: graph + scores + layout.
+
+    `report` is the deal's scores: `ScoreResult.deal_report(deal_id)` or the `/v1/deals/score` answer (fields
+    used: people[*].person_id/full_name/title/influence/influence_rank/profile/..., coverage, gaps,
+    next_best_contacts, model_version, as_of, engagement_assessable). Scored people missing from the graph are
+    added as tie-less nodes. `deal` adds the deal's stage/outcome/amount. Nodes are ordered by influence rank
+    (scored people first), then side and person id; `top` marks the rank-1 person.
+    """
+    people = {str(p["person_id"]): p for p in report.get("people", [])}
+    nodes_frame = graph.nodes
+    known = set(nodes_frame["person_id"].astype(str))
+    extra = [pid for pid in people if pid not in known]
+    rows: list[dict[str, Any]] = [
+        {c: json_ready(v) for c, v in zip(NODE_COLUMNS, r, strict=True)}
+        for r in nodes_frame.itertuples(index=False, name=None)
+    ]
+    for pid in extra:
+        p = people[pid]
+        rows.append(
+            {
+                "person_id": pid,
+                "full_name": json_ready(p.get("full_name")),
+                "title": json_ready(p.get("title")),
+                "department": None,
+                "side": "unknown",  # pass the scored people to deal_graphs(extra_people=...) to know it
+                "account_id": json_ready(p.get("account_id")),
+                "emails_sent": 0,
+                "emails_received": 0,
+                "meetings": 0,
+            }
+        )
+    nodes: list[dict[str, Any]] = []
+    for row in rows:
+        pid = row.pop("person_id")
+        score = people.get(pid)
+        node: dict[str, Any] = {
+            "id": pid,
+            "name": row.pop("full_name") or pid,
+            **row,
+            "scored": score is not None,
+        }
+        if score is not None:
+            for f in _SCORE_FIELDS:
+                node[f] = json_ready(score.get(f))
+            node["reasons"] = [str(r) for r in (node["reasons"] or [])]
+            if node["title"] is None:
+                node["title"] = json_ready(score.get("title"))
+        else:
+            node.update({f: None for f in _SCORE_FIELDS})
+            node["reasons"] = []
+        node["top"] = False
+        nodes.append(node)
+
+    side_order = {"buyer": 0, "partner": 1, "seller": 2}
+    nodes.sort(
+        key=lambda n: (
+            n["influence_rank"] if n["influence_rank"] is not None else math.inf,
+            side_order.get(n["side"], 3),
+            n["id"],
+        )
+    )
+    ranked = [n for n in nodes if n["influence_rank"] is not None]
+    top = min(ranked, key=lambda n: (n["influence_rank"], n["id"])) if ranked else None
+    if top is not None:
+        top["top"] = True
+
+    index = {n["id"]: k for k, n in enumerate(nodes)}
+    edges = [
+        {"source": s, "target": t, "emails": int(e), "meetings": int(m), "weight": int(w)}
+        for s, t, e, m, w in graph.edges[EDGE_COLUMNS].itertuples(index=False, name=None)
+    ]
+    triples = [(index[e["source"]], index[e["target"]], e["weight"]) for e in edges]
+    pos = spring_layout(len(nodes), triples, seed=_layout_seed(graph.deal_id, seed))
+    for n, (x, y) in zip(nodes, pos, strict=True):
+        n["x"], n["y"] = round(float(x), 4), round(float(y), 4)
+
+    sides = [n["side"] for n in nodes]
+    deal_info = {"deal_id": graph.deal_id, "account_id": graph.account_id, "account_name": account_name}
+    for f in _DEAL_FIELDS:
+        deal_info[f] = json_ready((deal or {}).get(f))
+    return {
+        "map_version": MAP_VERSION,
+        "deal": deal_info,
+        "model_version": json_ready(report.get("model_version")),
+        "as_of": json_ready(report.get("as_of")),
+        "engagement_assessable": bool(report.get("engagement_assessable", False)),
+        "profiles": list(PROFILES),
+        "layout": {"method": "fruchterman-reingold", "seed": seed, "iterations": LAYOUT_ITERATIONS},
+        "top_person_id": None if top is None else top["id"],
+        "nodes": nodes,
+        "edges": edges,
+        "coverage": [
+            {k: json_ready(v) for k, v in item.items() if k != "deal_id"}
+            for item in report.get("coverage", [])
+        ],
+        "gaps": [str(g) for g in report.get("gaps", [])],
+        "next_best_contacts": [
+            {k: json_ready(v) for k, v in item.items() if k != "deal_id"}
+            for item in report.get("next_best_contacts", [])
+        ],
+        "summary": {
+            "people": len(nodes),
+            "scored": len(ranked),
+            "buyer": sides.count("buyer"),
+            "partner": sides.count("partner"),
+            "seller": sides.count("seller"),
+            "ties": len(edges),
+            "emails": graph.n_emails,
+            "meetings": graph.n_meetings,
+        },
+    }
+
+
+def deal_maps(
+    ds: Dataset,
+    result: ScoreResult,
+    *,
+    deal_ids: Sequence[str] | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """The map of every scored deal of `result` (or `deal_ids`), graphs built from `ds` at `result.as_of`."""
+    scored = result.deals["deal_id"].astype(str).tolist()
+    wanted = scored if deal_ids is None else [str(d) for d in deal_ids]
+    unknown = [d for d in wanted if d not in set(scored)]
+    if unknown:
+        raise KeyError(f"deal(s) not scored: {', '.join(unknown[:10])}")
+    people = result.people
+    extra = {
+        str(d): group["person_id"].astype(str).tolist()
+        for d, group in people[people["deal_id"].isin(wanted)].groupby("deal_id", sort=False)
+    }
+    graphs = deal_graphs(ds, wanted, as_of=result.as_of, extra_people=extra)
+    deals = (
+        ds.deals.assign(deal_id=_text(ds.deals["deal_id"])).drop_duplicates("deal_id").set_index("deal_id")
+    )
+    names = dict(zip(_text(ds.accounts["account_id"]), ds.accounts["name"], strict=True))
+    reports = deal_reports(result, wanted)
+    out = []
+    for deal_id in wanted:
+        graph = graphs[deal_id]
+        deal = deals.loc[deal_id].to_dict()
+        name = names.get(graph.account_id) if graph.account_id is not None else None
+        out.append(deal_map(graph, reports[deal_id], deal=deal, account_name=json_ready(name), seed=seed))
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = [c for c in frame.columns if not str(c).startswith("p_") and c != "deal_id"]
+    return [
+        {c: json_ready(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame[columns].itertuples(index=False, name=None)
+    ]
+
+
+def deal_reports(result: ScoreResult, deal_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """`result.deal_report(d)` for many deals at once (each frame is split once instead of filtered per deal),
+    without the per-profile probability columns, which the map does not show."""
+    wanted = result.deals["deal_id"].astype(str).tolist() if deal_ids is None else [str(d) for d in deal_ids]
+    keep = set(wanted)
+    split = {
+        name: {
+            str(k): g
+            for k, g in frame[frame["deal_id"].astype(str).isin(keep)].groupby(
+                frame["deal_id"].astype(str), sort=False
+            )
+        }
+        for name, frame in (
+            ("people", result.people),
+            ("coverage", result.coverage),
+            ("next_best_contacts", result.next_best_contacts),
+        )
+    }
+    deals = result.deals.assign(deal_id=result.deals["deal_id"].astype(str)).set_index("deal_id")
+    out: dict[str, dict[str, Any]] = {}
+    for deal_id in wanted:
+        if deal_id not in deals.index:
+            raise KeyError(f"deal {deal_id!r} was not scored")
+        row = deals.loc[deal_id]
+        report: dict[str, Any] = {
+            "deal_id": deal_id,
+            "account_id": json_ready(row["account_id"]),
+            "model_version": result.model_version,
+            "as_of": None if result.as_of is None else result.as_of.isoformat(),
+            "engagement_assessable": result.engagement_assessable,
+            "gaps": [str(g) for g in row["gaps"]],
+        }
+        for name, groups in split.items():
+            frame = groups.get(deal_id)
+            report[name] = [] if frame is None else _records(frame)
+        out[deal_id] = report
+    return out

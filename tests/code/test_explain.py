@@ -1,0 +1,158 @@
+"""Reasons: every feature renders in both directions with the person's values, and the reasons a person gets
+name features that really moved that person's score, in the direction the sentence says."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from influence.explain import REASON_TEMPLATES, render_reason, top_reasons
+from influence.features import FEATURE_COLUMNS
+
+VALUES = (0.0, 1.0, 0.4, 2.5, 7.0, -3.0, 1000.0, math.nan)
+CONTEXT = {"ctx_deal_meetings": 10.0, "title": "Head of Procurement"}
+PRONOUNS = re.compile(r"\b(he|she|his|her|hers|him)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("feature", FEATURE_COLUMNS)
+def test_every_feature_has_a_template_and_renders_both_directions(feature: str) -> None:
+    assert feature in REASON_TEMPLATES, f"no reason template for {feature}"
+    for value in VALUES:
+        up = render_reason(feature, value, +1, CONTEXT)
+        down = render_reason(feature, value, -1, CONTEXT)
+        for text in (up, down):
+            assert text and "{" not in text and "}" not in text, (feature, value, text)
+            assert not PRONOUNS.search(text), (feature, value, text)
+            assert "undefined" not in text or math.isnan(value) or feature.startswith("title_"), text
+        # The sentence itself must say which way the feature moved the score.
+        assert up != down, (feature, value, up)
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "direction", "expected"),
+    [
+        ("mtg_attended_share", 0.9, 1, "attends 9 of 10 meetings"),
+        ("mtg_attended_share", 0.1, -1, "attends only 1 of 10 meetings"),
+        ("em_latency_received_h", 0.5, 1, "others reply within an hour"),
+        ("em_latency_received_h", 70.0, -1, "others take 3 days to reply"),
+        ("title_seniority", 4.0, 1, "senior title: Head of Procurement (manager-level)"),
+        ("sig_days_first_to_contact", 42.0, 1, "first active online 6 weeks before our first contact"),
+        ("em_sent", 1.0, -1, "sent only 1 e-mail"),
+        ("em_sent", 12.0, 1, "sent 12 e-mails in the deal"),
+        ("mtg_attended", 0.0, -1, "attended no meeting"),
+    ],
+)
+def test_templates_use_the_persons_values(feature: str, value: float, direction: int, expected: str) -> None:
+    assert render_reason(feature, value, direction, CONTEXT) == expected
+
+
+def test_counts_appear_in_the_sentence() -> None:
+    counted = [
+        f for f in FEATURE_COLUMNS if f.startswith(("em_sent", "em_received", "em_fan", "hist_", "sig_in"))
+    ]
+    for feature in counted:
+        assert "17" in render_reason(feature, 17.0, 1, CONTEXT), feature
+
+
+def test_unknown_feature_gets_a_generic_but_honest_sentence() -> None:
+    assert render_reason("new_feature_x", 3.0, 1) == "new feature x = 3, which raises the estimate"
+    assert render_reason("new_feature_x", 3.0, -1) == "new feature x = 3, which lowers the estimate"
+
+
+def test_top_reasons_pick_the_largest_contributions_with_their_sign() -> None:
+    rng = np.random.default_rng(0)
+    columns = list(FEATURE_COLUMNS)
+    X = rng.integers(0, 20, size=(30, len(columns))).astype(float)
+    contrib = rng.normal(size=X.shape) * (rng.random(X.shape) < 0.3)
+    reasons = top_reasons(X, contrib, columns, n=4)
+    for i, row in enumerate(reasons):
+        expected = np.argsort(-np.abs(contrib[i]), kind="stable")[:4]
+        assert [r.feature for r in row] == [columns[j] for j in expected]
+        for r in row:
+            j = columns.index(r.feature)
+            assert r.contribution == contrib[i, j]
+            assert r.direction == np.sign(contrib[i, j])
+            assert r.text == render_reason(
+                r.feature, X[i, j], r.direction, dict(zip(columns, X[i], strict=True))
+            )
+
+
+def test_zero_contributions_are_never_reasons() -> None:
+    X = np.ones((2, 3))
+    contrib = np.array([[0.0, 0.5, 0.0], [0.0, 0.0, 0.0]])
+    reasons = top_reasons(X, contrib, ["em_sent", "em_received", "em_fan_in"], n=3)
+    assert [r.feature for r in reasons[0]] == ["em_received"]
+    assert reasons[1] == []
+
+
+@pytest.fixture(scope="module")
+def scored():
+    """A small bundle trained on generated data (fixed seed) and another generated dataset's feature rows."""
+    from influence.evaluate import labelled_frame
+    from influence.features import build_features
+    from influence.generate import generate
+    from influence.predict import Scorer
+    from influence.train import default_config, train_frame
+
+    frame, counts = labelled_frame(generate(24, 5))
+    config = default_config()
+    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
+    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
+    bundle = train_frame(frame, config, name="unit", seed=1, counts=counts).bundle
+    features = build_features(generate(6, 77))
+    return Scorer(bundle, n_reasons=4), features
+
+
+def test_person_reasons_name_features_that_moved_that_persons_score(scored) -> None:
+    scorer, features = scored
+    out = scorer.score_features(features)
+    X = scorer.feature_matrix(features)
+    forest = scorer._influence
+    contrib = forest.contributions(X, output=0)
+    raw = forest.raw_margin(X)[:, 0]
+    np.testing.assert_allclose(contrib.sum(axis=1) + forest.bias()[0], raw, atol=1e-9)
+    cols = list(scorer.feature_columns)
+    checked = 0
+    for i, reasons in enumerate(out["reasons"]):
+        assert 3 <= len(reasons) <= 5
+        top = np.argsort(-np.abs(contrib[i]), kind="stable")[:4]
+        context = {
+            **dict(zip(cols, X[i], strict=True)),
+            "title": features["title"].iloc[i] if "title" in features else None,
+        }
+        for rank, j in enumerate(top):
+            if abs(contrib[i, j]) < 1e-6:
+                continue
+            sign = 1 if contrib[i, j] > 0 else -1
+            # The i-th reason is the sentence for the i-th largest contribution, worded for its sign
+            # (and not for the opposite sign).
+            assert reasons[rank] == render_reason(cols[j], X[i, j], sign, context)
+            assert reasons[rank] != render_reason(cols[j], X[i, j], -sign, context)
+            checked += 1
+    assert checked > len(out)  # most people have several non-zero reasons
+
+
+def test_profile_reason_is_positive_evidence_for_the_predicted_profile(scored) -> None:
+    scorer, features = scored
+    out = scorer.score_features(features.head(40))
+    X = scorer.feature_matrix(features.head(40))
+    proba = scorer._profile.predict_proba(X)
+    best = np.argmax(proba, axis=1)
+    contrib = scorer._profile.contributions(X, output=best)
+    for i, reasons in enumerate(out["reasons"]):
+        label = str(out["profile"].iloc[i]).replace("_", " ")
+        profile_reasons = [r for r in reasons if r.startswith(f"{label} profile: ")]
+        if contrib[i].max() > 0:
+            assert len(profile_reasons) == 1
+            j = int(np.argmax(contrib[i]))
+            assert profile_reasons[0].endswith(
+                render_reason(
+                    scorer.feature_columns[j],
+                    X[i, j],
+                    1,
+                    {**dict(zip(scorer.feature_columns, X[i], strict=True))},
+                )
+            )

@@ -1,0 +1,171 @@
+"""Scorer: the fast path equals the bundle, input checks name the problem, ranks and order are stable, the
+network prior takes over only where the model cannot apply, and results are deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from influence.contract import PROFILES
+from influence.features import build_features
+from influence.predict import MIN_OBSERVED_SHARE, PEOPLE_COLUMNS, PROBA_COLUMNS, Scorer
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from influence.evaluate import labelled_frame
+    from influence.generate import generate
+    from influence.train import default_config, train_frame
+
+    frame, counts = labelled_frame(generate(24, 5))
+    config = default_config()
+    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
+    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
+    bundle = train_frame(frame, config, name="unit", seed=1, counts=counts).bundle
+    ds = generate(5, 44)
+    return Scorer(bundle), bundle, ds, build_features(ds)
+
+
+def test_score_features_equals_the_bundle_pipelines(setup) -> None:
+    scorer, bundle, _, features = setup
+    out = scorer.score_features(features, explain=False)
+    np.testing.assert_allclose(out["influence"], bundle.predict_influence(features), atol=1e-6)
+    np.testing.assert_allclose(
+        out[PROBA_COLUMNS].to_numpy(), bundle.predict_profile_proba(features), atol=1e-6
+    )
+    best = np.asarray(PROFILES)[np.argmax(bundle.predict_profile_proba(features), axis=1)]
+    assert (out["profile"].to_numpy(dtype=object) == best).all()
+    assert out.attrs["model_version"] == f"unit/{bundle.version}"
+    # ids passed through, row order kept
+    assert out["person_id"].tolist() == features["person_id"].tolist()
+
+
+def test_missing_feature_column_is_named(setup) -> None:
+    scorer, _, _, features = setup
+    with pytest.raises(ValueError, match="em_fan_in, net_degree"):
+        scorer.score_features(features.drop(columns=["em_fan_in", "net_degree"]))
+
+
+def test_non_numeric_value_names_feature_and_row(setup) -> None:
+    scorer, _, _, features = setup
+    bad = features.head(5).astype({"mtg_invited": "object"})
+    bad.loc[3, "mtg_invited"] = "many"
+    with pytest.raises(ValueError, match=r"feature 'mtg_invited', row 3: 'many' is not a number"):
+        scorer.score_features(bad)
+
+
+def test_empty_values_are_allowed_and_sparse_rows_get_the_network_prior(setup) -> None:
+    scorer, _, _, features = setup
+    rows = features.head(6).copy()
+    cols = list(scorer.feature_columns)
+    rows.loc[rows.index[0], cols[:10]] = np.nan  # a few gaps: still the model
+    rows.loc[rows.index[1], cols] = None  # nothing known: the prior
+    keep = ["rel_net_pagerank", "rel_net_degree"]
+    rows.loc[rows.index[2], [c for c in cols if c not in keep]] = np.nan  # only the network: the prior
+    out = scorer.score_features(rows)
+    assert out["method"].tolist()[:3] == ["model", "prior", "prior"]
+    assert (out["method"].iloc[3:] == "model").all()
+    assert out["influence"].iloc[1] == 0.0  # no network data at all
+    expected = rows.loc[rows.index[2], keep].astype(float).clip(0, 1).mean()
+    assert out["influence"].iloc[2] == pytest.approx(expected)
+    assert out["profile"].isna().tolist()[:3] == [False, True, True]
+    assert out.loc[1, PROBA_COLUMNS].isna().all()
+    assert "network-only prior" in out["reasons"].iloc[1][0]
+    assert 1 - np.isfinite(scorer.feature_matrix(rows.iloc[[2]])).mean() > 1 - MIN_OBSERVED_SHARE
+
+
+def test_ranks_are_within_deal_and_break_ties_by_person(setup) -> None:
+    scorer, _, _, features = setup
+    out = scorer.score_features(features, explain=False)
+    for _, group in out.groupby("deal_id"):
+        assert sorted(group["influence_rank"]) == list(range(1, len(group) + 1))
+        ordered = group.sort_values("influence_rank")
+        assert ordered["influence"].is_monotonic_decreasing
+        for _, tie in ordered.groupby("influence"):
+            assert tie.sort_values("influence_rank")["person_id"].is_monotonic_increasing
+
+
+def test_score_rows_matches_score_features(setup) -> None:
+    scorer, _, _, features = setup
+    X = scorer.feature_matrix(features.head(3))
+    rows = scorer.score_rows(X)
+    frame = scorer.score_features(features.head(3))
+    for i, row in enumerate(rows):
+        assert row["influence"] == pytest.approx(frame["influence"].iloc[i])
+        assert row["profile"] == frame["profile"].iloc[i]
+        assert row["reasons"] == frame["reasons"].iloc[i]
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="features"):
+        scorer.score_rows(X[:, :5])
+
+
+def test_score_dataset_is_deterministic_and_complete(setup) -> None:
+    scorer, _, ds, features = setup
+    a = scorer.score_dataset(ds)
+    b = scorer.score_dataset(ds)
+    pd.testing.assert_frame_equal(a.people, b.people)
+    pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    pd.testing.assert_frame_equal(a.next_best_contacts, b.next_best_contacts)
+    assert list(a.people.columns) == PEOPLE_COLUMNS
+    assert len(a.people) == len(features)
+    keys = a.people[["account_id", "deal_id", "influence_rank", "person_id"]]
+    assert keys.equals(keys.sort_values(list(keys.columns)).reset_index(drop=True))
+    assert a.model_version == scorer.model_version
+    names = ds.people.set_index("person_id")["full_name"]
+    assert (a.people["full_name"].to_numpy() == names.reindex(a.people["person_id"]).to_numpy()).all()
+
+
+def test_renaming_a_person_changes_no_score(setup) -> None:
+    """Invariance: display names are not evidence."""
+    scorer, _, ds, _ = setup
+    from influence.contract import Dataset
+
+    tables = dict(ds.tables)
+    tables["people"] = ds.people.assign(full_name="Someone Else")
+    renamed = scorer.score_dataset(Dataset(tables), explain=False).people
+    original = scorer.score_dataset(ds, explain=False).people
+    np.testing.assert_array_equal(renamed["influence"], original["influence"])
+    np.testing.assert_array_equal(renamed["profile"], original["profile"])
+
+
+def test_as_of_only_uses_the_past(setup) -> None:
+    scorer, _, ds, _ = setup
+    cut = ds.deals["created_at"].sort_values().iloc[len(ds.deals) // 2]
+    result = scorer.score_dataset(ds, as_of=cut)
+    assert result.as_of == cut
+    alive = set(ds.deals.loc[ds.deals["created_at"] < cut, "deal_id"].astype(str))
+    assert set(result.deals["deal_id"].astype(str)) == alive
+    assert set(result.people["deal_id"].astype(str)) <= alive
+
+
+def test_deal_report_is_json_ready(setup) -> None:
+    scorer, _, ds, _ = setup
+    result = scorer.score_dataset(ds, contributions=True)
+    deal_id = str(result.people["deal_id"].iloc[0])
+    report = result.deal_report(deal_id)
+    text = json.dumps(report, allow_nan=False)
+    assert deal_id in text and report["model_version"] == scorer.model_version
+    assert len(report["people"]) == int((result.people["deal_id"] == deal_id).sum())
+    assert len(report["coverage"]) == len(PROFILES) - 1
+    with pytest.raises(KeyError):
+        result.deal_report("no-such-deal")
+    contrib = result.contributions
+    assert set(contrib["target"]) == {"influence", "profile"}
+    one = contrib[
+        (contrib["person_id"] == result.people["person_id"].iloc[0]) & (contrib["target"] == "influence")
+    ]
+    forest = scorer._influence
+    person = result.people.iloc[0]
+    rows = build_features(ds)
+    mask = (rows["deal_id"] == person["deal_id"]) & (rows["person_id"] == person["person_id"])
+    x = scorer.feature_matrix(rows[mask.to_numpy()])
+    assert one["contribution"].sum() + forest.bias()[0] == pytest.approx(forest.raw_margin(x)[0, 0])
+
+
+def test_unknown_deal_ids_are_an_error(setup) -> None:
+    scorer, _, ds, _ = setup
+    with pytest.raises(ValueError, match="NOPE"):
+        scorer.score_dataset(ds, deal_ids=["NOPE"])

@@ -1,0 +1,240 @@
+"""The synthetic generator: determinism, chunking, contract validity and the documented statistics of its world.
+
+Statistics are measured on the shared `small_dataset`/`small_truth` (60 accounts, seed 11); tolerances allow for
+sampling noise at that size around the targets written in docs/synthetic-data.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from typer.testing import CliRunner
+
+from influence.contract import PROFILES, TABLE_ORDER
+from influence.generate import TRUTH_COLUMNS, GeneratorConfig, generate, generate_with_truth, settings_table
+from influence.generate import write_generated
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = GeneratorConfig()
+
+
+def _assert_same(a, b) -> None:  # noqa: ANN001
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_same_seed_same_data_other_seed_differs() -> None:
+    first, truth1 = generate_with_truth(12, seed=3)
+    second, truth2 = generate_with_truth(12, seed=3)
+    _assert_same(first, second)
+    pd.testing.assert_frame_equal(truth1, truth2)
+    other = generate(12, seed=4)
+    assert not first.emails.equals(other.emails)
+    assert not first.people["full_name"].equals(other.people["full_name"])
+
+
+def test_chunking_does_not_change_the_data() -> None:
+    whole = generate(15, seed=5, chunk_size=500)
+    pieces = generate(15, seed=5, chunk_size=4)
+    _assert_same(whole, pieces)
+
+
+def test_generated_data_satisfies_the_contract(small_dataset) -> None:  # noqa: ANN001
+    from influence.data import validate_frames
+
+    _, report = validate_frames(small_dataset.tables)
+    assert report.ok, report.format_problems(10)
+    for name in TABLE_ORDER:
+        assert len(small_dataset[name]) > 0, name
+
+
+def test_truth_has_one_row_per_dmu_member_and_never_reaches_the_dataset(small_dataset, small_truth) -> None:  # noqa: ANN001
+    assert list(small_truth.columns) == list(TRUTH_COLUMNS)
+    assert not small_truth.duplicated(["deal_id", "person_id"]).any()
+    assert set(small_truth["deal_id"]) == set(small_dataset.deals["deal_id"])
+    people = small_dataset.people.set_index("person_id")
+    assert set(small_truth["person_id"]) <= set(people.index)
+    assert not (people.loc[small_truth["person_id"], "side"] == "seller").any()
+    for name in TABLE_ORDER:
+        leaked = {"influence", "is_key", "seniority_level", "profile"} & set(small_dataset[name].columns)
+        assert name == "labels" or not leaked, (name, leaked)
+
+
+def test_seniority_explains_influence_only_partly(small_truth) -> None:  # noqa: ANN001
+    rho = spearmanr(small_truth["seniority_level"], small_truth["influence"]).statistic
+    assert 0.27 <= rho <= 0.43, rho  # documented target 0.3-0.4
+    assert small_truth["seniority_level"].between(1, 6).all()
+    silent = small_truth[small_truth["profile"] == "silent_influencer"]
+    assert silent["seniority_level"].max() <= 4 and silent["is_key"].mean() > 0.6
+    senior_peripheral = small_truth[(small_truth["profile"] == "peripheral") & (small_truth["seniority_level"] >= 5)]
+    assert len(senior_peripheral) > 0 and senior_peripheral["is_key"].mean() < 0.1
+
+
+def test_key_share_and_profile_mix_match_the_documented_world(small_truth) -> None:  # noqa: ANN001
+    assert 0.20 <= small_truth["is_key"].mean() <= 0.35
+    assert (small_truth["is_key"] == (small_truth["influence"] >= 0.5)).all()
+    mix = small_truth["profile"].value_counts(normalize=True)
+    for profile, expected in CFG.expected_profile_mix().items():
+        assert abs(mix.get(profile, 0.0) - expected) < 0.03, (profile, mix.get(profile), expected)
+    per_deal = small_truth.groupby("deal_id")
+    buyers = small_truth[small_truth["side"] == "buyer"].groupby("deal_id").size()
+    assert buyers.min() >= CFG.min_buyer_dmu and 5 <= buyers.median() <= 15
+    assert per_deal["profile"].nunique().max() < len(PROFILES) or per_deal.ngroups > 0
+    sponsor_share = per_deal["profile"].apply(lambda p: (p == "executive_sponsor").any()).mean()
+    assert 0.2 <= sponsor_share <= 0.5  # rare-ish: not every deal has one
+
+
+def test_capture_rate_is_about_85_percent(small_truth) -> None:  # noqa: ANN001
+    for total, captured in (
+        ("emails_sent", "captured_emails_sent"),
+        ("meetings_invited", "captured_meetings_invited"),
+        ("emails_received", "captured_emails_received"),
+    ):
+        rate = small_truth[captured].sum() / small_truth[total].sum()
+        assert 0.80 <= rate <= 0.90, (total, rate)
+
+
+def test_in_reply_to_may_point_to_uncaptured_messages(small_dataset) -> None:  # noqa: ANN001
+    emails = small_dataset.emails
+    replies = emails["in_reply_to"].dropna()
+    dangling = ~replies.isin(emails["message_id"])
+    assert 0.05 < dangling.mean() < 0.30
+
+
+def test_labels_are_noisy_and_only_on_closed_deals(small_dataset, small_truth) -> None:  # noqa: ANN001
+    labels = small_dataset.labels.merge(small_truth, on=["deal_id", "person_id"], suffixes=("", "_true"))
+    assert len(labels) == len(small_dataset.labels)
+    closed = set(small_dataset.deals.loc[small_dataset.deals["outcome"] != "open", "deal_id"])
+    assert set(labels["deal_id"]) == closed
+    assert len(labels) == int(small_truth["labelled"].sum())
+    wrong = (labels["profile"] != labels["profile_true"]).mean()
+    assert 0.07 <= wrong <= 0.13, wrong
+    noise = labels["influence"] - labels["influence_true"]
+    assert 0.03 < noise.std() < 0.07 and labels["influence"].between(0, 1).all()
+    assert set(labels["source"]) == {"win_loss_review", "crm_contact_role"}
+
+
+def test_titles_are_missing_for_about_10_percent_and_speak_the_country_language(small_dataset) -> None:  # noqa: ANN001
+    people = small_dataset.people
+    buyers = people[people["side"] == "buyer"]
+    assert 0.07 <= buyers["title"].isna().mean() <= 0.13
+    with_country = buyers.merge(small_dataset.accounts[["account_id", "country"]], on="account_id")
+    german = with_country.loc[with_country["country"].isin(["DE", "AT"]), "title"].dropna()
+    dutch = with_country.loc[with_country["country"] == "NL", "title"].dropna()
+    assert german.str.contains(r"Leiter|Einkäufer|Sachbearbeiter|Geschäftsführ|Entwickler|Referent").any()
+    assert dutch.str.contains(r"Hoofd|Teamleider|Medewerker|Inkoper|beheerder|Directeur").any()
+    assert people["email"].is_unique and people["email"].notna().all()
+
+
+def test_open_deals_are_about_15_percent_and_end_at_now(small_dataset) -> None:  # noqa: ANN001
+    deals = small_dataset.deals
+    open_share = (deals["outcome"] == "open").mean()
+    assert 0.08 <= open_share <= 0.24, open_share
+    now = pd.Timestamp(CFG.now)
+    assert deals["created_at"].max() <= now and deals["closed_at"].max() <= now
+    assert small_dataset.emails["sent_at"].max() <= now and small_dataset.signals["occurred_at"].max() <= now
+
+
+def test_winning_depends_on_meeting_key_people_early(small_truth) -> None:  # noqa: ANN001
+    deals = small_truth.drop_duplicates("deal_id")
+    closed = deals[deals["deal_outcome"] != "open"]
+    won = closed["deal_outcome"] == "won"
+    early = closed["deal_engaged_share"] > 0.5
+    assert won[early].mean() - won[~early].mean() >= 0.25
+
+
+def test_behaviour_carries_influence_and_profile(small_dataset, small_truth) -> None:  # noqa: ANN001
+    active = small_truth[small_truth["active"] & (small_truth["side"] == "buyer")]
+    received = spearmanr(active["influence"], active["captured_emails_received"]).statistic
+    assert received > 0.3, received
+    # Influential people get answers faster than others.
+    emails = small_dataset.emails
+    parents = emails[["message_id", "sent_at", "sender_id"]].rename(
+        columns={"message_id": "in_reply_to", "sent_at": "asked_at", "sender_id": "asker"}
+    )
+    replies = emails.merge(parents, on="in_reply_to")
+    hours = (replies["sent_at"] - replies["asked_at"]).dt.total_seconds() / 3600
+    asker = replies[["deal_id", "asker"]].rename(columns={"asker": "person_id"})
+    infl = asker.merge(small_truth[["deal_id", "person_id", "influence"]], how="left")["influence"]
+    known = infl.notna().to_numpy()
+    assert spearmanr(infl[known], hours[known]).statistic < -0.1
+    # Digital researchers leave the most signals, much of it before the deal exists.
+    by_profile = small_truth[small_truth["active"]].groupby("profile")["signals"].mean()
+    assert by_profile.idxmax() == "digital_researcher"
+    # Inactive DMU members exist and have no captured activity, yet they are labelled.
+    inactive = small_truth[~small_truth["active"]]
+    assert len(inactive) > 0
+    assert (inactive[["meetings_invited", "emails_sent", "emails_received", "signals"]].to_numpy() == 0).all()
+
+
+def test_external_advisors_are_partner_people_from_other_domains(small_dataset, small_truth) -> None:  # noqa: ANN001
+    people = small_dataset.people.set_index("person_id")
+    advisors = small_truth.loc[small_truth["profile"] == "external_advisor", "person_id"].unique()
+    assert len(advisors) > 0
+    assert (people.loc[advisors, "side"] == "partner").all() and people.loc[advisors, "account_id"].isna().all()
+    domains = people.loc[advisors, "email"].str.split("@").str[1]
+    assert not domains.isin(small_dataset.accounts["domain"]).any()
+    sellers = people[people["side"] == "seller"]
+    assert sellers["email"].str.endswith("@" + CFG.seller_domain).all() and sellers["account_id"].isna().all()
+
+
+def test_interaction_volume_is_about_1000_rows_per_account(small_dataset) -> None:  # noqa: ANN001
+    rows = sum(len(small_dataset[t]) for t in ("meeting_attendees", "emails", "email_recipients", "signals"))
+    assert 600 <= rows / len(small_dataset.accounts) <= 1400
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_generated_streams_the_same_tables(tmp_path: Path, fmt: str) -> None:
+    from influence.data import load
+
+    counts = write_generated(tmp_path, 9, seed=2, fmt=fmt, chunk_size=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.{fmt}" for t in TABLE_ORDER)
+    loaded = load(tmp_path)
+    direct = generate(9, seed=2)
+    for name in TABLE_ORDER:
+        assert counts[name] == len(direct[name]) == len(loaded[name]), name
+    pd.testing.assert_frame_equal(
+        loaded.emails.reset_index(drop=True), direct.emails, check_dtype=False, check_exact=True
+    )
+
+
+def test_cli_generate_writes_and_summarises(tmp_path: Path) -> None:
+    from influence.cli import app
+
+    out = tmp_path / "gen"
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--accounts", "4", "--seed", "1", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"accounts 4, people \d+, deals \d+", result.output)
+    assert (out / "emails.csv").exists()
+    bad = CliRunner().invoke(app, ["generate", "--out", str(out), "--accounts", "4", "--format", "xlsx"])
+    assert bad.exit_code == 1 and "parquet or csv" in bad.output
+
+
+def test_config_rejects_impossible_settings() -> None:
+    with pytest.raises(ValueError, match="capture_rate"):
+        GeneratorConfig(capture_rate=1.5)
+    with pytest.raises(ValueError, match="n_accounts"):
+        generate(0, seed=1)
+
+
+def test_docs_list_every_setting_with_its_default() -> None:
+    doc = (ROOT / "docs" / "synthetic-data.md").read_text(encoding="utf-8")
+    for name, value, _ in settings_table():
+        row = re.search(rf"^\| `{name}` \| `(.*?)` \|", doc, flags=re.MULTILINE)
+        assert row, f"docs/synthetic-data.md has no row for setting {name}"
+        assert row.group(1) == value.replace("|", "\\|"), (name, row.group(1), value)
+
+
+def test_sample_account_list_mixes_known_and_unknown_ids() -> None:
+    path = ROOT / "data" / "sample-accounts.csv"
+    ids = pd.read_csv(path, dtype=str)["account_id"]
+    assert ids.is_unique and 30 <= len(ids) <= 60
+    # Sample account ids are A-000000 ... A-000199 (200 accounts); exactly two ids are deliberately unknown.
+    numbers = pd.to_numeric(ids.str.extract(r"^A-(\d{6})$")[0], errors="coerce")
+    known = numbers.notna() & (numbers < 200)
+    assert (~known).sum() == 2
