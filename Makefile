@@ -64,6 +64,9 @@ evaluate: $(VENV)/.installed $(EVAL_DATA)/accounts.parquet ## Evaluate the defau
 serve: $(VENV)/.installed ## Serve the scoring API on http://127.0.0.1:8000 (OpenAPI docs at /docs; see docs/api.md)
 	$(INFLUENCE) serve
 
+score: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Batch-score the sample accounts to reports/scores.parquet + reports/deals.csv (docs/scoring.md)
+	$(INFLUENCE) score $(SAMPLE) $(if $(wildcard $(ACCOUNTS_LIST)),--accounts $(ACCOUNTS_LIST),) --out reports/scores.parquet --deals-out reports/deals.csv
+
 mlflow-ui: $(VENV)/.installed ## MLflow UI over the project's tracking store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}"
 

@@ -26,3 +26,22 @@ def small_dataset(_small_generated):  # noqa: ANN001, ANN201
 def small_truth(_small_generated):  # noqa: ANN001, ANN201
     """The latent truth of `small_dataset`: one row per (deal_id, person_id) in a DMU (see generate.TRUTH_COLUMNS)."""
     return _small_generated[1]
+
+
+# --- model roots (engineer J): bundles saved under pytest's tmp folders may be loaded ---------------------------
+@pytest.fixture(scope="session", autouse=True)
+def _tmp_model_roots(tmp_path_factory):  # noqa: ANN001, ANN202
+    """load_bundle only opens bundles under settings.model_roots(); tests save theirs under pytest's base temp
+    folder, so it is added (plus the project's defaults) for the session, subprocesses included."""
+    import os
+
+    from influence.settings import model_roots
+
+    old = os.environ.get("INFLUENCE_MODEL_ROOTS")
+    roots = [*model_roots(), tmp_path_factory.getbasetemp().resolve()]
+    os.environ["INFLUENCE_MODEL_ROOTS"] = os.pathsep.join(map(str, roots))
+    yield
+    if old is None:
+        os.environ.pop("INFLUENCE_MODEL_ROOTS", None)
+    else:
+        os.environ["INFLUENCE_MODEL_ROOTS"] = old

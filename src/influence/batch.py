@@ -149,6 +149,10 @@ class _AccountSlicer:
             "people": person_acc,
             "signals": via(ds.signals, "person_id", self.person_index, person_acc),
         }
+        # Signals by person, for people pulled in from outside the chunk's accounts.
+        sig_person = self.person_index.get_indexer(ds.signals["person_id"].astype(str).to_numpy())
+        self._sig_order = np.argsort(sig_person, kind="stable")
+        self._sig_bounds = np.searchsorted(sig_person[self._sig_order], np.arange(len(self.person_index) + 1))
         self._order: dict[str, np.ndarray] = {}
         self._bounds: dict[str, np.ndarray] = {}
         for name, code in codes.items():
@@ -186,11 +190,9 @@ class _AccountSlicer:
         people_pos = np.union1d(pos["people"], extra[extra >= 0])
         tables["people"] = ds.people.iloc[people_pos]
         outside = np.setdiff1d(people_pos, pos["people"])
-        if len(outside):
-            sig_person = ds.signals["person_id"].astype(str)
-            outside_ids = self.person_index[outside]
-            extra_sig = np.flatnonzero(sig_person.isin(outside_ids).to_numpy())
-            sig_pos = np.union1d(pos["signals"], extra_sig)
+        if len(outside):  # sellers, partners, other accounts' people: add their signals too
+            parts = [self._sig_order[self._sig_bounds[p] : self._sig_bounds[p + 1]] for p in outside]
+            sig_pos = np.union1d(pos["signals"], np.concatenate(parts))
             tables["signals"] = ds.signals.iloc[sig_pos]
         return Dataset({name: tables[name].reset_index(drop=True) for name in TABLE_ORDER}, path=ds.path)
 

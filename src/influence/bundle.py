@@ -42,6 +42,7 @@ __all__ = [
     "FeatureSelector",
     "ModelBundle",
     "account_hashes",
+    "check_model_location",
     "fingerprint_frames",
     "load_bundle",
     "overlapping_accounts",
@@ -218,17 +219,41 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def account_hashes(accounts: pd.DataFrame) -> list[str]:
-    """sha256 of each account's identity (id, name, domain), sorted: lets `evaluate` detect training accounts
-    without the bundle storing account ids or names."""
-    return sorted({_sha(k) for k in _account_keys(accounts)})
+def account_hashes(accounts: pd.DataFrame, *, salt: str | None = None) -> list[str]:
+    """Keyed hash (HMAC-SHA256 with the pseudonym salt, `influence.privacy.keyed_hash`) of each account's
+    identity (id, name, domain), sorted: lets `evaluate` detect training accounts without the bundle storing
+    account ids or names, and without a plain sha256 that a list of company names would reverse."""
+    from influence.privacy import keyed_hash
+
+    return sorted({keyed_hash(k, salt, length=64) for k in _account_keys(accounts)})
 
 
 def overlapping_accounts(bundle: ModelBundle, accounts: pd.DataFrame) -> list[str]:
-    """Ids of the accounts (rows of an accounts table) that the bundle was trained on."""
+    """Ids of the accounts (rows of an accounts table) that the bundle was trained on.
+
+    Bundles written before salting (no `pseudonym_salt_id`) hold plain sha256 identities and are compared so;
+    a bundle hashed with another salt cannot be checked (a warning says so and nothing is reported).
+    """
+    import warnings
+
+    from influence.privacy import keyed_hash, salt_id
+
     trained = bundle.training_account_hashes
     keys = _account_keys(accounts)
-    hit = np.array([_sha(k) in trained for k in keys], dtype=bool)
+    saved_salt = bundle.metadata.get("pseudonym_salt_id")
+    if saved_salt is None:
+        hashes = [_sha(k) for k in keys]
+    elif saved_salt != salt_id():
+        warnings.warn(
+            f"{bundle.describe()} hashed its training accounts with another pseudonym salt (id {saved_salt}, "
+            f"here {salt_id()}); set INFLUENCE_PSEUDONYM_SALT to the training salt to check overlap",
+            UserWarning,
+            stacklevel=2,
+        )
+        return []
+    else:
+        hashes = [keyed_hash(k, length=64) for k in keys]
+    hit = np.array([h in trained for h in hashes], dtype=bool)
     return sorted(set(accounts.loc[hit, "account_id"].astype(str)))
 
 
@@ -336,6 +361,21 @@ def resolve_bundle_path(ref: str | Path) -> Path:
     )
 
 
+def check_model_location(folder: Path) -> None:
+    """Refuse a bundle folder outside `settings.model_roots()` (INFLUENCE_MODEL_ROOTS; default models/ and the
+    MLflow store mlruns/): a bundle is a pickle, and unpickling runs code. Symlinks are resolved first."""
+    from influence.settings import model_roots
+
+    real = Path(folder).resolve()
+    roots = model_roots()
+    if not any(real.is_relative_to(root) for root in roots):
+        raise BundleError(
+            f"refusing to load model {folder}: it is outside the allowed model folders "
+            f"({', '.join(map(str, roots))}); copy it into models/ or add its folder to INFLUENCE_MODEL_ROOTS "
+            f"(os.pathsep-separated) if you trust it"
+        )
+
+
 def _check_compatible(meta: dict[str, Any], source: Path) -> None:
     import sklearn
 
@@ -364,6 +404,7 @@ def load_bundle(ref: str | Path) -> ModelBundle:
     import joblib
 
     folder = resolve_bundle_path(ref)
+    check_model_location(folder)
     meta_path = folder / METADATA_FILE
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

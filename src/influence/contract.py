@@ -370,7 +370,10 @@ def write_dataset(
             text = frame.copy()
             for col in text.columns:
                 if isinstance(text[col].dtype, pd.DatetimeTZDtype):
-                    text[col] = text[col].dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+                    # Sub-second precision only where the data has it, so round trips are exact either way.
+                    has_fraction = bool((text[col].dt.microsecond.fillna(0) != 0).any())
+                    pattern = "%Y-%m-%dT%H:%M:%S.%f%z" if has_fraction else "%Y-%m-%dT%H:%M:%S%z"
+                    text[col] = text[col].dt.strftime(pattern).str.replace(
                         r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True
                     )
             text.to_csv(tmp, index=False, encoding="utf-8")

@@ -232,8 +232,9 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
     who = who.reindex(index)
     present = top["person_id"].notna().to_numpy()
     best = who["engagement"].to_numpy(dtype=object)
-    names = [_name_of(r) for r in who[["full_name", "email", "person_id"]].itertuples(index=False)]
-    top_names = [_name_of(r) for r in top[["full_name", "email", "person_id"]].itertuples(index=False)]
+    name_cols = [c for c in ("full_name", "email", "person_id") if c in q.columns]
+    names = [_name_of(r) for r in who[name_cols].itertuples(index=False)]
+    top_names = [_name_of(r) for r in top[name_cols].itertuples(index=False)]
     status, messages = [], []
     for i, profile in enumerate(grid["profile"]):
         important = profile in IMPORTANT_PROFILES

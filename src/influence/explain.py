@@ -14,7 +14,7 @@ whose value carries no direction of its own (deal context) say which way they mo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "REASON_TEMPLATES",
     "Reason",
+    "RowContext",
     "Template",
     "render_reason",
     "template_for",
@@ -151,9 +152,24 @@ class Template:
     missing: str | tuple[str, str] | None = None
     render: Callable[[float, Mapping[str, Any], bool], str] | None = None
 
-    def text(self, value: float, context: Mapping[str, Any], positive: bool, feature: str = "value") -> str:
+    def text(
+        self,
+        value: float,
+        context: Mapping[str, Any],
+        positive: bool,
+        feature: str = "value",
+        typical: float | None = None,
+    ) -> str:
         if self.render is not None:
             return self.render(value, context, positive)
+        # "More is more" wordings ("sent 12 e-mails" / "sent only 2 e-mails") only fit values on the expected
+        # side of typical; a high value that lowered the score, or a low one that raised it, is described as is
+        # and the direction said explicitly.
+        unexpected = typical is not None and (
+            (not positive and value > typical) or (positive and value < typical)
+        )
+        if unexpected and _finite(value) and value != 0 and "only " in self.negative:
+            return (self.positive + ", {effect}").format_map(_Fields(value, context, positive))
         if not _finite(value):
             chosen: str | tuple[str, str] = (
                 self.missing if self.missing is not None else feature.replace("_", " ") + " undefined"
@@ -163,6 +179,9 @@ class Template:
         else:
             chosen = (self.positive, self.negative)
         pos, neg = chosen if isinstance(chosen, tuple) else (chosen, chosen)
+        if value == 0 and self.zero is None and "{effect}" not in pos:
+            # "0% of meetings are technical" does not say whether that helped: say it.
+            pos, neg = pos + ", {effect}", neg + ", {effect}"
         if pos == neg and "{effect}" not in pos:
             # The same words either way would hide the direction; say it.
             pos = neg = pos + ", {effect}"
@@ -562,10 +581,46 @@ def template_for(feature: str) -> Template:
 
 
 def render_reason(
-    feature: str, value: float, direction: int, context: Mapping[str, Any] | None = None
+    feature: str,
+    value: float,
+    direction: int,
+    context: Mapping[str, Any] | None = None,
+    typical: float | None = None,
 ) -> str:
-    """The sentence for one feature value that moved a score up (direction > 0) or down (direction < 0)."""
-    return template_for(feature).text(float(value), context or {}, direction > 0, feature)
+    """The sentence for one feature value that moved a score up (direction > 0) or down (direction < 0).
+
+    `typical`: the feature's typical value (e.g. the median split threshold of the model), which decides
+    whether "only" wording fits; None keeps the plain positive / negative wording.
+    """
+    return template_for(feature).text(
+        float(value), context if context is not None else {}, direction > 0, feature, typical
+    )
+
+
+class RowContext(Mapping[str, Any]):
+    """One row's feature values plus extra text (e.g. the title) for the templates, looked up lazily."""
+
+    __slots__ = ("_index", "_row", "_extra")
+
+    def __init__(
+        self, index: Mapping[str, int], row: np.ndarray, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        self._index, self._row, self._extra = index, row, extra or {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        return float(self._row[self._index[key]])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._index
+        yield from self._extra
+
+    def __len__(self) -> int:
+        return len(self._index) + len(self._extra)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._extra or key in self._index
 
 
 def top_reasons(
@@ -576,14 +631,18 @@ def top_reasons(
     context: Sequence[Mapping[str, Any]] | None = None,
     n: int = 4,
     min_abs: float = 1e-6,
+    typical: Mapping[str, float] | None = None,
 ) -> list[list[Reason]]:
     """Per row, the `n` contributions largest in absolute value (ties broken by feature order), as Reasons.
 
     X: feature values (n_rows, n_features); contributions: same shape; context: per row extra text such as
     {"title": ...} (the row's own feature values are always available to the templates). Contributions below
-    `min_abs` are never reasons, so a row the model barely separates may get fewer than `n`.
+    `min_abs` are never reasons, so a row the model barely separates may get fewer than `n`. `typical`: per
+    feature, the value that separates "only ..." from plain wording (see `render_reason`).
     """
     columns = list(feature_columns)
+    typical = typical or {}
+    index = {c: j for j, c in enumerate(columns)}
     n_rows = X.shape[0]
     k = min(n, len(columns))
     if n_rows == 0 or k == 0:
@@ -591,19 +650,17 @@ def top_reasons(
     magnitude = np.abs(contributions)
     # argsort of -|c| is stable, so equal contributions keep feature order: deterministic output.
     order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(contributions, order, axis=1)
+    values = np.take_along_axis(X, order, axis=1)
     out: list[list[Reason]] = []
     for i in range(n_rows):
-        values = dict(zip(columns, X[i].tolist(), strict=True))
-        if context is not None:
-            values.update(context[i])
+        row_context = RowContext(index, X[i], context[i] if context is not None else None)
         reasons = []
-        for j in order[i]:
-            c = float(contributions[i, j])
+        for j, c, value in zip(order[i].tolist(), chosen[i].tolist(), values[i].tolist(), strict=True):
             if abs(c) < min_abs:
                 continue
             direction = 1 if c > 0 else -1
-            value = float(X[i, j])
-            text = render_reason(columns[j], value, direction, values)
+            text = render_reason(columns[j], value, direction, row_context, typical.get(columns[j]))
             reasons.append(Reason(columns[j], value, c, direction, text))
         out.append(reasons)
     return out

@@ -231,7 +231,8 @@ class FastForest:
         out = np.empty((self.n_trees, len(X)))
         for t, (nodes, raw_bitsets) in enumerate(self.sk_trees):
             predict(nodes, Xm, raw_bitsets, self.sk_known, self.sk_f_idx_map, 1, out[t])
-        return out.T.astype(np.intp)
+        # Convert in the contiguous (trees, rows) layout and hand out a transposed view: no strided copy.
+        return out.astype(np.intp).T
 
     def _leaves_block(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
@@ -320,6 +321,16 @@ class FastForest:
         raw = raw - raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
         return e / e.sum(axis=1, keepdims=True)
+
+    def typical_thresholds(self) -> np.ndarray:
+        """Per input feature, the median of its numerical split thresholds (NaN if never split on): where the
+        model typically draws the line between "low" and "high"."""
+        inner = ~self.is_leaf & ~self.is_categorical & np.isfinite(self.threshold)
+        out = np.full(self.n_features, np.nan)
+        feats, thr = self.feature[inner], self.threshold[inner]
+        for f in np.unique(feats):
+            out[f] = float(np.median(thr[feats == f]))
+        return out
 
     # -- attribution --------------------------------------------------------------------------------------------
     def bias(self) -> np.ndarray:

@@ -12,7 +12,7 @@ People the model cannot apply to get a zero-label, network-only prior (`method =
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
-from influence.explain import Reason, render_reason, top_reasons
+from influence.explain import Reason, RowContext, render_reason, top_reasons
 from influence.fastpath import FastForest
 
 if TYPE_CHECKING:
@@ -115,30 +115,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{c: _json(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
 
 
-class _RowContext(Mapping[str, Any]):
-    """A row's feature values (and extra text such as the title) for the reason templates, built lazily."""
-
-    __slots__ = ("_index", "_row", "_extra")
-
-    def __init__(self, index: Mapping[str, int], row: np.ndarray, extra: Mapping[str, Any]) -> None:
-        self._index, self._row, self._extra = index, row, extra
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._extra:
-            return self._extra[key]
-        return float(self._row[self._index[key]])
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._index
-        yield from self._extra
-
-    def __len__(self) -> int:
-        return len(self._index) + len(self._extra)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._extra or key in self._index
-
-
 def network_prior(X: np.ndarray, feature_columns: Sequence[str]) -> np.ndarray:
     """Zero-label, network-only prior in [0, 1]: the mean of the person's PageRank and degree relative to the
     deal's most central person (`rel_net_pagerank`, `rel_net_degree`), over whichever of the two is known; 0
@@ -183,6 +159,13 @@ class Scorer:
         # The profile model may know a subset of PROFILES (a profile never seen in training): map its columns.
         self._profile_cols = np.array([PROFILES.index(str(c)) for c in self._profile.classes], dtype=np.intp)
         self._column_index = {c: i for i, c in enumerate(self.feature_columns)}
+        typical = self._influence.typical_thresholds()
+        self._typical = {
+            c: float(t) for c, t in zip(self.feature_columns, typical, strict=True) if np.isfinite(t)
+        }
+        # Warm up once: builds the lazily cached traversal tables now, not inside the first (maybe concurrent)
+        # request.
+        self.score_matrix(np.full((1, len(self.feature_columns)), np.nan))
 
     @classmethod
     def from_ref(cls, ref: str | Any | None = None, **kwargs: Any) -> Scorer:
@@ -259,10 +242,9 @@ class Scorer:
     ) -> tuple[list[list[str]], list[str | None]]:
         cols = self.feature_columns
         n = len(X)
-        contexts = [
-            _RowContext(self._column_index, X[i], extra[i] if extra is not None else {}) for i in range(n)
-        ]
-        influence_reasons = top_reasons(X, c_inf, cols, context=contexts, n=self.n_reasons)
+        influence_reasons = top_reasons(
+            X, c_inf, cols, context=extra, n=self.n_reasons, typical=self._typical
+        )
         # The profile's strongest positive piece of evidence, worded for the profile.
         best_feature = np.argmax(np.where(c_prof > 0, c_prof, -np.inf), axis=1)
         texts: list[list[str]] = []
@@ -282,11 +264,34 @@ class Scorer:
             row = [r.text for r in reasons]
             j = int(best_feature[i])
             if c_prof[i, j] > 0:
-                label = str(profile[i]).replace("_", " ")
-                row.append(f"{label} profile: " + render_reason(cols[j], float(X[i, j]), 1, contexts[i]))
+                row.append(
+                    self._profile_reason(
+                        str(profile[i]), cols[j], float(X[i, j]), float(c_inf[i, j]), X[i], extra, i
+                    )
+                )
             texts.append(row)
             why.append(next((r.text for r in reasons if r.direction > 0), None))
         return texts, why
+
+    def _profile_reason(
+        self,
+        profile: str,
+        feature: str,
+        value: float,
+        influence_contribution: float,
+        row: np.ndarray,
+        extra: Sequence[Mapping[str, Any]] | None,
+        i: int,
+    ) -> str:
+        """The profile's strongest evidence, described the way it reads for this person's influence (a low
+        PageRank reads "peripheral ...", not "central ...") but without the influence-direction clause, which
+        would be about the other model."""
+        context = RowContext(self._column_index, row, extra[i] if extra is not None else None)
+        direction = -1 if influence_contribution < 0 else 1
+        text = render_reason(feature, value, direction, context, self._typical.get(feature))
+        for clause in (", which raises the estimate", ", which lowers the estimate"):
+            text = text.replace(clause, "")
+        return f"{profile.replace('_', ' ')} profile: {text}"
 
     # -- feature frames -----------------------------------------------------------------------------------------
     def feature_matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -350,8 +355,19 @@ class Scorer:
         Non-feature columns (deal_id, person_id, account_id, title, ...) are passed through in front; rows keep
         their order. `influence_rank` is within deal_id when that column exists. A `title` column, when present,
         is used in the reasons. With `contributions=True` the frame's `attrs["contributions"]` holds the long
-        contribution frame (see `ScoreResult.contributions`).
+        contribution frame (see `ScoreResult.contributions`). `attrs["model_version"]` names the model.
         """
+        out, _, contrib = self._score_frame(frame, explain=explain, contributions=contributions)
+        if contrib is not None:
+            out.attrs["contributions"] = contrib
+        out.attrs["model_version"] = self.model_version
+        return out
+
+    def _score_frame(
+        self, frame: pd.DataFrame, *, explain: bool, contributions: bool
+    ) -> tuple[pd.DataFrame, list[str | None] | None, pd.DataFrame | None]:
+        """score_features' work, plus the per-row `why` text and the contributions, kept out of `attrs`
+        (pandas deep-copies attrs on every operation)."""
         X = self.feature_matrix(frame)
         passthrough = [c for c in frame.columns if c not in self._column_index]
         extra = None
@@ -377,12 +393,8 @@ class Scorer:
         for c in passthrough:  # keep the caller's dtypes (e.g. string ids)
             if out[c].dtype != frame[c].dtype:
                 out[c] = out[c].astype(frame[c].dtype)
-        if explain:
-            out.attrs["why"] = block["why"]
-        if contributions:
-            out.attrs["contributions"] = self._contributions_frame(out, X, block)
-        out.attrs["model_version"] = self.model_version
-        return out
+        contrib = self._contributions_frame(out, X, block) if contributions else None
+        return out, (block["why"] if explain else None), contrib
 
     def _contributions_frame(self, ids: pd.DataFrame, X: np.ndarray, block: dict[str, Any]) -> pd.DataFrame:
         n, f = X.shape
@@ -445,8 +457,7 @@ class Scorer:
         info = {c: people[c].reindex(pid).to_numpy() for c in ("email", "full_name", "title")}
         frame = features.copy()
         frame.insert(3, "title", pd.array(info["title"], dtype="string"))
-        scored = self.score_features(frame, explain=explain, contributions=contributions)
-        why = scored.attrs.get("why")
+        scored, why, contrib = self._score_frame(frame, explain=explain, contributions=contributions)
 
         assessable = has_seller_side(ds)
         eng = engagement(ds, as_of_ts)
@@ -482,7 +493,6 @@ class Scorer:
         ).index.to_numpy()
         out = out.loc[order].reset_index(drop=True)
         why_series = why_series.loc[order].reset_index(drop=True)
-        contrib = scored.attrs.get("contributions") if contributions else None
 
         coverage = deal_coverage(out, engagement_assessable=assessable)
         nbc = next_best_contacts(out, engagement_assessable=assessable, why=why_series)

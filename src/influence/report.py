@@ -255,7 +255,7 @@ def render_report(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{_e(title)}</title>"
         f"<style>{_asset('dmu-map.css')}</style></head>"
         '<body class="page-report"><div class="report">'

@@ -59,3 +59,45 @@ def shared_enron_dir() -> Path:
     if env:
         return Path(env)
     return project_root().parent / "shared" / "data" / "enron-dev"
+
+
+def model_roots() -> list[Path]:
+    """Folders model bundles may be loaded from: INFLUENCE_MODEL_ROOTS (os.pathsep-separated), else the project's
+    `models/` and its MLflow store `mlruns/` (where registry downloads land).
+
+    A bundle is a pickle, and unpickling runs code: only files from places the operator chose are ever opened.
+    """
+    env = os.environ.get("INFLUENCE_MODEL_ROOTS")
+    if env:
+        return [Path(p).expanduser().resolve() for p in env.split(os.pathsep) if p.strip()]
+    return [models_dir().resolve(), (project_root() / "mlruns").resolve()]
+
+
+def pseudonym_salt() -> str:
+    """The secret salt of pseudonymised identifiers: INFLUENCE_PSEUDONYM_SALT, else a random per-project salt
+    kept in `mlruns/pseudonym-salt` (gitignored; created with mode 0600 on first use, never at import time).
+
+    Set the variable (from a secret store) wherever hashes must match across machines.
+    """
+    env = os.environ.get("INFLUENCE_PSEUDONYM_SALT")
+    if env:
+        return env
+    import secrets
+
+    file = project_root() / "mlruns" / "pseudonym-salt"
+    if not file.exists():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".pseudonym-salt.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, file)  # atomic and fails if another process won the race: then theirs is used
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    salt = file.read_text(encoding="utf-8").strip()
+    if not salt:
+        raise RuntimeError(f"{file} is empty; delete it or set INFLUENCE_PSEUDONYM_SALT")
+    return salt

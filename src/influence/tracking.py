@@ -241,7 +241,10 @@ def bundle_for_model_version(name: str, *, alias: str | None = None, version: st
                 TrackingWarning,
                 stacklevel=2,
             )
-    target = Path(tempfile.mkdtemp(prefix="influence-bundle-"))
+    # Under mlruns/ (an allowed model root, settings.model_roots()), never a world-shared temp folder.
+    downloads = project_root() / "mlruns" / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="influence-bundle-", dir=downloads))
     downloaded = mlflow.artifacts.download_artifacts(
         run_id=mv.run_id, artifact_path="bundle", dst_path=str(target)
     )

@@ -27,6 +27,7 @@ import pandas as pd
 
 from influence.bundle import FeatureSelector, ModelBundle, account_hashes, fingerprint_frames
 from influence.contract import PROFILES
+from influence.privacy import salt_id
 
 __all__ = [
     "SPLITS",
@@ -170,6 +171,16 @@ def fit_influence(
     return Pipeline([("select", selector), ("model", calibrated)])
 
 
+def _cap_rows_by_account(rows: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most about `max_rows` rows, keeping whole accounts (a seeded sample of them); 0 = no cap."""
+    if max_rows <= 0 or len(rows) <= max_rows:
+        return rows
+    sizes = rows.groupby("account_id", sort=True).size()
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    keep = sizes.index[order][np.cumsum(sizes.to_numpy()[order]) <= max_rows]
+    return rows[rows["account_id"].isin(keep)]
+
+
 def fit_profile(
     frame: pd.DataFrame, split: pd.Series, columns: list[str], config: dict[str, Any], seed: int
 ) -> Any:
@@ -185,6 +196,8 @@ def fit_profile(
         raise ValueError(f"labels hold profiles outside the vocabulary: {unknown}")
     # Validation rows of a profile never seen in training would break early stopping's scorer.
     val_rows = val_rows[val_rows["profile"].astype(str).isin(set(train_rows["profile"].astype(str)))]
+    train_rows = _cap_rows_by_account(train_rows, int(section.get("max_train_rows", 0)), seed)
+    val_rows = _cap_rows_by_account(val_rows, int(section.get("max_train_rows", 0)) // 4, seed)
     weight = section.get("class_weight") or None
     hgb = _hgb(section, seed, class_weight=weight)
     hgb.fit(
@@ -261,7 +274,9 @@ def train_frame(
             "counts": counts,
             "training_data_fingerprint": fingerprint_frames({"training": frame}),
             "training_accounts_sha256": account_hashes(trained_accounts),
-            "training_accounts_identity": "sha256 of account_id, name and domain (lower case), 0x1f-separated",
+            "training_accounts_identity": "HMAC-SHA256 keyed with the pseudonym salt (INFLUENCE_PSEUDONYM_SALT) "
+            "of account_id, name and domain (lower case), 0x1f-separated",
+            "pseudonym_salt_id": salt_id(),
             "monotone_increasing": [
                 c for c, m in zip(columns, _constraints(influence_pipeline), strict=True) if m
             ],

@@ -115,44 +115,61 @@ def test_person_reasons_name_features_that_moved_that_persons_score(scored) -> N
     raw = forest.raw_margin(X)[:, 0]
     np.testing.assert_allclose(contrib.sum(axis=1) + forest.bias()[0], raw, atol=1e-9)
     cols = list(scorer.feature_columns)
+    typical = dict(zip(cols, forest.typical_thresholds(), strict=True))
     checked = 0
     for i, reasons in enumerate(out["reasons"]):
         assert 3 <= len(reasons) <= 5
         top = np.argsort(-np.abs(contrib[i]), kind="stable")[:4]
-        context = {
-            **dict(zip(cols, X[i], strict=True)),
-            "title": features["title"].iloc[i] if "title" in features else None,
-        }
+        context = dict(zip(cols, X[i], strict=True))
         for rank, j in enumerate(top):
             if abs(contrib[i, j]) < 1e-6:
                 continue
             sign = 1 if contrib[i, j] > 0 else -1
-            # The i-th reason is the sentence for the i-th largest contribution, worded for its sign
+            t = typical[cols[j]] if np.isfinite(typical[cols[j]]) else None
+            # The rank-th reason is the sentence for the rank-th largest contribution, worded for its sign
             # (and not for the opposite sign).
-            assert reasons[rank] == render_reason(cols[j], X[i, j], sign, context)
-            assert reasons[rank] != render_reason(cols[j], X[i, j], -sign, context)
+            assert reasons[rank] == render_reason(cols[j], X[i, j], sign, context, t)
+            assert reasons[rank] != render_reason(cols[j], X[i, j], -sign, context, t)
             checked += 1
     assert checked > len(out)  # most people have several non-zero reasons
 
 
-def test_profile_reason_is_positive_evidence_for_the_predicted_profile(scored) -> None:
+def test_only_wording_is_kept_for_values_on_the_expected_side() -> None:
+    assert render_reason("em_sent", 1.0, -1, typical=5.0) == "sent only 1 e-mail"
+    assert (
+        render_reason("em_sent", 1.0, +1, typical=5.0)
+        == "sent 1 e-mail in the deal, which raises the estimate"
+    )
+    assert render_reason("sig_in_deal", 32.0, -1, typical=5.0) == (
+        "32 digital signals during the deal, which lowers the estimate"
+    )
+    assert render_reason("sig_in_deal", 32.0, +1, typical=5.0) == "32 digital signals during the deal"
+
+
+def test_profile_reason_is_evidence_for_the_predicted_profile(scored) -> None:
     scorer, features = scored
     out = scorer.score_features(features.head(40))
     X = scorer.feature_matrix(features.head(40))
     proba = scorer._profile.predict_proba(X)
     best = np.argmax(proba, axis=1)
     contrib = scorer._profile.contributions(X, output=best)
+    cols = list(scorer.feature_columns)
+    typical = dict(zip(cols, scorer._influence.typical_thresholds(), strict=True))
+    clauses = (", which raises the estimate", ", which lowers the estimate")
     for i, reasons in enumerate(out["reasons"]):
         label = str(out["profile"].iloc[i]).replace("_", " ")
         profile_reasons = [r for r in reasons if r.startswith(f"{label} profile: ")]
-        if contrib[i].max() > 0:
-            assert len(profile_reasons) == 1
-            j = int(np.argmax(contrib[i]))
-            assert profile_reasons[0].endswith(
-                render_reason(
-                    scorer.feature_columns[j],
-                    X[i, j],
-                    1,
-                    {**dict(zip(scorer.feature_columns, X[i], strict=True))},
-                )
-            )
+        if contrib[i].max() <= 0:
+            assert profile_reasons == []
+            continue
+        assert len(profile_reasons) == 1
+        j = int(np.argmax(contrib[i]))  # the strongest positive evidence for the predicted class
+        t = typical[cols[j]] if np.isfinite(typical[cols[j]]) else None
+        candidates = set()
+        for direction in (1, -1):
+            text = render_reason(cols[j], X[i, j], direction, dict(zip(cols, X[i], strict=True)), t)
+            for clause in clauses:
+                text = text.replace(clause, "")
+            candidates.add(f"{label} profile: {text}")
+        assert profile_reasons[0] in candidates
+        assert not any(c in profile_reasons[0] for c in clauses)

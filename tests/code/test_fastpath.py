@@ -70,7 +70,9 @@ def test_single_row_path_equals_batch_path(fitted) -> None:
 def test_numpy_and_sklearn_backends_reach_the_same_leaves(fitted) -> None:
     _, forest, _ = fitted
     rows = np.vstack([_data(600, 12, 11, nan_rate=0.3), _hard_rows(forest, 12, 12)])
-    np.testing.assert_array_equal(forest.leaves(rows, backend="numpy"), forest.leaves(rows, backend="sklearn"))
+    np.testing.assert_array_equal(
+        forest.leaves(rows, backend="numpy"), forest.leaves(rows, backend="sklearn")
+    )
     with pytest.raises(ValueError, match="backend"):
         forest.leaves(rows[:2], backend="gpu")
 
@@ -136,7 +138,9 @@ def test_categorical_features_route_like_sklearn() -> None:
         ]
     )
     np.testing.assert_allclose(forest.predict_proba(test), model.predict_proba(test), atol=1e-12)
-    np.testing.assert_array_equal(forest.leaves(test, backend="numpy"), forest.leaves(test, backend="sklearn"))
+    np.testing.assert_array_equal(
+        forest.leaves(test, backend="numpy"), forest.leaves(test, backend="sklearn")
+    )
     raw = model.decision_function(test)
     np.testing.assert_allclose(forest.contributions(test).sum(axis=1) + forest.bias()[0], raw, atol=1e-9)
 

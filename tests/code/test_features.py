@@ -505,3 +505,38 @@ def test_dense_and_sparse_graph_paths_agree(monkeypatch: pytest.MonkeyPatch) -> 
     sparse = build_features(ds)
     assert len(dense) > 20
     pd.testing.assert_frame_equal(dense, sparse, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_boundaries_at_as_of_are_excluded() -> None:
+    """A deal created exactly at as_of does not exist yet; an e-mail sent exactly at as_of is not seen."""
+    out = build_features(tiny(), as_of=ts("2024-01-01"))  # D1's creation instant
+    assert set(out["deal_id"]) == {"D0"}
+    out = build_features(tiny(), as_of=ts("2024-01-05 11:00"))  # e2's send instant
+    b1 = row(out, "D1", "b1")
+    assert (b1["em_received"], b1["em_sent"]) == (1, 0)
+
+
+def test_bad_references_and_duplicates_are_clear_errors() -> None:
+    frames = tiny_frames()
+    frames["email_recipients"].loc[5, "message_id"] = "e99"
+    with pytest.raises(ValueError, match=r"email_recipients: row 5: message_id 'e99'"):
+        build_features(Dataset.from_frames(frames))
+    frames = tiny_frames()
+    frames["people"] = pd.concat([frames["people"], frames["people"].iloc[[2]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"people: person_id 'b3' appears more than once"):
+        build_features(Dataset.from_frames(frames))
+    frames = tiny_frames()
+    frames["meetings"].loc[1, "deal_id"] = "D7"
+    with pytest.raises(ValueError, match=r"meetings: row 1: deal_id 'D7'"):
+        build_features(Dataset.from_frames(frames))
+
+
+def test_threaded_run_equals_sequential(monkeypatch: pytest.MonkeyPatch) -> None:
+    import influence.features as features_module
+    from influence.generate import generate
+
+    ds = generate(3, seed=4)
+    sequential = build_features(ds, n_jobs=1)
+    monkeypatch.setattr(features_module, "PARALLEL_MIN_EVENTS", 0)
+    threaded = build_features(ds, n_jobs=2)
+    pd.testing.assert_frame_equal(sequential, threaded)

@@ -9,15 +9,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from typer.testing import CliRunner
 
 from influence.contract import PROFILES, TABLE_ORDER
-from influence.generate import TRUTH_COLUMNS, GeneratorConfig, generate, generate_with_truth, settings_table
-from influence.generate import write_generated
+from influence.generate import (
+    TRUTH_COLUMNS,
+    GeneratorConfig,
+    generate,
+    generate_with_truth,
+    settings_table,
+    write_generated,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = GeneratorConfig()
@@ -29,19 +34,19 @@ def _assert_same(a, b) -> None:  # noqa: ANN001
 
 
 def test_same_seed_same_data_other_seed_differs() -> None:
-    first, truth1 = generate_with_truth(12, seed=3)
-    second, truth2 = generate_with_truth(12, seed=3)
+    first, truth1 = generate_with_truth(6, seed=3)
+    second, truth2 = generate_with_truth(6, seed=3)
     _assert_same(first, second)
     pd.testing.assert_frame_equal(truth1, truth2)
-    other = generate(12, seed=4)
+    other = generate(6, seed=4)
     assert not first.emails.equals(other.emails)
     assert not first.people["full_name"].equals(other.people["full_name"])
 
 
-def test_chunking_does_not_change_the_data() -> None:
-    whole = generate(15, seed=5, chunk_size=500)
-    pieces = generate(15, seed=5, chunk_size=4)
-    _assert_same(whole, pieces)
+def test_chunking_and_workers_do_not_change_the_data() -> None:
+    whole = generate(8, seed=5, chunk_size=500)
+    _assert_same(whole, generate(8, seed=5, chunk_size=3))
+    _assert_same(whole, generate(8, seed=5, chunk_size=2, workers=2))
 
 
 def test_generated_data_satisfies_the_contract(small_dataset) -> None:  # noqa: ANN001
@@ -71,7 +76,9 @@ def test_seniority_explains_influence_only_partly(small_truth) -> None:  # noqa:
     assert small_truth["seniority_level"].between(1, 6).all()
     silent = small_truth[small_truth["profile"] == "silent_influencer"]
     assert silent["seniority_level"].max() <= 4 and silent["is_key"].mean() > 0.6
-    senior_peripheral = small_truth[(small_truth["profile"] == "peripheral") & (small_truth["seniority_level"] >= 5)]
+    senior_peripheral = small_truth[
+        (small_truth["profile"] == "peripheral") & (small_truth["seniority_level"] >= 5)
+    ]
     assert len(senior_peripheral) > 0 and senior_peripheral["is_key"].mean() < 0.1
 
 
@@ -176,7 +183,9 @@ def test_external_advisors_are_partner_people_from_other_domains(small_dataset, 
     people = small_dataset.people.set_index("person_id")
     advisors = small_truth.loc[small_truth["profile"] == "external_advisor", "person_id"].unique()
     assert len(advisors) > 0
-    assert (people.loc[advisors, "side"] == "partner").all() and people.loc[advisors, "account_id"].isna().all()
+    assert (people.loc[advisors, "side"] == "partner").all() and people.loc[
+        advisors, "account_id"
+    ].isna().all()
     domains = people.loc[advisors, "email"].str.split("@").str[1]
     assert not domains.isin(small_dataset.accounts["domain"]).any()
     sellers = people[people["side"] == "seller"]
@@ -192,10 +201,10 @@ def test_interaction_volume_is_about_1000_rows_per_account(small_dataset) -> Non
 def test_write_generated_streams_the_same_tables(tmp_path: Path, fmt: str) -> None:
     from influence.data import load
 
-    counts = write_generated(tmp_path, 9, seed=2, fmt=fmt, chunk_size=4)
+    counts = write_generated(tmp_path, 5, seed=2, fmt=fmt, chunk_size=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.{fmt}" for t in TABLE_ORDER)
     loaded = load(tmp_path)
-    direct = generate(9, seed=2)
+    direct = generate(5, seed=2)
     for name in TABLE_ORDER:
         assert counts[name] == len(direct[name]) == len(loaded[name]), name
     pd.testing.assert_frame_equal(
@@ -207,7 +216,9 @@ def test_cli_generate_writes_and_summarises(tmp_path: Path) -> None:
     from influence.cli import app
 
     out = tmp_path / "gen"
-    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--accounts", "4", "--seed", "1", "--format", "csv"])
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--accounts", "4", "--seed", "1", "--format", "csv"]
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"accounts 4, people \d+, deals \d+", result.output)
     assert (out / "emails.csv").exists()

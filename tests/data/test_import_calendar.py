@@ -12,6 +12,7 @@ from influence.data import load, validate
 from influence.importers import import_ics, import_mbox
 
 NOW = pd.Timestamp("2024-03-20", tz="UTC")
+MARKER = "ICS-DESCRIPTION-MARKER-93b1"
 
 VTIMEZONE = """BEGIN:VTIMEZONE
 TZID:Custom Amsterdam
@@ -39,7 +40,8 @@ ATTENDEE;CUTYPE=ROOM;CN=Room 4.12;PARTSTAT=ACCEPTED:mailto:room412@vendor.io
 
 
 def _event(uid: str, start: str, summary: str, extra: str = "", people: str = PEOPLE) -> str:
-    return f"BEGIN:VEVENT\nUID:{uid}\nDTSTART{start}\nSUMMARY:{summary}\n{extra}{people}END:VEVENT\n"
+    description = f"DESCRIPTION:Agenda and dial-in {MARKER}\\nsecond line {MARKER}\n"
+    return f"BEGIN:VEVENT\nUID:{uid}\nDTSTART{start}\nSUMMARY:{summary}\n{description}{extra}{people}END:VEVENT\n"
 
 
 def _calendar() -> str:
@@ -151,6 +153,8 @@ def test_ics_merges_into_a_dataset_with_recurrence_time_zones_and_responses(tmp_
     cal_deal = ds.deals.set_index("deal_id").loc["cal-acme.nl"]
     assert cal_deal["created_at"] == meetings.loc[first, "start_at"] and cal_deal["outcome"] == "open"
 
+    assert MARKER.encode() not in b"".join(p.read_bytes() for p in ds_dir.iterdir() if p.is_file())
+
     # Re-importing the same calendar updates in place.
     again = import_ics([ics], ds_dir, now=NOW)
     assert again.imported == report.imported
@@ -177,3 +181,24 @@ def test_ics_window_and_fresh_folder_via_cli(tmp_path: Path) -> None:
         app, ["import", "ics", str(ics), "--out", str(tmp_path / "x"), "--deal-by", "thread"]
     )
     assert bad.exit_code == 1 and "--deal-by" in bad.output
+
+
+def test_ics_merges_into_a_salesforce_import(tmp_path: Path) -> None:
+    from test_import_salesforce import _export  # the Salesforce fixture of the sibling test module
+
+    sf = tmp_path / "sf-ds"
+    from influence.importers import import_salesforce
+
+    import_salesforce(_export(tmp_path), sf, now=NOW)
+    ics = tmp_path / "cal.ics"
+    ics.write_text(_calendar().replace("Joerg.Mueller@acme.nl", "joerg@acme.nl"), encoding="utf-8")
+    report = import_ics([ics], sf, now=NOW)
+    assert validate(sf).ok
+    ds = load(sf)
+    meetings = ds.meetings.set_index("meeting_id")
+    # Acme's opportunity 006A lives from 15 January to 30 June: every Acme meeting in March belongs to it.
+    assert meetings.loc["floating-1", "deal_id"] == "006A"
+    assert meetings.loc["weekly-1/20240301T090000Z", "deal_id"] == "006A"
+    att = ds.meeting_attendees
+    assert "003A" in set(att.loc[att["meeting_id"] == "floating-1", "person_id"])  # matched to the Contact
+    assert "cal-001A" not in set(ds.deals["deal_id"]) and report.imported == 4

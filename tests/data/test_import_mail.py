@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from influence.cli import app
 from influence.data import load, validate
-from influence.importers import ImportError_, import_eml, import_mbox
+from influence.importers import ImporterError, import_eml, import_mbox
 
 BODY_MARKER = "BODY-MARKER-7f3a9c-never-stored"
 
@@ -289,7 +289,7 @@ def test_eml_folder_import_reads_headers_only(tmp_path: Path) -> None:
 def test_existing_dataset_needs_overwrite(tmp_path: Path) -> None:
     mbox = _write(tmp_path, _good_mbox())
     import_mbox([mbox], tmp_path / "ds", account_domains=["acme.nl"])
-    with pytest.raises(ImportError_, match="--overwrite"):
+    with pytest.raises(ImporterError, match="--overwrite"):
         import_mbox([mbox], tmp_path / "ds", account_domains=["acme.nl"])
 
 

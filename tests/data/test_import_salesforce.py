@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from influence.cli import app
 from influence.data import load, validate
-from influence.importers import ImportError_, import_salesforce
+from influence.importers import ImporterError, import_salesforce
 
 MARKER = "SF-BODY-MARKER-41c2"
 NOW = pd.Timestamp("2024-06-01", tz="UTC")
@@ -165,13 +165,13 @@ def test_role_map_file_maps_unknown_roles(tmp_path: Path) -> None:
     assert not _reasons(report, "OpportunityContactRole.csv")
     toml = tmp_path / "roles.toml"
     toml.write_text('[roles]\n"Chief Gatekeeper" = "moon_person"\n')
-    with pytest.raises(ImportError_, match="moon_person"):
+    with pytest.raises(ImporterError, match="moon_person"):
         import_salesforce(_export(tmp_path / "again"), tmp_path / "ds2", role_map=toml)
 
 
 def test_missing_required_file_and_cli(tmp_path: Path) -> None:
     files = {k: v for k, v in FILES.items() if k != "Opportunity.csv"}
-    with pytest.raises(ImportError_, match="Opportunity.csv is missing"):
+    with pytest.raises(ImporterError, match="Opportunity.csv is missing"):
         import_salesforce(_export(tmp_path, files), tmp_path / "ds")
     folder = _export(tmp_path / "full")
     result = CliRunner().invoke(

@@ -5,6 +5,7 @@ Routes: `POST /v1/deals/score`, `POST /v1/people/score`, `GET /v1/model`, `GET /
 """
 
 from influence.api._app import create_app
+from influence.api._convert import deal_request_from_dataset
 from influence.api._settings import ApiSettings
 
-__all__ = ["ApiSettings", "create_app"]
+__all__ = ["ApiSettings", "create_app", "deal_request_from_dataset"]

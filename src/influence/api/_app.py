@@ -32,7 +32,10 @@ T = TypeVar("T")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": s.ErrorResponse, "description": "Missing or invalid X-API-Key (only when auth is on)."},
     413: {"model": s.ErrorResponse, "description": "Request body larger than INFLUENCE_MAX_BODY_BYTES."},
-    422: {"model": s.ErrorResponse, "description": "Invalid body; `detail` lists every problem by JSON path."},
+    422: {
+        "model": s.ErrorResponse,
+        "description": "Invalid body; `detail` lists every problem by JSON path.",
+    },
     503: {"model": s.ErrorResponse, "description": "No model loaded."},
 }
 
@@ -68,7 +71,11 @@ def create_app(settings: ApiSettings | None = None, *, bundle: Any = None) -> Fa
         description=(
             "Hidden influence and DMU profiles for every person around a B2B deal, from deal-history metadata. "
             "Every response names the model in the `X-Model-Version` header (and `model_version` in JSON)."
-            + (" All routes except /healthz and /readyz need an `X-API-Key` header." if settings.auth_enabled else "")
+            + (
+                " All routes except /healthz and /readyz need an `X-API-Key` header."
+                if settings.auth_enabled
+                else ""
+            )
         ),
         lifespan=lifespan,
     )
@@ -95,20 +102,23 @@ def create_app(settings: ApiSettings | None = None, *, bundle: Any = None) -> Fa
 
 
 # -- routes --------------------------------------------------------------------------------------------------------
-def _service(request: Request) -> ScoringService:
+async def _service(request: Request) -> ScoringService:
+    # async on purpose: FastAPI runs a sync dependency in its thread pool, a thread hop on every request.
     service = request.app.state.service
     if service is None:
         raise ModelNotReady()
     return service
 
 
-async def _run(request: Request, rows: int, fn: Callable[[], T]) -> T:
-    """Run CPU work inline when small (a thread hop costs more), in the app's one worker thread when large."""
-    if rows <= request.app.state.settings.offload_min_rows or request.app.state.limiter is None:
+async def _run(request: Request, fn: Callable[[], T], *, offload: bool) -> T:
+    """Run CPU work in the app's one worker thread when it is large, inline when small (a thread hop costs more
+    than a one-row fast-path score, and more threads would only fight over the GIL)."""
+    limiter = request.app.state.limiter
+    if not offload or limiter is None:
         return fn()
     import anyio
 
-    return await anyio.to_thread.run_sync(fn, limiter=request.app.state.limiter)
+    return await anyio.to_thread.run_sync(fn, limiter=limiter)
 
 
 def _add_routes(app: FastAPI, settings: ApiSettings) -> None:
@@ -153,7 +163,9 @@ def _add_routes(app: FastAPI, settings: ApiSettings) -> None:
     async def score_deal(
         body: s.DealScoreRequest, request: Request, service: ScoringService = Depends(_service)
     ) -> dict[str, Any]:
-        return await _run(request, service.deal_size(body), lambda: service.score_deal(body))
+        # Always in the worker thread: validation and features are tens of milliseconds of pandas, which would
+        # otherwise stall every other request (health checks included) on the event loop.
+        return await _run(request, lambda: service.score_deal(body), offload=True)
 
     @app.post(
         "/v1/people/score",
@@ -166,12 +178,15 @@ def _add_routes(app: FastAPI, settings: ApiSettings) -> None:
     async def score_people(
         body: s.PeopleScoreRequest, request: Request, service: ScoringService = Depends(_service)
     ) -> dict[str, Any]:
-        return await _run(request, len(body.rows), lambda: service.score_people(body))
+        large = len(body.rows) > request.app.state.settings.offload_min_rows
+        return await _run(request, lambda: service.score_people(body), offload=large)
 
 
 # -- errors --------------------------------------------------------------------------------------------------------
 def _add_error_handlers(app: FastAPI, version: Callable[[], str | None]) -> None:
-    def answer(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    def answer(
+        request: Request, status: int, detail: Any, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
         request_id = request.scope.get("state", {}).get("request_id")
         payload = {"detail": detail, "request_id": request_id, "model_version": version()}
         return JSONResponse(payload, status_code=status, headers=headers)
@@ -203,7 +218,9 @@ def _add_error_handlers(app: FastAPI, version: Callable[[], str | None]) -> None
         headers = {"X-Request-ID": str(request_id)}
         if version():
             headers["X-Model-Version"] = str(version())
-        return answer(request, 500, f"internal error; quote request id {request_id} when reporting it", headers)
+        return answer(
+            request, 500, f"internal error; quote request id {request_id} when reporting it", headers
+        )
 
 
 def _pydantic_item(error: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -217,5 +234,7 @@ def _pydantic_item(error: dict[str, Any], request: Request) -> dict[str, Any]:
     if loc == ("body",) and kind in ("model_attributes_type", "dict_type"):
         content_type = request.headers.get("content-type", "")
         if "json" not in content_type:
-            msg = f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'!r})"
+            msg = (
+                f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'!r})"
+            )
     return problem_item(loc, msg, kind)

@@ -64,7 +64,12 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     for row in frame.reindex(columns=columns).itertuples(index=False, name=None):
         record: dict[str, Any] = {}
         for name, value in zip(columns, row, strict=True):
-            if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            if (
+                value is None
+                or value is pd.NA
+                or value is pd.NaT
+                or (isinstance(value, float) and math.isnan(value))
+            ):
                 record[name] = None
             elif isinstance(value, pd.Timestamp):
                 record[name] = value.tz_convert("UTC").isoformat().replace("+00:00", "Z")

@@ -120,7 +120,9 @@ class DealScoreRequest(BaseModel):
     model_config = _STRICT
 
     deal: DealRow  # type: ignore[valid-type]
-    people: list[PersonRow] = Field(..., description="Everyone around the deal (buyer, seller and partner side).")  # type: ignore[valid-type]
+    people: list[PersonRow] = Field(
+        ..., description="Everyone around the deal (buyer, seller and partner side)."
+    )  # type: ignore[valid-type]
     accounts: list[AccountRow] | None = Field(None, description="The buying account(s); optional.")  # type: ignore[valid-type]
     meetings: list[MeetingRow] = Field(default_factory=list)  # type: ignore[valid-type]
     meeting_attendees: list[MeetingAttendeeRow] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -209,7 +211,9 @@ class PersonScore(BaseModel):
     full_name: str | None = None
     title: str | None = None
     email: str | None = None
-    influence: float = Field(..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer.")
+    influence: float = Field(
+        ..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer."
+    )
     influence_rank: int = Field(..., ge=1, description="1 = the most influential person of this deal.")
     profile: ProfileName | None = Field(..., description="Most likely DMU profile; null for `prior` rows.")
     profile_confidence: float | None = Field(..., ge=0.0, le=1.0, description="Probability of that profile.")
@@ -264,7 +268,9 @@ class DealScoreResponse(BaseModel):
     )
     people: list[PersonScore] = Field(..., description="Sorted by influence_rank.")
     coverage: list[CoverageItem]
-    gaps: list[str] = Field(..., description="The coverage messages: which parts of the DMU are missing or cold.")
+    gaps: list[str] = Field(
+        ..., description="The coverage messages: which parts of the DMU are missing or cold."
+    )
     next_best_contacts: list[NextBestContact]
     warnings: list[str] = Field(default_factory=list, description="Non-blocking findings of the validation.")
 
@@ -272,7 +278,9 @@ class DealScoreResponse(BaseModel):
 class PersonFeatureScore(BaseModel):
     person_id: str
     deal_id: str | None = None
-    influence: float = Field(..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer.")
+    influence: float = Field(
+        ..., ge=0.0, le=1.0, description="Calibrated probability of being a key influencer."
+    )
     profile: ProfileName | None = Field(..., description="Most likely DMU profile; null for `prior` rows.")
     profile_confidence: float | None = Field(..., ge=0.0, le=1.0)
     profile_probabilities: dict[str, float | None]

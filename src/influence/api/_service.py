@@ -71,22 +71,28 @@ class ScoringService:
                 ]
             )
 
-    def deal_size(self, request: DealScoreRequest) -> int:
-        """Rows in the body: decides whether scoring is worth a thread hop."""
-        return sum(len(getattr(request, key) or ()) for key in BODY_TABLES if key != "deal") + 1
-
     def score_deal(self, request: DealScoreRequest) -> dict[str, Any]:
         """Validate the deal like a dataset folder, then score it; raises InvalidRequest naming JSON paths."""
         from influence.data import validate_frames
 
         self.check_deal_size(request)
+        if request.as_of is not None and request.as_of <= request.deal.created_at:
+            # Features only see deals created before as_of: this one did not exist yet.
+            raise InvalidRequest(
+                [
+                    ApiProblem(
+                        ("body", "as_of"),
+                        f"as_of {request.as_of.isoformat()} is not after the deal's created_at "
+                        f"{request.deal.created_at.isoformat()}: the deal did not exist yet, so there is nothing to score",
+                        "as_of",
+                    )
+                ]
+            )
         frames, synthesized = deal_frames(request)
         dataset, report = validate_frames(frames, sources={t: k for k, t in BODY_TABLES.items()})
         if not report.ok:
             raise InvalidRequest(_report_problems(report, synthesized))
-        warnings = [
-            p.format() for p in report.warnings if not (synthesized and p.table == "accounts")
-        ]
+        warnings = [p.format() for p in report.warnings if not (synthesized and p.table == "accounts")]
         import pandas as pd
 
         as_of = None if request.as_of is None else pd.Timestamp(request.as_of).tz_convert("UTC")
@@ -120,7 +126,9 @@ class ScoringService:
                 unknown = [n for n in features if n not in known]
                 for name in unknown:
                     problems.append(
-                        ApiProblem(("body", "rows", i, "features", name), "unknown feature name", "unknown_feature")
+                        ApiProblem(
+                            ("body", "rows", i, "features", name), "unknown feature name", "unknown_feature"
+                        )
                     )
                 missing = [n for n in names if n not in features]
                 if missing:
@@ -201,9 +209,13 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
             if column.name == "deal_id" and key in ("meetings", "emails"):
                 values = [deal.deal_id if v is None else v for v in values]
             if column.dtype == "timestamp":
-                columns[column.name] = pd.Series(pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"])
+                columns[column.name] = pd.Series(
+                    pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"]
+                )
             elif column.dtype == "float":
-                columns[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                columns[column.name] = np.array(
+                    [np.nan if v is None else v for v in values], dtype=np.float64
+                )
             elif column.dtype == "bool":
                 columns[column.name] = pd.array(values, dtype="boolean")
             else:
@@ -211,7 +223,10 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
         frames[table] = pd.DataFrame(columns, index=pd.RangeIndex(len(items)))
     if synthesized:
         frames["accounts"] = pd.DataFrame(
-            {c.name: [deal.account_id if c.name in ("account_id", "name") else None] for c in TABLES["accounts"].columns}
+            {
+                c.name: [deal.account_id if c.name in ("account_id", "name") else None]
+                for c in TABLES["accounts"].columns
+            }
         )
     return frames, synthesized
 
@@ -272,7 +287,9 @@ def _deal_answer(result: Any, request: DealScoreRequest) -> dict[str, Any]:
     return {
         "deal_id": report["deal_id"],
         "account_id": report.get("account_id") or request.deal.account_id,
-        "as_of": None if as_of is None else (as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)),
+        "as_of": None
+        if as_of is None
+        else (as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)),
         "engagement_assessable": bool(report.get("engagement_assessable", False)),
         "people": people,
         "coverage": [{k: _clean(v) for k, v in item.items()} for item in report.get("coverage", [])],

@@ -34,7 +34,13 @@ from typing import Any
 from influence.bench import median_time
 
 # p50 <= 2 ms, p99 <= 10 ms at 1 connection and >= 1,000 req/s (people); p50 <= 30 ms (deal); >= 2x mlflow.
-GOALS = {"people_p50_ms": 2.0, "people_p99_ms": 10.0, "people_rps": 1000.0, "deal_p50_ms": 30.0, "vs_mlflow": 2.0}
+GOALS = {
+    "people_p50_ms": 2.0,
+    "people_p99_ms": 10.0,
+    "people_rps": 1000.0,
+    "deal_p50_ms": 30.0,
+    "vs_mlflow": 2.0,
+}
 DEAL_PEOPLE = 30
 WORKERS = 2
 
@@ -71,9 +77,10 @@ def run(quick: bool) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "model": f"{bundle.name}/{bundle.version}",
+        # The machine may be shared: the 1-minute load average before and after says how quiet it was.
+        "load_average_before": os.getloadavg()[0],
         "load_generator": f"wrk ({_wrk_version(wrk)}), 1 thread, {duration} s per run after a 1 s warm-up",
         "workers": WORKERS,
-        "deal_people": deal_body["_people_scored"],
         "in_process": in_process,
     }
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -81,7 +88,7 @@ def run(quick: bool) -> dict[str, Any]:
         script = folder / "post.lua"
         script.write_text(_LUA)
         bodies = {}
-        for name, body in (("deal", deal_body["body"]), ("people", people_body), ("mlflow", mlflow_body)):
+        for name, body in (("deal", deal_body), ("people", people_body), ("mlflow", mlflow_body)):
             bodies[name] = folder / f"{name}.json"
             bodies[name].write_text(json.dumps(body))
 
@@ -111,6 +118,7 @@ def run(quick: bool) -> dict[str, Any]:
                     )
             result["mlflow_models_serve"] = {"model_uri": model_uri, **peer}
 
+    result["load_average_after"] = os.getloadavg()[0]
     result["ratios"] = _ratios(ours, peer, in_process)
     result["goals"] = _goals(ours, peer)
     return result
@@ -118,36 +126,52 @@ def run(quick: bool) -> dict[str, Any]:
 
 # -- bodies --------------------------------------------------------------------------------------------------------
 def _bodies(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A ~30-person generated deal as an API body; one of its feature rows for both servers; in-process peers."""
+    """A generated deal with about 30 people as an API body; one of its feature rows for both servers; and the
+    in-process peers (the Scorer on the same deal and the same row)."""
     import numpy as np
 
-    from influence.api._convert import deal_request_from_dataset
-    from influence.api._service import deal_frames
+    from influence.api import deal_request_from_dataset
     from influence.api._schemas import DealScoreRequest
+    from influence.api._service import deal_frames
     from influence.contract import Dataset
     from influence.features import build_features
     from influence.generate import generate
     from influence.predict import Scorer
 
-    ds = generate(n_accounts=12, seed=11)
-    features = build_features(ds)
-    sizes = features.groupby("deal_id").size()
-    deal_id = str((sizes - DEAL_PEOPLE).abs().idxmin())
-    body = deal_request_from_dataset(ds, deal_id)
+    ds = generate(12, 11)
+    bodies = {d: deal_request_from_dataset(ds, d) for d in ds.deals["deal_id"].astype(str)}
+    deal_id = min(bodies, key=lambda d: (abs(len(bodies[d]["people"]) - DEAL_PEOPLE), d))
+    body = bodies[deal_id]
     frames, _ = deal_frames(DealScoreRequest.model_validate(body))
     sub = Dataset.from_frames(frames)
-    scorer = Scorer(bundle)
-    row = features[features["deal_id"] == deal_id].iloc[0]
+    features = build_features(sub)
+    row = features.iloc[0]
     names = list(bundle.feature_columns)
     values = [None if np.isnan(v) else float(v) for v in row[names].to_numpy(dtype=float)]
-    people_body = {"rows": [{"person_id": row["person_id"], "deal_id": deal_id, "features": dict(zip(names, values, strict=True))}]}
-    mlflow_body = {"dataframe_split": {"columns": names, "data": [[float("nan") if v is None else v for v in values]]}}
+    people_body = {
+        "rows": [
+            {
+                "person_id": str(row["person_id"]),
+                "deal_id": deal_id,
+                "features": dict(zip(names, values, strict=True)),
+            }
+        ]
+    }
+    mlflow_body = {
+        "dataframe_split": {"columns": names, "data": [[float("nan") if v is None else v for v in values]]}
+    }
     matrix = np.array([[np.nan if v is None else v for v in values]])
+    scorer = Scorer(bundle)
     deal_s, _ = median_time(lambda: scorer.score_dataset(sub), repeat=7)
-    row_s, _ = median_time(lambda: scorer.score_features(matrix), repeat=51)
-    scored = len(scorer.score_dataset(sub).people) if hasattr(scorer.score_dataset(sub), "people") else None
-    in_process = {"score_dataset_ms": deal_s * 1e3, "score_features_1_row_ms": row_s * 1e3}
-    return {"body": body, "_people_scored": scored}, people_body, mlflow_body, in_process
+    row_s, _ = median_time(lambda: scorer.score_rows(matrix, explain=False), repeat=51)
+    in_process = {
+        "score_dataset_ms": deal_s * 1e3,
+        "score_rows_1_row_ms": row_s * 1e3,
+        "deal_people_in_body": len(body["people"]),
+        "deal_people_scored": len(scorer.score_dataset(sub).people),
+        "deal_body_bytes": len(json.dumps(body)),
+    }
+    return body, people_body, mlflow_body, in_process
 
 
 # -- servers -------------------------------------------------------------------------------------------------------
@@ -172,38 +196,47 @@ def _env() -> dict[str, str]:
 
 @contextmanager
 def _server(cmd: list[str], ready_url: str, env: dict[str, str], timeout: float = 120.0) -> Iterator[None]:
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{log.read().decode()[-3000:]}")
-            try:
-                with urllib.request.urlopen(ready_url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(cmd)} did not become ready within {timeout:.0f} s")
-            time.sleep(0.25)
-        yield
-    finally:
-        # The server runs in its own session: stop the whole group (uvicorn workers, mlflow's uvicorn child).
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            if proc.poll() is not None:
-                break
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
-        log.close()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            _wait_ready(proc, cmd, ready_url, log, timeout)
+            yield
+        finally:
+            _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen, cmd: list[str], url: str, log: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(
+                f"{' '.join(cmd)} exited with {proc.returncode}:\n{log.read().decode()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{' '.join(cmd)} did not become ready within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """The server runs in its own session: stop that whole group (uvicorn workers, mlflow's uvicorn child)."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @contextmanager
@@ -284,7 +317,9 @@ def _wrk(wrk: str, url: str, script: Path, body: Path, connections: int, duratio
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
     raw = json.loads(line.removeprefix("RESULT "))
-    errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeout_errors", "non_2xx"))
+    errors = sum(
+        raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeout_errors", "non_2xx")
+    )
     if errors:
         raise RuntimeError(f"wrk saw {errors} failed requests on {url}: {raw}")
     return {
@@ -298,14 +333,22 @@ def _wrk(wrk: str, url: str, script: Path, body: Path, connections: int, duratio
     }
 
 
-def _ratios(ours: dict[str, Any], peer: dict[str, Any], in_process: dict[str, Any]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _ratios(
+    ours: dict[str, Any], peer: dict[str, Any], in_process: dict[str, Any]
+) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
     for c in (1, 16):
         key = f"people_c{c}"
         if key in peer:
-            out[f"people_rps_vs_mlflow_c{c}"] = ours[key]["rps"] / peer[key]["rps"]
-            out[f"people_p50_mlflow_over_ours_c{c}"] = peer[key]["p50_ms"] / ours[key]["p50_ms"]
-    out["deal_p50_http_over_in_process_c1"] = ours["deal_c1"]["p50_ms"] / in_process["score_dataset_ms"]
+            out[f"people_rps_ours_over_mlflow_c{c}"] = _ratio(ours[key]["rps"], peer[key]["rps"])
+            out[f"people_p50_mlflow_over_ours_c{c}"] = _ratio(peer[key]["p50_ms"], ours[key]["p50_ms"])
+    out["deal_p50_http_over_in_process_c1"] = _ratio(
+        ours["deal_c1"]["p50_ms"], in_process["score_dataset_ms"]
+    )
     return out
 
 
@@ -317,5 +360,7 @@ def _goals(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
         "deal_p50_ms<=30": ours["deal_c1"]["p50_ms"] <= GOALS["deal_p50_ms"],
     }
     if "people_c16" in peer:
-        goals["people_rps>=2x_mlflow"] = ours["people_c16"]["rps"] >= GOALS["vs_mlflow"] * peer["people_c16"]["rps"]
+        goals["people_rps>=2x_mlflow"] = (
+            ours["people_c16"]["rps"] >= GOALS["vs_mlflow"] * peer["people_c16"]["rps"]
+        )
     return goals

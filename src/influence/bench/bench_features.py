@@ -115,7 +115,15 @@ def run(quick: bool) -> dict[str, Any]:
     graph = statistics.median(t.graph for t in samples)
     cpu = {k: statistics.median(t.cpu[k] for t in samples) for k in ("prepare", "tabular", "graph")}
     parts = {k: round(statistics.median(t.parts[k] for t in samples), 4) for k in samples[0].parts}
-    peer_s, _ = median_time(lambda: _groupby_peer(ds), repeat=repeat)
+    peer_cpu: list[float] = []
+
+    def peer() -> None:
+        c = time.process_time()
+        _groupby_peer(ds)
+        peer_cpu.append(time.process_time() - c)
+
+    peer_s, _ = median_time(peer, repeat=repeat)
+    total_cpu = statistics.median(sum(t.cpu.values()) for t in samples)
 
     small = _one_deal(ds)
     build_features(small)  # warm-up: imports and the title parser's tables
@@ -151,6 +159,11 @@ def run(quick: bool) -> dict[str, Any]:
         "peer_groupby_s_median": round(peer_s, 3),
         "peer_groupby_rows_per_s": round(rows / peer_s),
         "ratio_total_vs_groupby_peer": round(total_s / peer_s, 2),
+        "peer_groupby_cpu_s_median": round(statistics.median(peer_cpu), 3),
+        "ratio_tabular_cpu_vs_groupby_peer_cpu": round(
+            (cpu["prepare"] + cpu["tabular"]) / statistics.median(peer_cpu), 2
+        ),
+        "ratio_total_cpu_vs_groupby_peer_cpu": round(total_cpu / statistics.median(peer_cpu), 2),
         "peak_rss_mib_after_load": round(rss_loaded, 1),
         "peak_rss_mib_after_features": round(rss_features, 1),
         "single_deal": {

@@ -36,8 +36,12 @@ def write_mbox(path: Path, n_messages: int, seed: int = 0) -> int:
                 mid = root if k == 0 else f"<r{written}.{seed}@{frm.split('@')[1]}>"
                 date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(t))
                 fh.write(f"From {frm} {time.strftime('%a %b %d %H:%M:%S %Y', time.gmtime(t))}\n")
-                fh.write(f'From: "Person {frm.split("@")[0]}" <{frm}>\nTo: {to}\nCc: {buyers[1]}, {buyers[2]}\n')
-                fh.write(f"Date: {date}\nMessage-ID: {mid}\nSubject: {'Re: ' if k else ''}Proposal {written}\n")
+                fh.write(
+                    f'From: "Person {frm.split("@")[0]}" <{frm}>\nTo: {to}\nCc: {buyers[1]}, {buyers[2]}\n'
+                )
+                fh.write(
+                    f"Date: {date}\nMessage-ID: {mid}\nSubject: {'Re: ' if k else ''}Proposal {written}\n"
+                )
                 if refs:
                     fh.write(f"In-Reply-To: {refs[-1]}\nReferences: {' '.join(refs[-5:])}\n")
                 fh.write("X-Mailer: synthetic\n\n")
@@ -93,7 +97,9 @@ def run(quick: bool) -> dict[str, Any]:
         results["runs"] = rows
     per_message_kib = (rows[1]["peak_rss_mib"] - rows[0]["peak_rss_mib"]) * 1024 / (large - small)
     results["rss_growth_kib_per_message"] = round(per_message_kib, 3)
-    results["extrapolated_1m_peak_rss_mib"] = round(rows[1]["peak_rss_mib"] + per_message_kib * (1_000_000 - large) / 1024)
+    results["extrapolated_1m_peak_rss_mib"] = round(
+        rows[1]["peak_rss_mib"] + per_message_kib * (1_000_000 - large) / 1024
+    )
     results["extrapolated_1m_seconds"] = round(1_000_000 / rows[1]["messages_per_s"])
     results["extrapolated_1m_cpu_seconds"] = round(1_000_000 / rows[1]["messages_per_cpu_s"])
     return results

@@ -19,6 +19,12 @@ def register(app: typer.Typer) -> None:
         chunk_size: int = typer.Option(
             500, "--chunk-size", min=1, help="Accounts generated and written per chunk (bounds memory)."
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            help="Processes generating chunks in parallel; the output is the same for any value.",
+        ),
     ) -> None:
         """Generate a synthetic deal history (accounts, people, deals, meetings, e-mails, signals, labels).
 
@@ -38,7 +44,13 @@ def register(app: typer.Typer) -> None:
         with tqdm(total=accounts, unit="account", desc="generate", disable=None) as bar:
             try:
                 counts = write_generated(
-                    out, accounts, seed, fmt=fmt, chunk_size=chunk_size, progress=bar.update  # type: ignore[arg-type]
+                    out,
+                    accounts,
+                    seed,
+                    fmt=fmt,  # type: ignore[arg-type]
+                    chunk_size=chunk_size,
+                    progress=bar.update,
+                    workers=workers,
                 )
             except OSError as exc:
                 typer.echo(f"error: cannot write to {out}: {exc}", err=True)

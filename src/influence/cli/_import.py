@@ -75,7 +75,7 @@ def mbox_command(
     progress: bool | None = _PROGRESS,
 ) -> None:
     """Import mbox files: e-mail headers only (never bodies) -> accounts, people, deals, emails, recipients."""
-    from influence.importers import ImportError_, import_mbox
+    from influence.importers import ImporterError, import_mbox
 
     try:
         report = import_mbox(
@@ -89,7 +89,7 @@ def mbox_command(
             overwrite=overwrite,
             progress=sys.stderr.isatty() if progress is None else progress,
         )
-    except ImportError_ as exc:
+    except ImporterError as exc:
         _fail(exc)
     _finish(report, rejects)
 
@@ -112,7 +112,7 @@ def eml_command(
     progress: bool | None = _PROGRESS,
 ) -> None:
     """Import .eml files: e-mail headers only (never bodies); same options as `import mbox`."""
-    from influence.importers import ImportError_, import_eml
+    from influence.importers import ImporterError, import_eml
 
     try:
         report = import_eml(
@@ -126,7 +126,7 @@ def eml_command(
             overwrite=overwrite,
             progress=sys.stderr.isatty() if progress is None else progress,
         )
-    except ImportError_ as exc:
+    except ImporterError as exc:
         _fail(exc)
     _finish(report, rejects)
 
@@ -142,16 +142,20 @@ def ics_command(
         None, "--window-end", help="Expand recurring events up to this date (default: 90 days from now)."
     ),
     deal_by: str = typer.Option(
-        "account", "--deal-by", help="account (the account's deal alive then, else a new one) or property:NAME."
+        "account",
+        "--deal-by",
+        help="account (the account's deal alive then, else a new one) or property:NAME.",
     ),
     account_domain: list[str] = _ACCOUNT,
     seller_domain: list[str] = _SELLER,
     default_tz: str = typer.Option("UTC", "--default-tz", help="IANA zone for floating (zone-less) times."),
-    fmt: str | None = typer.Option(None, "--format", help="parquet or csv (default: the dataset's, else parquet)."),
+    fmt: str | None = typer.Option(
+        None, "--format", help="parquet or csv (default: the dataset's, else parquet)."
+    ),
     rejects: Path | None = _REJECTS,
 ) -> None:
     """Import calendar events (.ics) as meetings and attendees, merged into a dataset folder."""
-    from influence.importers import ImportError_, import_ics
+    from influence.importers import ImporterError, import_ics
 
     try:
         report = import_ics(
@@ -165,7 +169,7 @@ def ics_command(
             default_tz=default_tz,
             fmt=_check_format(fmt) if fmt else None,  # type: ignore[arg-type]
         )
-    except ImportError_ as exc:
+    except ImporterError as exc:
         _fail(exc)
     _finish(report, rejects)
 
@@ -183,29 +187,33 @@ def salesforce_command(
 ) -> None:
     """Import a Salesforce CSV export (API field names): accounts, contacts, users, opportunities, contact roles
     (-> labels), events and e-mail messages (never bodies)."""
-    from influence.importers import ImportError_, import_salesforce
+    from influence.importers import ImporterError, import_salesforce
 
     try:
-        report = import_salesforce(folder, out, role_map=role_map, fmt=_check_format(fmt), overwrite=overwrite)  # type: ignore[arg-type]
-    except ImportError_ as exc:
+        report = import_salesforce(
+            folder, out, role_map=role_map, fmt=_check_format(fmt), overwrite=overwrite
+        )  # type: ignore[arg-type]
+    except ImporterError as exc:
         _fail(exc)
     _finish(report, rejects)
 
 
 @import_app.command("hubspot")
 def hubspot_command(
-    folder: Path = typer.Argument(..., help="Folder with companies.csv, contacts.csv, deals.csv and associations."),
+    folder: Path = typer.Argument(
+        ..., help="Folder with companies.csv, contacts.csv, deals.csv and associations."
+    ),
     out: Path = _OUT,
     fmt: str = _FORMAT,
     overwrite: bool = _OVERWRITE,
     rejects: Path | None = _REJECTS,
 ) -> None:
     """Import a HubSpot CSV export: companies, contacts (buying roles -> labels), deals and associations."""
-    from influence.importers import ImportError_, import_hubspot
+    from influence.importers import ImporterError, import_hubspot
 
     try:
         report = import_hubspot(folder, out, fmt=_check_format(fmt), overwrite=overwrite)  # type: ignore[arg-type]
-    except ImportError_ as exc:
+    except ImporterError as exc:
         _fail(exc)
     _finish(report, rejects)
 

@@ -1,7 +1,8 @@
-"""CLI commands for privacy: erase a person from a dataset folder."""
+"""CLI commands for privacy: erase a person from a dataset folder (thin: parse, call `influence.privacy`, print)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -12,10 +13,26 @@ def register(app: typer.Typer) -> None:
 
     @app.command("forget")
     def forget(
-        directory: Path = typer.Argument(..., help="Dataset folder to erase the person from (rewritten in place)."),
-        email: str = typer.Option(..., "--email", help="E-mail address of the person to forget."),
+        directory: Path = typer.Argument(
+            ..., help="Dataset folder to erase the person from (rewritten in place)."
+        ),
+        email: str = typer.Option(..., "--email", help="E-mail address of the person to forget (any case)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Report what would be removed; change nothing."
+        ),
+        report_json: Path | None = typer.Option(
+            None,
+            "--report",
+            help="Also write the erasure report as JSON to this file (keep it as the record).",
+        ),
     ) -> None:
-        """Erase a person (by e-mail) and every row about them from a dataset folder, and report what was removed."""
+        """Erase a person (by e-mail) and every row about them from a dataset folder, and report what was removed.
+
+        Removed: the person, their meeting invitations, the messages they sent (and those messages' recipients),
+        their recipient rows, signals and labels; references others keep (meeting organiser, replies to their
+        messages) are cleared. The folder is validated before and after. Exit 1 when nobody has that address.
+        Derived files (features, scores, trained models) are not touched: see docs/privacy.md.
+        """
         from influence.data import DatasetError
         from influence.privacy import PersonNotFound, forget_in_folder
 
@@ -23,12 +40,19 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {directory} is not a dataset folder", err=True)
             raise typer.Exit(1)
         try:
-            report = forget_in_folder(directory, email)
-        except PersonNotFound as exc:
-            typer.echo(f"error: {exc} ({directory})", err=True)
-            raise typer.Exit(1) from exc
-        except DatasetError as exc:
-            typer.echo(f"error: {directory} does not validate; fix it before erasing:\n{exc}", err=True)
-            raise typer.Exit(1) from exc
-        for line in report.lines():
+            report = forget_in_folder(directory, email, dry_run=dry_run)
+        except (PersonNotFound, ValueError) as exc:
+            if isinstance(exc, DatasetError):
+                typer.echo(f"error: {directory} does not validate; fix it before erasing:\n{exc}", err=True)
+            else:
+                message = exc.args[0] if isinstance(exc, PersonNotFound) else str(exc)
+                typer.echo(f"error: {message} ({directory}); nothing was changed", err=True)
+            raise typer.Exit(1) from None
+        lines = report.lines()
+        if dry_run:
+            lines[0] = "DRY RUN, nothing written: would have " + lines[0]
+        for line in lines:
             typer.echo(line)
+        if report_json is not None:
+            report_json.parent.mkdir(parents=True, exist_ok=True)
+            report_json.write_text(json.dumps({**report.to_dict(), "dry_run": dry_run}, indent=2) + "\n")

@@ -109,7 +109,9 @@ def _register_serve(app: typer.Typer) -> None:
             show_default=False,
         ),
         workers: int = typer.Option(1, min=1, help="Worker processes (each loads the model once)."),
-        log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
+        log_level: str = typer.Option(
+            "info", help="uvicorn log level: critical, error, warning, info, debug."
+        ),
         access_log: bool = typer.Option(True, help="Log one line per request."),
         data: str = typer.Option(
             None,
@@ -135,7 +137,9 @@ def _register_serve(app: typer.Typer) -> None:
         try:
             settings = ApiSettings(**({"model": model} if model else {}), **({"data": data} if data else {}))
         except ValidationError as exc:
-            problems = "; ".join(f"INFLUENCE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"INFLUENCE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
             typer.echo(f"error: invalid server settings: {problems}", err=True)
             raise typer.Exit(1) from None
         bundle = _load_model_or_exit(settings.model)
@@ -160,7 +164,11 @@ def _register_serve(app: typer.Typer) -> None:
         # Every worker process loads the very bundle verified above (an alias could move in between).
         if bundle.path is not None:
             os.environ["INFLUENCE_MODEL"] = str(bundle.path)
-        uvicorn.run("influence.api:create_app", factory=True, workers=workers, log_config=log_config, **common)
+        if settings.data:  # worker processes read their settings from the environment
+            os.environ["INFLUENCE_DATA"] = str(settings.data)
+        uvicorn.run(
+            "influence.api:create_app", factory=True, workers=workers, log_config=log_config, **common
+        )
 
 
 def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is deferred on purpose
@@ -171,7 +179,9 @@ def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is d
     except BundleError as exc:
         typer.echo(f"error: cannot serve: {exc}", err=True)
     except Exception as exc:  # a registry or unpickling failure: still the user's model, not our bug
-        typer.echo(f"error: cannot serve: model {ref!r} failed to load: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(
+            f"error: cannot serve: model {ref!r} failed to load: {type(exc).__name__}: {exc}", err=True
+        )
     hint = "train one with `influence train`, or pass --model PATH / models:/NAME@ALIAS"
     typer.echo(f"hint: {hint}", err=True)
     raise typer.Exit(1)

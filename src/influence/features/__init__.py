@@ -7,7 +7,10 @@ with one-line definitions, is `FEATURE_DOCS` (rendered to docs/features.md by `f
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,12 +103,35 @@ def _check_pairs(ds: Dataset, pairs: pd.DataFrame | None) -> None:
         raise ValueError(f"pairs: row {pos}: deal_id {pairs['deal_id'].iloc[pos]!r} is not in deals")
 
 
+# Below this many event rows threads cost more than they save (one deal for the scoring API: ~500 rows).
+PARALLEL_MIN_EVENTS = 100_000
+
+
+def _run_all(
+    workers: int, tasks: tuple[tuple[str, Callable[[], dict[str, np.ndarray]]], ...]
+) -> dict[str, tuple[dict[str, np.ndarray], float]]:
+    """Run independent feature families, in `workers` threads (numpy and Arrow release the GIL in their heavy
+    loops); returns {name: (features, wall seconds)} in task order, whatever the completion order."""
+
+    def timed(fn: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], float]:
+        t = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - t
+
+    if workers <= 1:
+        return {name: timed(fn) for name, fn in tasks}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(timed, fn) for name, fn in tasks}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def build_features(
     ds: Dataset,
     *,
     as_of: pd.Timestamp | str | None = None,
     pairs: pd.DataFrame | None = None,
     timings: FeatureTimings | None = None,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """One row per (deal, buyer- or partner-side person) active in the deal before `as_of`, plus `pairs`.
 
@@ -114,7 +140,8 @@ def build_features(
     who get zero-activity rows; pairs on seller-side people, or on deals created at/after as_of, get no row.
     Returns deal_id, person_id, account_id (the deal's account), then FEATURE_COLUMNS as float64, sorted by
     deal_id, person_id. NaN means "undefined" (see FEATURE_DOCS), never "unknown because of an error".
-    Unknown ids referenced by events raise ValueError naming the table, row and field.
+    Unknown ids referenced by events raise ValueError naming the table, row and field. n_jobs: threads for
+    large inputs (default: up to 2; small inputs such as one scoring request always run in the calling thread).
     """
     from influence.features import _graph, _tabular
     from influence.features._prepare import prepare
@@ -128,23 +155,29 @@ def build_features(
     first_seen = _tabular.first_seen(p, rows)
     t1, c1 = time.perf_counter(), time.process_time()
 
+    n_events = len(p.part_mtg) + len(p.msg_deal) + len(p.rec_msg) + len(p.sig_person)
+    workers = 1 if n_events < PARALLEL_MIN_EVENTS else max(1, n_jobs or min(2, os.cpu_count() or 1))
     features: dict[str, np.ndarray] = {}
     parts: dict[str, float] = {}
-    for name, fn in (
-        ("meetings", lambda: _tabular.meetings(p, rows)),
-        ("email", lambda: _tabular.email(p, rows)),
-        ("title", lambda: _tabular.title(p, rows)),
-        ("signals", lambda: _tabular.signals(p, rows, _tabular.first_seller_contact(p))),
-        ("external", lambda: _tabular.external(p, rows)),
-        ("history", lambda: _tabular.history(p, rows, first_seen)),
-        ("timing", lambda: _tabular.timing(p, rows, first_seen)),
-        ("context", lambda: _tabular.context(p, rows, participants)),
-    ):
-        ts = time.perf_counter()
-        features.update(fn())
-        parts[name] = time.perf_counter() - ts
+    for name, (values, seconds) in _run_all(
+        workers,
+        (
+            ("meetings", lambda: _tabular.meetings(p, rows)),
+            ("email", lambda: _tabular.email(p, rows)),
+            ("title", lambda: _tabular.title(p, rows)),
+            ("signals", lambda: _tabular.signals(p, rows, _tabular.first_seller_contact(p))),
+            ("external", lambda: _tabular.external(p, rows)),
+            ("history", lambda: _tabular.history(p, rows, first_seen)),
+            ("timing", lambda: _tabular.timing(p, rows, first_seen)),
+            ("context", lambda: _tabular.context(p, rows, participants)),
+        ),
+    ).items():
+        features.update(values)
+        parts[name] = seconds
     t2, c2 = time.perf_counter(), time.process_time()
-    features.update(_graph.network(p, rows))
+    for name, (values, seconds) in _run_all(workers, _graph.network_tasks(p, rows)).items():
+        features.update(values)
+        parts[f"graph_{name}"] = seconds
     t3, c3 = time.perf_counter(), time.process_time()
     features.update(_tabular.relative(features, rows, p.n_deals))
 

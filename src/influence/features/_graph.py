@@ -11,6 +11,7 @@ by a few sparse BFS steps. Edges:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from influence.features._spec import MAX_HOPS
 from influence.features._tabular import Features, Rows
 
 DAMPING = 0.85
-PAGERANK_TOL = 1e-10
+PAGERANK_TOL = 1e-7
 PAGERANK_MAX_ITER = 100
 
 
@@ -156,7 +157,8 @@ def _metrics(
     for _ in range(PAGERANK_MAX_ITER):
         dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
         new = DAMPING * (T @ x) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / block_size
-        done = np.abs(new - x).max(initial=0.0) < PAGERANK_TOL
+        # converged when no score (in "1 = average person" units) moves by more than PAGERANK_TOL
+        done = (np.abs(new - x) * block_size).max(initial=0.0) < PAGERANK_TOL
         x = new
         if done:
             break
@@ -318,8 +320,17 @@ ACCOUNT_METRICS = {
 }
 
 
+def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Features]], ...]:
+    """The deal-graph (`net_*`) and account-graph (`acct_*`) computations, independent of each other."""
+    return (
+        ("deal", lambda: _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)),
+        ("account", lambda: _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS)),
+    )
+
+
 def network(p: Prepared, rows: Rows) -> Features:
     """Deal-graph (`net_*`) and account-graph (`acct_*`) features for the output rows."""
-    deal_scope = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)
-    acct_scope = _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS)
-    return {**deal_scope, **acct_scope}
+    out: Features = {}
+    for _, task in network_tasks(p, rows):
+        out.update(task())
+    return out

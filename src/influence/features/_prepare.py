@@ -138,6 +138,13 @@ def _lookup(
     """Codes of `values` in `index`; a value that is not there is a clear error (table, row, field)."""
     arr = arrow_text(values)
     codes = _codes(arr, index)
+    _check_found(codes, values, arr, table, column, ref, nullable)
+    return codes
+
+
+def _check_found(
+    codes: np.ndarray, values: pd.Series, arr: pa.Array, table: str, column: str, ref: str, nullable: bool
+) -> None:
     missing = codes < 0
     if nullable and arr.null_count and missing.any():
         missing &= ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -147,7 +154,6 @@ def _lookup(
             f"{table}: row {pos}: {column} {values.iloc[pos]!r} is not a known {ref} "
             f"({int(missing.sum())} such rows); validate the dataset first (influence validate)"
         )
-    return codes
 
 
 def _sorted_ids(values: pd.Series, table: str, column: str) -> tuple[pa.Array, np.ndarray]:
@@ -330,14 +336,17 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     message_ids = arrow_text(emails["message_id"])
     e_new = np.full(len(emails), -1, np.int64)
     e_new[e_keep] = np.arange(int(e_keep.sum()))
-    parent_all = _codes(arrow_text(emails["in_reply_to"]), message_ids)
+    rec = ds.email_recipients
+    # One hash table of the (long) message ids serves both the recipients and the replies.
+    rec_message = arrow_text(rec["message_id"])
+    both = _codes(pa.concat_arrays([rec_message, arrow_text(emails["in_reply_to"])]), message_ids)
+    r_codes, parent_all = both[: len(rec)], both[len(rec) :]
+    _check_found(
+        r_codes, rec["message_id"], rec_message, "email_recipients", "message_id", "message_id", False
+    )
+    r_msg = e_new[r_codes]
     parent = np.where(parent_all >= 0, e_new[np.maximum(parent_all, 0)], -1)
     thread_codes, _ = _dictionary(emails["thread_id"])
-
-    rec = ds.email_recipients
-    r_msg = e_new[
-        _lookup(message_ids, rec["message_id"], "email_recipients", "message_id", "message_id", False)
-    ]
     r_person = _lookup(person_ids, rec["person_id"], "email_recipients", "person_id", "person_id", False)
     r_kind = _codes(arrow_text(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
     msg_sender = e_sender[e_keep]

@@ -21,12 +21,24 @@ class GeneratorConfig:
     """Realism settings of the synthetic deal-history world (see docs/synthetic-data.md)."""
 
     # --- world and time ---------------------------------------------------------------------------------
-    now: str = field(default="2026-06-30T00:00:00+00:00", metadata=_doc("The dataset's 'now' (UTC); no event after it."))
-    history_days: int = field(default=1095, metadata=_doc("Deals are spread over this many days before `now`."))
+    now: str = field(
+        default="2026-06-30T00:00:00+00:00", metadata=_doc("The dataset's 'now' (UTC); no event after it.")
+    )
+    history_days: int = field(
+        default=1095, metadata=_doc("Deals are spread over this many days before `now`.")
+    )
     countries: tuple[tuple[str, float], ...] = field(
         default=(
-            ("NL", 0.20), ("DE", 0.18), ("BE", 0.09), ("FR", 0.12), ("GB", 0.12), ("US", 0.10),
-            ("AT", 0.05), ("CH", 0.06), ("IE", 0.04), ("LU", 0.04),
+            ("NL", 0.20),
+            ("DE", 0.18),
+            ("BE", 0.09),
+            ("FR", 0.12),
+            ("GB", 0.12),
+            ("US", 0.10),
+            ("AT", 0.05),
+            ("CH", 0.06),
+            ("IE", 0.04),
+            ("LU", 0.04),
         ),
         metadata=_doc("Country mix of buyer accounts (weights)."),
     )
@@ -38,7 +50,8 @@ class GeneratorConfig:
     )
     title_missing_rate: float = field(default=0.10, metadata=_doc("Share of people with no title at all."))
     title_noise_rate: float = field(
-        default=0.10, metadata=_doc("Share of titles with casing/spacing noise (lower/UPPER case, double spaces).")
+        default=0.10,
+        metadata=_doc("Share of titles with casing/spacing noise (lower/UPPER case, double spaces)."),
     )
     seller_domain: str = field(default="vendaro.io", metadata=_doc("E-mail domain of our (seller) company."))
 
@@ -50,7 +63,9 @@ class GeneratorConfig:
     duration_median_days: float = field(default=80.0, metadata=_doc("Median deal length (log-normal)."))
     duration_sigma: float = field(default=0.5, metadata=_doc("Log-normal sigma of deal length."))
     open_deal_share: float = field(default=0.15, metadata=_doc("Share of deals still open at `now`."))
-    amount_median: float = field(default=45000.0, metadata=_doc("Median deal amount (log-normal, sigma 0.9)."))
+    amount_median: float = field(
+        default=45000.0, metadata=_doc("Median deal amount (log-normal, sigma 0.9).")
+    )
 
     # --- decision-making unit ---------------------------------------------------------------------------
     dmu_slots: tuple[tuple[str, int, int, float], ...] = field(
@@ -70,9 +85,12 @@ class GeneratorConfig:
             "DMU composition per deal: (profile, fixed, n, p) gives fixed + Binomial(n, p) people of that profile."
         ),
     )
-    min_buyer_dmu: int = field(default=5, metadata=_doc("Small DMUs are topped up with end users to this size."))
+    min_buyer_dmu: int = field(
+        default=5, metadata=_doc("Small DMUs are topped up with end users to this size.")
+    )
     person_reuse_rate: float = field(
-        default=0.4, metadata=_doc("Chance a DMU slot is filled by someone of the account who held it before.")
+        default=0.4,
+        metadata=_doc("Chance a DMU slot is filled by someone of the account who held it before."),
     )
     influence_mean: tuple[tuple[str, float], ...] = field(
         default=(
@@ -90,18 +108,23 @@ class GeneratorConfig:
         metadata=_doc("Mean latent influence per profile (Beta distributed around it)."),
     )
     influence_concentration: float = field(
-        default=9.0, metadata=_doc("Beta concentration of latent influence around the profile mean (lower: wider).")
+        default=9.0,
+        metadata=_doc("Beta concentration of latent influence around the profile mean (lower: wider)."),
     )
     seniority_influence_weight: float = field(
-        default=0.02, metadata=_doc("Direct effect of one seniority level on latent influence (beyond profile).")
+        default=0.02,
+        metadata=_doc("Direct effect of one seniority level on latent influence (beyond profile)."),
     )
     person_clout_sd: float = field(
-        default=0.06, metadata=_doc("SD of a person's persistent clout, added to influence in every deal they join.")
+        default=0.06,
+        metadata=_doc("SD of a person's persistent clout, added to influence in every deal they join."),
     )
 
     # --- behaviour --------------------------------------------------------------------------------------
     meetings_mean: float = field(default=12.0, metadata=_doc("Meetings per deal of median length (Poisson)."))
-    threads_mean: float = field(default=48.0, metadata=_doc("E-mail threads per deal of median length (Poisson)."))
+    threads_mean: float = field(
+        default=48.0, metadata=_doc("E-mail threads per deal of median length (Poisson).")
+    )
     seller_thread_share: float = field(
         default=0.6, metadata=_doc("Share of threads between seller and buyer; the rest are buyer-internal.")
     )
@@ -113,7 +136,8 @@ class GeneratorConfig:
         metadata=_doc("SD (log scale) of a per-(deal, person) activity propensity unrelated to influence."),
     )
     inactive_share: float = field(
-        default=0.05, metadata=_doc("Share of buyer DMU people with no activity at all (they still get labels).")
+        default=0.05,
+        metadata=_doc("Share of buyer DMU people with no activity at all (they still get labels)."),
     )
     reply_latency_hours: float = field(default=5.0, metadata=_doc("Median buyer reply delay between equals."))
     latency_sd: float = field(default=0.9, metadata=_doc("Log-normal SD of reply delays."))
@@ -121,18 +145,25 @@ class GeneratorConfig:
         default=0.3, metadata=_doc("Share of meetings whose attendance is unknown (attended empty).")
     )
     signals_pre_contact_days: float = field(
-        default=45.0, metadata=_doc("Digital researchers start researching up to this many days before the deal.")
+        default=45.0,
+        metadata=_doc("Digital researchers start researching up to this many days before the deal."),
     )
 
     # --- outcome ----------------------------------------------------------------------------------------
-    win_intercept: float = field(default=-1.0, metadata=_doc("Logit of winning at an early-engagement share of 0.5."))
+    win_intercept: float = field(
+        default=-1.0, metadata=_doc("Logit of winning at an early-engagement share of 0.5.")
+    )
     win_slope: float = field(
         default=5.0,
-        metadata=_doc("Logit slope of winning in the influence-weighted share of key people met in the first third."),
+        metadata=_doc(
+            "Logit slope of winning in the influence-weighted share of key people met in the first third."
+        ),
     )
 
     # --- observation ------------------------------------------------------------------------------------
-    capture_rate: float = field(default=0.85, metadata=_doc("Share of meetings and e-mails that were captured."))
+    capture_rate: float = field(
+        default=0.85, metadata=_doc("Share of meetings and e-mails that were captured.")
+    )
     profile_label_error_rate: float = field(
         default=0.10, metadata=_doc("Share of profile labels replaced by a wrong profile.")
     )
@@ -140,22 +171,37 @@ class GeneratorConfig:
         default=0.05, metadata=_doc("SD of Gaussian noise on influence labels (then clipped to [0, 1]).")
     )
     win_loss_review_share: float = field(
-        default=0.6, metadata=_doc("Share of labelled deals whose labels come from a win/loss review (else CRM roles).")
+        default=0.6,
+        metadata=_doc("Share of labelled deals whose labels come from a win/loss review (else CRM roles)."),
     )
 
     def __post_init__(self) -> None:
-        for name in ("title_missing_rate", "title_noise_rate", "open_deal_share", "person_reuse_rate",
-                     "inactive_share", "capture_rate", "profile_label_error_rate", "english_title_share",
-                     "seller_thread_share", "attendance_unknown_rate", "win_loss_review_share"):
+        for name in (
+            "title_missing_rate",
+            "title_noise_rate",
+            "open_deal_share",
+            "person_reuse_rate",
+            "inactive_share",
+            "capture_rate",
+            "profile_label_error_rate",
+            "english_title_share",
+            "seller_thread_share",
+            "attendance_unknown_rate",
+            "win_loss_review_share",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"GeneratorConfig.{name} must be in [0, 1], got {value!r}")
         slots = [s[0] for s in self.dmu_slots]
         means = [m[0] for m in self.influence_mean]
         if sorted(slots) != sorted(PROFILES) or sorted(means) != sorted(PROFILES):
-            raise ValueError("GeneratorConfig.dmu_slots and influence_mean need exactly one entry per profile")
+            raise ValueError(
+                "GeneratorConfig.dmu_slots and influence_mean need exactly one entry per profile"
+            )
         if self.max_deals < 1 or self.history_days < 30 or self.meetings_mean <= 0 or self.threads_mean <= 0:
-            raise ValueError("GeneratorConfig: max_deals >= 1, history_days >= 30, meetings/threads means > 0")
+            raise ValueError(
+                "GeneratorConfig: max_deals >= 1, history_days >= 30, meetings/threads means > 0"
+            )
 
     def expected_profile_mix(self) -> dict[str, float]:
         """Expected share of DMU rows per profile implied by `dmu_slots` (before topping up small DMUs)."""

@@ -97,7 +97,9 @@ _TRUTH_TYPES = {
 
 def schema(table: str) -> pa.Schema:
     """The Arrow schema of a contract table as the generator writes it."""
-    return pa.schema([pa.field(c.name, _PA_TYPES[c.dtype], nullable=c.nullable) for c in TABLES[table].columns])
+    return pa.schema(
+        [pa.field(c.name, _PA_TYPES[c.dtype], nullable=c.nullable) for c in TABLES[table].columns]
+    )
 
 
 def _concat(parts: list) -> np.ndarray:
@@ -138,7 +140,11 @@ def _to_arrow(cols: Columns, with_truth: bool) -> dict[str, pa.Table]:
         store = cols.data.get(name, {})
         if name == "signals" and store:
             kinds = _concat(store["kind"]).astype(np.int64)
-            store = {**store, "kind": [kinds], "detail": [_signal_details(kinds, _concat(store["detail_u"]).astype(float))]}
+            store = {
+                **store,
+                "kind": [kinds],
+                "detail": [_signal_details(kinds, _concat(store["detail_u"]).astype(float))],
+            }
         if name == "truth":
             fields = [(c, _TRUTH_TYPES.get(c, pa.int64())) for c in TRUTH_COLUMNS]
         else:
@@ -154,6 +160,26 @@ def _to_arrow(cols: Columns, with_truth: bool) -> dict[str, pa.Table]:
     return tables
 
 
+def _chunk(
+    lo: int,
+    hi: int,
+    n_accounts: int,
+    seed: int,
+    cfg: GeneratorConfig,
+    with_truth: bool,
+    team: Team | None = None,
+) -> dict[str, pa.Table]:
+    """Accounts lo..hi-1 as Arrow tables (chunk 0 also holds our sales team and the advisor pool)."""
+    team = team or make_team(n_accounts, seed, cfg)
+    now = pd.Timestamp(cfg.now).tz_convert("UTC").timestamp()
+    cols = Columns()
+    if lo == 0:
+        cols.add("people", **team.people)
+    for index in range(lo, hi):
+        generate_account(index, seed, cfg, team, now, cols)
+    return _to_arrow(cols, with_truth)
+
+
 def iter_chunks(
     n_accounts: int,
     seed: int,
@@ -162,26 +188,50 @@ def iter_chunks(
     chunk_size: int = 500,
     with_truth: bool = False,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Iterator[dict[str, pa.Table]]:
-    """Yield {table: pyarrow.Table} for consecutive chunks of accounts (the first chunk also holds our sales
-    team and the advisor pool). `progress(n)` is called with the number of accounts just finished."""
+    """Yield {table: pyarrow.Table} for consecutive chunks of accounts, in order (the first chunk also holds our
+    sales team and the advisor pool). `progress(n)` is called with the number of accounts just finished.
+
+    With `workers > 1` chunks are generated in that many processes; at most `workers + 1` chunks are in flight,
+    so memory stays bounded, and the output is identical to `workers=1`."""
     if n_accounts < 1:
         raise ValueError(f"n_accounts must be at least 1, got {n_accounts}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     cfg = config or GeneratorConfig()
-    team: Team = make_team(n_accounts, seed, cfg)
-    now = pd.Timestamp(cfg.now).tz_convert("UTC").timestamp()
-    for lo in range(0, n_accounts, chunk_size):
-        cols = Columns()
-        if lo == 0:
-            cols.add("people", **team.people)
-        hi = min(n_accounts, lo + chunk_size)
-        for index in range(lo, hi):
-            generate_account(index, seed, cfg, team, now, cols)
+    bounds = [(lo, min(n_accounts, lo + chunk_size)) for lo in range(0, n_accounts, chunk_size)]
+    if workers == 1 or len(bounds) == 1:
+        team: Team = make_team(n_accounts, seed, cfg)
+        for lo, hi in bounds:
+            chunk = _chunk(lo, hi, n_accounts, seed, cfg, with_truth, team)
             if progress is not None:
-                progress(1)
-        yield _to_arrow(cols, with_truth)
+                progress(hi - lo)
+            yield chunk
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        todo = iter(bounds)
+        for lo, hi in todo:
+            pending.append((hi - lo, pool.submit(_chunk, lo, hi, n_accounts, seed, cfg, with_truth)))
+            if len(pending) > workers:
+                break
+        while pending:
+            size, future = pending.popleft()
+            chunk = future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(
+                    (nxt[1] - nxt[0], pool.submit(_chunk, nxt[0], nxt[1], n_accounts, seed, cfg, with_truth))
+                )
+            if progress is not None:
+                progress(size)
+            yield chunk
 
 
 _PD_TYPES = {
@@ -196,13 +246,20 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def generate_with_truth(
-    n_accounts: int, seed: int, config: GeneratorConfig | None = None, *, chunk_size: int = 500
+    n_accounts: int,
+    seed: int,
+    config: GeneratorConfig | None = None,
+    *,
+    chunk_size: int = 500,
+    workers: int = 1,
 ) -> tuple[Dataset, pd.DataFrame]:
     """A contract dataset and its truth (one row per (deal_id, person_id) in a DMU; see `TRUTH_COLUMNS`).
 
     The truth is never part of the dataset; keep it out of any dataset folder."""
     parts: dict[str, list[pa.Table]] = {}
-    for chunk in iter_chunks(n_accounts, seed, config, chunk_size=chunk_size, with_truth=True):
+    for chunk in iter_chunks(
+        n_accounts, seed, config, chunk_size=chunk_size, with_truth=True, workers=workers
+    ):
         for name, table in chunk.items():
             parts.setdefault(name, []).append(table)
     frames = {name: _to_pandas(pa.concat_tables(tabs)) for name, tabs in parts.items()}
@@ -210,9 +267,16 @@ def generate_with_truth(
     return Dataset.from_frames(frames), truth
 
 
-def generate(n_accounts: int, seed: int, config: GeneratorConfig | None = None, *, chunk_size: int = 500) -> Dataset:
+def generate(
+    n_accounts: int,
+    seed: int,
+    config: GeneratorConfig | None = None,
+    *,
+    chunk_size: int = 500,
+    workers: int = 1,
+) -> Dataset:
     """A synthetic contract dataset of `n_accounts` accounts, deterministic for `seed` (see docs/synthetic-data.md)."""
-    return generate_with_truth(n_accounts, seed, config, chunk_size=chunk_size)[0]
+    return generate_with_truth(n_accounts, seed, config, chunk_size=chunk_size, workers=workers)[0]
 
 
 def _csv_text(table: pa.Table) -> pd.DataFrame:
@@ -233,6 +297,7 @@ def write_generated(
     fmt: Literal["parquet", "csv"] = "parquet",
     chunk_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
     """Stream a generated dataset to `out_dir/<table>.<fmt>`, a chunk of accounts at a time (bounded memory).
 
@@ -248,7 +313,10 @@ def write_generated(
     writers: dict[str, pq.ParquetWriter] = {}
     counts = dict.fromkeys(TABLE_ORDER, 0)
     try:
-        for chunk in iter_chunks(n_accounts, seed, config, chunk_size=chunk_size, progress=progress):
+        chunks = iter_chunks(
+            n_accounts, seed, config, chunk_size=chunk_size, progress=progress, workers=workers
+        )
+        for chunk in chunks:
             for name in TABLE_ORDER:
                 table = chunk[name]
                 if fmt == "parquet":

@@ -68,8 +68,19 @@ _SELLER_ORGANISES = np.array([0.85, 0.8, 0.5, 0.3, 0.6, 0.5, 0.6, 0.5])
 # Phase window [start, end] of the deal in which each role is active.
 _WINDOW = np.array(
     [
-        [0.55, 1.0], [0.05, 1.0], [0.5, 1.0], [0.1, 0.8], [0.15, 0.65], [0.05, 0.85], [0.0, 0.45], [0.0, 1.0],
-        [0.1, 0.85], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0],
+        [0.55, 1.0],
+        [0.05, 1.0],
+        [0.5, 1.0],
+        [0.1, 0.8],
+        [0.15, 0.65],
+        [0.05, 0.85],
+        [0.0, 0.45],
+        [0.0, 1.0],
+        [0.1, 0.85],
+        [0.0, 1.0],
+        [0.0, 1.0],
+        [0.0, 1.0],
+        [0.0, 1.0],
     ]
 )
 _ORGANISE = np.array([-0.5, 0.5, 0.8, 0.6, -1.0, -1.5, 0.0, 1.5, -0.5, -1.5, 0, 0, 0])
@@ -115,7 +126,16 @@ _FUNCTION_MIX = np.stack(
         _fmix(finance=0.35, it=0.2, operations=0.2, marketing=0.1, executive=0.05, data=0.05, sales=0.05),
         _fmix(procurement=1.0),
         _fmix(it=0.4, security=0.2, engineering=0.2, data=0.2),
-        _fmix(operations=0.25, data=0.15, sales=0.15, marketing=0.15, engineering=0.1, finance=0.1, hr=0.05, product=0.05),
+        _fmix(
+            operations=0.25,
+            data=0.15,
+            sales=0.15,
+            marketing=0.15,
+            engineering=0.1,
+            finance=0.1,
+            hr=0.05,
+            product=0.05,
+        ),
         _fmix(it=0.25, engineering=0.25, data=0.2, operations=0.15, finance=0.1, product=0.05),
         _fmix(it=0.3, data=0.25, marketing=0.2, operations=0.15, product=0.1),
         _fmix(executive=0.3, operations=0.2, finance=0.15, legal=0.15, hr=0.1, it=0.1),
@@ -199,7 +219,9 @@ def make_team(n_accounts: int, seed: int, cfg: GeneratorConfig) -> Team:
     n_se = max(1, -(-n_accounts // 80))
     n_sm = max(1, -(-n_accounts // 300))
     n_adv = max(6, -(-n_accounts // 6))
-    people: dict[str, list] = {k: [] for k in ("person_id", "account_id", "full_name", "email", "title", "department", "side")}
+    people: dict[str, list] = {
+        k: [] for k in ("person_id", "account_id", "full_name", "email", "title", "department", "side")
+    }
     used: set[str] = set()
 
     def name_and_email(lang: str, domain: str) -> tuple[str, str]:
@@ -299,9 +321,18 @@ def generate_account(
     stem = _choice(rng, V.COMPANY_STEMS[lang])
     name = f"{stem} {V.INDUSTRIES[industry][lang]} {_choice(rng, V.LEGAL_FORMS[country])}"
     # The account index keeps domains (and so e-mail addresses) unique across any number of accounts.
-    domain = f"{_ascii(stem)}-{_ascii(V.INDUSTRIES[industry][lang])}-{_base36(index)}.{V.COUNTRY_TLD[country]}"
+    domain = (
+        f"{_ascii(stem)}-{_ascii(V.INDUSTRIES[industry][lang])}-{_base36(index)}.{V.COUNTRY_TLD[country]}"
+    )
     account_id = f"A-{index:06d}"
-    out.add("accounts", account_id=[account_id], name=[name], domain=[domain], industry=[industry], country=[country])
+    out.add(
+        "accounts",
+        account_id=[account_id],
+        name=[name],
+        domain=[domain],
+        industry=[industry],
+        country=[country],
+    )
 
     depth = int(_choice(rng, cfg.org_levels))
     levels = _LEVELS_BY_DEPTH[depth]
@@ -331,7 +362,9 @@ def generate_account(
         used_emails.add(email)
         fname = V.FUNCTIONS[func]
         title = _noisy_title(rng, str(_choice(rng, V.title_options(title_lang, fname, level, female))), cfg)
-        person = _Person(f"P-{index:06d}-{len(staff) + 1:03d}", func, level, float(rng.normal()), title, {profile})
+        person = _Person(
+            f"P-{index:06d}-{len(staff) + 1:03d}", func, level, float(rng.normal()), title, {profile}
+        )
         staff.append(person)
         ppl["person_id"].append(person.pid)
         ppl["full_name"].append(f"{first} {last}")
@@ -372,7 +405,9 @@ def generate_account(
             person = new_person(EU)
             taken.add(person.pid)
             members.append((EU, person, -1))
-        _generate_deal(rng, cfg, team, now, out, index, d, account_id, domain, currency, members, sellers, mean_of)
+        _generate_deal(
+            rng, cfg, team, now, out, index, d, account_id, domain, currency, members, sellers, mean_of
+        )
 
     out.add(
         "people",
@@ -427,13 +462,16 @@ def _generate_deal(
     log_prop = np.concatenate([rng.normal(0, cfg.activity_sd, n_dmu), np.zeros(3)])
     win = _WINDOW[role] + rng.uniform(-0.08, 0.08, (P, 2)) * dmu[:, None]
     pids = np.array(
-        [m[1].pid if m[1] is not None else team.advisor_ids[m[2]] for m in members] + list(sellers), dtype=object
+        [m[1].pid if m[1] is not None else team.advisor_ids[m[2]] for m in members] + list(sellers),
+        dtype=object,
     )
     focus = float(rng.beta(2.0, 2.0))  # how well our team targets the real influencers early on
     dead = np.where(active, 0.0, -60.0)
 
     # --- deal timeline -------------------------------------------------------------------------------------
-    duration = float(np.clip(cfg.duration_median_days * np.exp(rng.normal(0, cfg.duration_sigma)), 14, 400)) * DAY
+    duration = (
+        float(np.clip(cfg.duration_median_days * np.exp(rng.normal(0, cfg.duration_sigma)), 14, 400)) * DAY
+    )
     is_open = bool(rng.random() < cfg.open_deal_share)
     if is_open:
         created = now - duration * rng.uniform(0.1, 0.95)
@@ -478,7 +516,7 @@ def _generate_deal(
             invited[np.flatnonzero(lonely), best] = True
     by_seller = rng.random(M) < _SELLER_ORGANISES[kind]
     seller_w = np.where(seller, np.array([0] * (P - 3) + [1.0, 0.0, -1.5]), -np.inf)[None, :] + np.where(
-        np.isin(kind, (2, 3))[:, None], np.array([0] * (P - 3) + [0, 1.5, 0])[None, :], 0.0
+        ((kind == 2) | (kind == 3))[:, None], np.array([0] * (P - 3) + [0, 1.5, 0])[None, :], 0.0
     )
     buyer_w = np.where(dmu, 2.5 * s * infl + _ORGANISE[role], -np.inf)[None, :] + np.zeros((M, 1))
     seller_w = np.where(invited, seller_w, -np.inf)
@@ -494,7 +532,9 @@ def _generate_deal(
     p_decl = np.where(seller, 0.0, 0.05 + 0.2 * (role == PE))[None, :] + 0.12 * out_win * dmu[None, :]
     p_tent = np.where(seller, 0.05, 0.12)[None, :] + np.zeros((M, 1))
     u = rng.random((M, P))
-    response = np.where(u < p_none, 3, np.where(u < p_none + p_decl, 1, np.where(u < p_none + p_decl + p_tent, 2, 0)))
+    response = np.where(
+        u < p_none, 3, np.where(u < p_none + p_decl, 1, np.where(u < p_none + p_decl + p_tent, 2, 0))
+    )
     response[np.arange(M), organizer] = 0
     p_att = np.array([0.92, 0.03, 0.55, 0.45])[response]
     attended = invited & (rng.random((M, P)) < p_att)
@@ -518,11 +558,13 @@ def _generate_deal(
     start_w = start_w + np.where(facing[:, None] & (role == DR)[None, :] & (tt < 0.3)[:, None], 0.8, 0.0)
     start_w = start_w + np.where(facing[:, None] & (role == PR)[None, :] & (tt > 0.5)[:, None], 0.8, 0.0)
     seller_pick = np.where(seller, np.log(np.array([1e-9] * (P - 3) + [0.75, 0.2, 0.05])), -np.inf)
-    first_sender = np.where(seller_starts, _pick(rng, seller_pick[None, :] + np.zeros((T, 1))), _pick(rng, start_w))
+    first_sender = np.where(
+        seller_starts, _pick(rng, seller_pick[None, :] + np.zeros((T, 1))), _pick(rng, start_w)
+    )
     sender_role = role[first_sender]
     to_logw = _TO[role][None, :] + 3.0 * s * infl[None, :] + base
     to_seller_w = np.where(seller, 0.0, -np.inf)[None, :] + np.where(
-        np.isin(sender_role, (TG, SI, EA))[:, None],
+        ((sender_role == TG) | (sender_role == SI) | (sender_role == EA))[:, None],
         np.log(np.array([1e-9] * (P - 3) + [0.4, 0.55, 0.05]))[None, :],
         np.log(np.array([1e-9] * (P - 3) + [0.7, 0.25, 0.05]))[None, :],
     )
@@ -532,7 +574,9 @@ def _generate_deal(
     )
     internal_w = np.where(dmu[None, :], to_logw + bridge, -np.inf)
     buyer_target_w = np.where(dmu[None, :], to_logw + focus_term(tt), -np.inf)
-    to_w = np.where(seller_starts[:, None], buyer_target_w, np.where(facing[:, None], to_seller_w, internal_w))
+    to_w = np.where(
+        seller_starts[:, None], buyer_target_w, np.where(facing[:, None], to_seller_w, internal_w)
+    )
     to_w[np.arange(T), first_sender] = -np.inf
     first_to = _pick(rng, to_w)
     sender_infl = infl[first_sender]
@@ -600,8 +644,6 @@ def _generate_deal(
     msg_bcc = np.stack(bccs, axis=1)
     exists = msg_step >= 0
     captured = exists & (rng.random((T, n_steps)) < cfg.capture_rate)
-    thread_of = np.broadcast_to(np.arange(T)[:, None], (T, n_steps))
-    step_of = np.broadcast_to(np.arange(n_steps)[None, :], (T, n_steps))
     early_mail = msg_time < created + duration / 3
     with_seller = seller[msg_sender] | seller[msg_to]
     touched = np.zeros(P, dtype=bool)
@@ -611,7 +653,7 @@ def _generate_deal(
     met_early |= touched & dmu
 
     # --- outcome ---------------------------------------------------------------------------------------------
-    key = (influence >= 0.5)
+    key = influence >= 0.5
     kw = influence * key
     engaged = float((kw * met_early[:n_dmu]).sum() / kw.sum()) if kw.sum() > 0 else 0.5
     if is_open:
@@ -659,7 +701,9 @@ def _generate_deal(
     tag = f"{index:06d}.{d + 1}"
     ids = np.empty((T, n_steps), dtype=object)
     ex_t, ex_s = np.nonzero(exists)
-    ids[ex_t, ex_s] = [f"<{tag}.{t + 1}.{k}@mail.{domain}>" for t, k in zip(ex_t.tolist(), ex_s.tolist(), strict=True)]
+    ids[ex_t, ex_s] = [
+        f"<{tag}.{t + 1}.{k}@mail.{domain}>" for t, k in zip(ex_t.tolist(), ex_s.tolist(), strict=True)
+    ]
     th, st = np.nonzero(captured)
     parents = np.where(st > 0, ids[th, np.maximum(st - 1, 0)], None)
     out.add(
@@ -674,8 +718,12 @@ def _generate_deal(
     rc_t, rc_s, rc_p = np.nonzero(msg_cc & captured[:, :, None])
     bc_t, bc_s = np.nonzero(msg_bcc & captured)
     rec_msg = np.concatenate([ids[th, st], ids[rc_t, rc_s], ids[bc_t, bc_s]])
-    rec_person = np.concatenate([pids[msg_to[th, st]], pids[rc_p], np.full(len(bc_t), sellers[2], dtype=object)])
-    rec_kind = np.concatenate([np.zeros(len(th), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)])
+    rec_person = np.concatenate(
+        [pids[msg_to[th, st]], pids[rc_p], np.full(len(bc_t), sellers[2], dtype=object)]
+    )
+    rec_kind = np.concatenate(
+        [np.zeros(len(th), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)]
+    )
     out.add("email_recipients", message_id=rec_msg, person_id=rec_person, kind=rec_kind)
 
     # --- digital signals ------------------------------------------------------------------------------------

@@ -7,10 +7,19 @@ Nothing is imported at package import time; see docs/importers.md for every opti
 
 from __future__ import annotations
 
-from influence.importers._common import ImportError_, ImportReport, Reject
+from influence.importers._common import ImporterError, ImportReport, Reject
 from influence.importers.calendar import import_ics
 from influence.importers.hubspot import import_hubspot
 from influence.importers.mail import import_eml, import_mbox
 from influence.importers.salesforce import import_salesforce
 
-__all__ = ["ImportError_", "ImportReport", "Reject", "import_mbox", "import_eml", "import_salesforce", "import_ics", "import_hubspot"]
+__all__ = [
+    "ImporterError",
+    "ImportReport",
+    "Reject",
+    "import_mbox",
+    "import_eml",
+    "import_salesforce",
+    "import_ics",
+    "import_hubspot",
+]

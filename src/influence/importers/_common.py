@@ -24,7 +24,7 @@ from influence.contract import TABLES
 __all__ = [
     "Reject",
     "ImportReport",
-    "ImportError_",
+    "ImporterError",
     "stable_id",
     "normalise_email",
     "email_domain",
@@ -41,7 +41,7 @@ __all__ = [
 MAX_WARNINGS = 1000
 
 
-class ImportError_(ValueError):  # noqa: N801 - the builtin name is taken; this is the user-facing failure
+class ImporterError(ValueError):
     """A whole import cannot run (missing folder, dataset already present, ...): a user error, not a bad record."""
 
 
@@ -94,12 +94,14 @@ class ImportReport:
 
     def check(self) -> None:
         """Assert the bookkeeping invariant; an importer bug, never a user error, if it fails."""
-        assert self.records_read == self.imported + self.rejected, (
-            f"{self.source}: read {self.records_read} != imported {self.imported} + rejected {self.rejected}"
-        )
-        assert self.rejected == len(self.rejects)
+        # Explicit raises, not `assert`: the invariant must hold under `python -O` too.
+        if self.records_read != self.imported + self.rejected or self.rejected != len(self.rejects):
+            raise AssertionError(
+                f"{self.source}: read {self.records_read} != imported {self.imported} + rejected {self.rejected}"
+            )
         for name, c in self.per_file.items():
-            assert c["read"] == c["imported"] + c["rejected"], f"{name}: {c}"
+            if c["read"] != c["imported"] + c["rejected"]:
+                raise AssertionError(f"{self.source}: {name}: {c}")
 
     def rejects_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -203,7 +205,7 @@ def clear_dataset_files(out_dir: Path, overwrite: bool) -> None:
     """Refuse to write over a dataset unless `overwrite`; then remove only the contract's table files."""
     found = existing_table_files(out_dir)
     if found and not overwrite:
-        raise ImportError_(
+        raise ImporterError(
             f"{out_dir} already holds a dataset ({', '.join(p.name for p in found[:3])}...); "
             "pass --overwrite to replace it"
         )

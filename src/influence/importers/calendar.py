@@ -21,7 +21,7 @@ import pandas as pd
 
 from influence.contract import TABLES, Dataset, coerce_table, write_dataset
 from influence.importers._common import (
-    ImportError_,
+    ImporterError,
     ImportReport,
     attended_from,
     deal_for_event,
@@ -174,7 +174,7 @@ def _load_existing(out: Path) -> tuple[Dataset, str | None]:
     try:
         dataset = load(out)
     except DatasetError as exc:
-        raise ImportError_(f"{out}: the dataset to merge into is not valid; fix it first:\n{exc}") from None
+        raise ImporterError(f"{out}: the dataset to merge into is not valid; fix it first:\n{exc}") from None
     return dataset, files[0].suffix.lstrip(".")
 
 
@@ -203,15 +203,15 @@ def import_ics(
     try:
         tz = ZoneInfo(default_tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ImportError_(f"--default-tz {default_tz!r} is not an IANA time zone") from None
+        raise ImporterError(f"--default-tz {default_tz!r} is not an IANA time zone") from None
     if deal_by.lower().startswith("property:"):
         deal_property: str | None = deal_by.split(":", 1)[1].strip().upper()
         if not deal_property:
-            raise ImportError_("--deal-by property:NAME needs a property name, e.g. property:X-DEAL-ID")
+            raise ImporterError("--deal-by property:NAME needs a property name, e.g. property:X-DEAL-ID")
     elif deal_by == "account":
         deal_property = None
     else:
-        raise ImportError_(f"--deal-by must be account or property:NAME for calendars, not {deal_by!r}")
+        raise ImporterError(f"--deal-by must be account or property:NAME for calendars, not {deal_by!r}")
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -219,7 +219,7 @@ def import_ics(
         elif p.is_file():
             files.append(p)
         else:
-            raise ImportError_(f"{p}: no such file or folder")
+            raise ImporterError(f"{p}: no such file or folder")
 
     def parse_bound(value: str | dt.datetime | None, name: str) -> dt.datetime | None:
         if value is None or value == "":
@@ -227,7 +227,7 @@ def import_ics(
         try:
             ts = pd.Timestamp(value)
         except ValueError:
-            raise ImportError_(f"{name} {value!r} is not a date") from None
+            raise ImporterError(f"{name} {value!r} is not a date") from None
         return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
     start_bound = parse_bound(window_start, "--window-start")
@@ -276,7 +276,7 @@ def import_ics(
                 groups.append((name, uid, comps, timezones))
     window = (start_bound or earliest or (now - pd.Timedelta(days=365)).to_pydatetime(), end_bound)
     if window[0] >= window[1]:
-        raise ImportError_(f"the window start {window[0]} is not before its end {window[1]}")
+        raise ImporterError(f"the window start {window[0]} is not before its end {window[1]}")
 
     # Pass 2: validate and expand each UID group (one group = its VEVENT components, all counted as records).
     occurrences: list[tuple[int, _Occurrence]] = []

@@ -18,7 +18,7 @@ import pandas as pd
 
 from influence.contract import TABLES, coerce_table, write_dataset
 from influence.importers._common import (
-    ImportError_,
+    ImporterError,
     ImportReport,
     RowError,
     bool_field,
@@ -53,16 +53,44 @@ BUYING_ROLE_MAP: dict[str, tuple[str, float]] = {
     "OTHER": ("peripheral", 0.1),
 }
 _ID = ("record id", "hs_object_id", "id", "vid")
-_CONTACT_COMPANY = ("associated company id", "associatedcompanyid", "primary associated company id", "company id")
-_DEAL_COMPANY = ("associated company ids", "associated company id", "associatedcompanyids", "associatedcompanyid")
+_CONTACT_COMPANY = (
+    "associated company id",
+    "associatedcompanyid",
+    "primary associated company id",
+    "company id",
+)
+_DEAL_COMPANY = (
+    "associated company ids",
+    "associated company id",
+    "associatedcompanyids",
+    "associatedcompanyid",
+)
 _ASSOC_DEAL = ("deal id", "deal_id", "dealid", "record id (deal)", "from object id", "fromobjectid", "deal")
-_ASSOC_CONTACT = ("contact id", "contact_id", "contactid", "record id (contact)", "to object id", "toobjectid", "contact")
-_ASSOC_COMPANY = ("company id", "company_id", "companyid", "record id (company)", "to object id", "toobjectid", "company")
+_ASSOC_CONTACT = (
+    "contact id",
+    "contact_id",
+    "contactid",
+    "record id (contact)",
+    "to object id",
+    "toobjectid",
+    "contact",
+)
+_ASSOC_COMPANY = (
+    "company id",
+    "company_id",
+    "companyid",
+    "record id (company)",
+    "to object id",
+    "toobjectid",
+    "company",
+)
 
 
 def _roles(value: str) -> list[str]:
     """`BUDGET_HOLDER;Champion` / `Budget Holder` -> ["BUDGET_HOLDER", "CHAMPION"]."""
-    return [" ".join(v.split()).upper().replace(" ", "_") for v in value.replace(",", ";").split(";") if v.strip()]
+    return [
+        " ".join(v.split()).upper().replace(" ", "_") for v in value.replace(",", ";").split(";") if v.strip()
+    ]
 
 
 @dataclass
@@ -101,12 +129,12 @@ def import_hubspot(
     """Import a folder of HubSpot CSV exports into a new dataset folder `out_dir`; see the module docstring."""
     src = Path(folder)
     if not src.is_dir():
-        raise ImportError_(f"{src}: no such folder")
+        raise ImporterError(f"{src}: no such folder")
     files: dict[str, Path] = {}
     for name in ("companies", "contacts", "deals"):
         hit = _find(src, exact=f"{name}.csv")
         if not hit:
-            raise ImportError_(f"{src}: {name}.csv is missing (needed: companies, contacts, deals)")
+            raise ImporterError(f"{src}: {name}.csv is missing (needed: companies, contacts, deals)")
         files[name] = hit[0]
     out = Path(out_dir)
     report = ImportReport(source="hubspot", out_dir=str(out))
@@ -144,7 +172,9 @@ def import_hubspot(
             report.warn(f"contact {pid}: e-mail {raw_email!r} is not an address; left empty")
         account = cell(row, *_CONTACT_COMPANY).split(";")[0].strip()
         if account and account not in st.accounts:
-            report.warn(f"contact {pid}: company {account} is not in companies.csv; matched by e-mail domain instead")
+            report.warn(
+                f"contact {pid}: company {account} is not in companies.csv; matched by e-mail domain instead"
+            )
             account = ""
         if not account and email:
             # HubSpot itself associates contacts to companies by e-mail domain; do the same when the export lacks it.
@@ -154,7 +184,9 @@ def import_hubspot(
         if unknown:
             report.warn(f"contact {pid}: unknown buying role(s) {', '.join(unknown)} ignored")
         st.roles[pid] = [r for r in roles if r in BUYING_ROLE_MAP]
-        name = " ".join(x for x in (cell(row, "first name", "firstname"), cell(row, "last name", "lastname")) if x)
+        name = " ".join(
+            x for x in (cell(row, "first name", "firstname"), cell(row, "last name", "lastname")) if x
+        )
         st.people[pid] = {
             "person_id": pid,
             "account_id": account or None,
@@ -181,7 +213,9 @@ def import_hubspot(
         if cid not in st.accounts:
             raise RowError("Company ID", f"{cid} is not an imported company")
         if did in st.deal_company and st.deal_company[did] != cid:
-            raise RowError("Company ID", f"deal {did} is already associated with company {st.deal_company[did]} (kept)")
+            raise RowError(
+                "Company ID", f"deal {did} is already associated with company {st.deal_company[did]} (kept)"
+            )
         st.deal_company[did] = cid
 
     def deal(row: dict[str, str]) -> None:
@@ -190,14 +224,28 @@ def import_hubspot(
             raise RowError("Record ID", f"duplicate deal id {did}")
         account = st.deal_company.get(did) or cell(row, *_DEAL_COMPANY).split(";")[0].strip()
         if not account:
-            raise RowError("Associated Company", "the deal has no associated company (an account is required)")
+            raise RowError(
+                "Associated Company", "the deal has no associated company (an account is required)"
+            )
         if account not in st.accounts:
             raise RowError("Associated Company", f"{account} is not an imported company")
-        created = timestamp_field(row, "create date") if cell(row, "create date") else timestamp_field(row, "createdate")
+        created = (
+            timestamp_field(row, "create date")
+            if cell(row, "create date")
+            else timestamp_field(row, "createdate")
+        )
         stage = cell(row, "deal stage", "dealstage")
         flat = stage.lower().replace(" ", "").replace("_", "")
-        won = bool_field(row, "is closed won") if cell(row, "is closed won") else bool_field(row, "hs_is_closed_won")
-        lost = bool_field(row, "is closed lost") if cell(row, "is closed lost") else bool_field(row, "hs_is_closed_lost")
+        won = (
+            bool_field(row, "is closed won")
+            if cell(row, "is closed won")
+            else bool_field(row, "hs_is_closed_won")
+        )
+        lost = (
+            bool_field(row, "is closed lost")
+            if cell(row, "is closed lost")
+            else bool_field(row, "hs_is_closed_lost")
+        )
         won = won if won is not None else flat == "closedwon"
         lost = lost if lost is not None else flat == "closedlost"
         if won and lost:
@@ -208,7 +256,9 @@ def import_hubspot(
             name = "close date" if cell(row, "close date") else "closedate"
             closed = timestamp_field(row, name, end_of_day=True)
             if closed < created:
-                raise RowError("Close Date", f"{closed.isoformat()} is before the create date {created.isoformat()}")
+                raise RowError(
+                    "Close Date", f"{closed.isoformat()} is before the create date {created.isoformat()}"
+                )
         try:
             amount = parse_amount(cell(row, "amount", "amount in company currency"))
         except ValueError as exc:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from influence.contract import TABLES, coerce_table, write_dataset
 from influence.importers._common import (
-    ImportError_,
+    ImporterError,
     ImportReport,
     clear_dataset_files,
     match_domain,
@@ -381,9 +381,7 @@ class _MailCollector:
         reply_like = np.frombuffer(bytes(self.m_reply_like), dtype=np.uint8).astype(bool)
         has_refs = np.frombuffer(bytes(self.m_has_refs), dtype=np.uint8).astype(bool)
 
-        import tracemalloc as _t, resource as _r; print("CHK", 10, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Subject fallback: a reply/forward without References/In-Reply-To joins the thread of the previous
-        import tracemalloc as _t, resource as _r; print("CHK", 11, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # message with the same normalised subject sent at most `thread_window` earlier.
         with_subject = np.flatnonzero(subject != 0)
         order = with_subject[np.lexsort((sent[with_subject], subject[with_subject]))]
@@ -400,14 +398,12 @@ class _MailCollector:
         root = np.fromiter((self._find(int(v)) for v in node), dtype=np.int64, count=n)
         _, thread = np.unique(root, return_inverse=True) if n else (None, np.zeros(0, np.int64))
         thread = thread.astype(np.int64)
-        import tracemalloc as _t, resource as _r; print("CHK", 27, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Thread id = Message-ID of its earliest message (ties: the one read first).
         first_order = np.lexsort((np.arange(n), sent, thread))
         starts = np.r_[True, thread[first_order][1:] != thread[first_order][:-1]] if n else np.zeros(0, bool)
         thread_first = np.empty(int(thread.max()) + 1 if n else 0, dtype=np.int64)
         thread_first[thread[first_order][starts]] = first_order[starts]
 
-        import tracemalloc as _t, resource as _r; print("CHK", 33, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Domains -> accounts and sides.
         domains = list(self.domain_index)
         seller = [match_domain(d, opts.seller_domains) is not None for d in domains]
@@ -435,7 +431,6 @@ class _MailCollector:
             dtype=np.int64,
         )
 
-        import tracemalloc as _t, resource as _r; print("CHK", 60, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Group key per message: what one deal is made of.
         if opts.deal_by == "header":
             value = (
@@ -456,7 +451,6 @@ class _MailCollector:
         else:
             key = thread
 
-        import tracemalloc as _t, resource as _r; print("CHK", 80, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Account per key: the account most messages of the group involve (ties: the first account given).
         d_msg = np.frombuffer(self.d_msg, dtype=np.int32) if len(self.d_msg) else np.zeros(0, np.int32)
         d_acc = (
@@ -492,14 +486,12 @@ class _MailCollector:
                     + ("deal" if opts.deal_by == "header" else "thread")
                 )
                 report.reject(file, record, "To", reason)
-        import tracemalloc as _t, resource as _r; print("CHK", 115, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Each rejected message was counted as imported when read: move it to the rejected column.
         for i in np.flatnonzero(~kept).tolist():
             c = report.per_file[self.files[self.m_file[i]]]
             c["imported"] -= 1
             report.imported -= 1
 
-        import tracemalloc as _t, resource as _r; print("CHK", 121, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Deals.
         deal_value_names = list(self.deal_values)
         if opts.deal_by == "thread":
@@ -547,7 +539,6 @@ class _MailCollector:
             }
         )
 
-        import tracemalloc as _t, resource as _r; print("CHK", 168, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # People referenced by kept rows.
         sender_arr = np.frombuffer(self.m_sender, dtype=np.int32) if n else np.zeros(0, np.int32)
         r_msg = np.frombuffer(self.r_msg, dtype=np.int32) if len(self.r_msg) else np.zeros(0, np.int32)
@@ -577,7 +568,6 @@ class _MailCollector:
             )
         people = pd.DataFrame(rows, columns=TABLES["people"].column_names)
 
-        import tracemalloc as _t, resource as _r; print("CHK", 197, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         write_dataset(
             {
                 "accounts": coerce_table("accounts", accounts_frame),
@@ -589,12 +579,10 @@ class _MailCollector:
         )
         report.tables = {"accounts": len(accounts_frame), "people": len(people), "deals": len(deals)}
 
-        import tracemalloc as _t, resource as _r; print("CHK", 208, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         # Emails and recipients, in chunks.
         parent = np.frombuffer(self.m_parent, dtype=np.int64) if n else np.zeros(0, np.int64)
         deal_of_msg = np.full(n, -1, dtype=np.int64)
         deal_of_msg[kept_idx] = deal_key[kept_idx]
-        import tracemalloc as _t, resource as _r; print("CHK", 212, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         with _ChunkWriter(out_dir, "emails", fmt) as writer:
             for start in range(0, len(kept_idx), _CHUNK_ROWS):
                 idx = kept_idx[start : start + _CHUNK_ROWS]
@@ -613,7 +601,6 @@ class _MailCollector:
                 writer.write(frame)
             report.tables["emails"] = writer.rows
         r_idx = np.flatnonzero(r_kept)
-        import tracemalloc as _t, resource as _r; print("CHK", 230, [round(x/2**20,1) for x in _t.get_traced_memory()], _r.getrusage(_r.RUSAGE_SELF).ru_maxrss//1024); _t.reset_peak()
         with _ChunkWriter(out_dir, "email_recipients", fmt) as writer:
             for start in range(0, len(r_idx), _CHUNK_ROWS):
                 idx = r_idx[start : start + _CHUNK_ROWS]
@@ -744,19 +731,19 @@ def _options(
     sellers = tuple(dict.fromkeys(d for d in (normalise_domain(x) for x in seller_domains) if d))
     both = set(accounts) & set(sellers)
     if both:
-        raise ImportError_(f"domain(s) {', '.join(sorted(both))} given both as account and seller domain")
+        raise ImporterError(f"domain(s) {', '.join(sorted(both))} given both as account and seller domain")
     header: str | None = None
     if deal_by.lower().startswith("header:"):
         header = deal_by.split(":", 1)[1].strip().lower()
         if not header:
-            raise ImportError_("--deal-by header:NAME needs a header name, e.g. header:X-Deal-Id")
+            raise ImporterError("--deal-by header:NAME needs a header name, e.g. header:X-Deal-Id")
         mode = "header"
     elif deal_by in ("thread", "account"):
         mode = deal_by
     else:
-        raise ImportError_(f"--deal-by must be thread, account or header:NAME, not {deal_by!r}")
+        raise ImporterError(f"--deal-by must be thread, account or header:NAME, not {deal_by!r}")
     if thread_window_days < 0:
-        raise ImportError_("--thread-window-days must be >= 0")
+        raise ImporterError("--thread-window-days must be >= 0")
     wanted = _BASE_HEADERS | ({header} if header else set())
     return _Options(accounts, sellers, mode, header, int(thread_window_days * 86400), frozenset(wanted))
 
@@ -781,14 +768,14 @@ def import_mbox(
 ) -> ImportReport:
     """Import one or more mbox files (headers only) into a new dataset folder `out_dir`.
 
-    Returns the `ImportReport`; records are messages. Raises `ImportError_` for user errors (missing file,
+    Returns the `ImportReport`; records are messages. Raises `ImporterError` for user errors (missing file,
     existing dataset without `overwrite`, bad options).
     """
     opts = _options(account_domains, seller_domains, deal_by, thread_window_days)
     files = [Path(p) for p in paths]
     for f in files:
         if not f.is_file():
-            raise ImportError_(f"{f}: no such mbox file")
+            raise ImporterError(f"{f}: no such mbox file")
     out = Path(out_dir)
     clear_dataset_files(out, overwrite)
     report = ImportReport(source="mbox", out_dir=str(out))
@@ -827,7 +814,7 @@ def _eml_files(paths: Sequence[str | Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise ImportError_(f"{p}: no such file or folder")
+            raise ImporterError(f"{p}: no such file or folder")
     return files
 
 

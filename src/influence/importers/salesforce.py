@@ -20,7 +20,7 @@ import pandas as pd
 
 from influence.contract import PROFILES, TABLES, coerce_table, write_dataset
 from influence.importers._common import (
-    ImportError_,
+    ImporterError,
     ImportReport,
     RowError,
     attended_from,
@@ -99,20 +99,20 @@ def load_role_map(path: str | Path | None) -> dict[str, tuple[str, float]]:
             else json.loads(p.read_text("utf-8"))
         )
     except (OSError, ValueError) as exc:
-        raise ImportError_(f"{p}: cannot read the role map: {exc}") from None
+        raise ImporterError(f"{p}: cannot read the role map: {exc}") from None
     if isinstance(data, Mapping) and isinstance(data.get("roles"), Mapping):
         data = data["roles"]
     if not isinstance(data, Mapping):
-        raise ImportError_(f"{p}: the role map must be a table/object of role -> profile")
+        raise ImporterError(f"{p}: the role map must be a table/object of role -> profile")
     for role, value in data.items():
         spec = value if isinstance(value, Mapping) else {"profile": value}
         profile = spec.get("profile")
         if profile not in PROFILES:
-            raise ImportError_(f"{p}: role {role!r}: profile {profile!r} is not one of {', '.join(PROFILES)}")
+            raise ImporterError(f"{p}: role {role!r}: profile {profile!r} is not one of {', '.join(PROFILES)}")
         default = roles.get(str(role).strip().lower(), (profile, 0.5))[1]
         influence = float(spec.get("influence", default))
         if not 0.0 <= influence <= 1.0:
-            raise ImportError_(f"{p}: role {role!r}: influence {influence} is outside [0, 1]")
+            raise ImporterError(f"{p}: role {role!r}: influence {influence} is outside [0, 1]")
         roles[" ".join(str(role).lower().split())] = (profile, influence)
     return roles
 
@@ -172,7 +172,7 @@ def _read(folder: Path, name: str, st: _State, *, needed: bool) -> tuple[pd.Data
     path = _find(folder, name)
     if path is None:
         if needed:
-            raise ImportError_(f"{folder}: {name}.csv is missing (needed: Account, Contact, Opportunity)")
+            raise ImporterError(f"{folder}: {name}.csv is missing (needed: Account, Contact, Opportunity)")
         return None, name
     skip = _BODY_COLUMNS if name.lower() == "emailmessage" else ()
     return read_csv_file(path, st.report, skip_columns=skip), path.name
@@ -219,7 +219,7 @@ def import_salesforce(
     """
     src = Path(folder)
     if not src.is_dir():
-        raise ImportError_(f"{src}: no such folder")
+        raise ImporterError(f"{src}: no such folder")
     roles = load_role_map(role_map)
     out = Path(out_dir)
     report = ImportReport(source="salesforce", out_dir=str(out))
