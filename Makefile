@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench data train evaluate serve score mlflow-ui eval-real clean
+.PHONY: help install run test test-fast lint audit bench data train evaluate serve score mlflow-ui eval-real clean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,17 @@ test-fast: $(VENV)/.installed ## Run the tests not marked slow
 lint: $(VENV)/.installed ## ruff on src and tests
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+# pip-audit needs PyPI's per-version JSON API (or OSV with -s osv); offline it would skip every package and
+# still say "no known vulnerabilities", so it runs --strict, in its own target, and says why it failed.
+audit: $(VENV)/.installed ## pip-audit of the installed packages (needs pypi.org; separate from lint, see docs/privacy.md)
+	@$(BIN)/pip-audit --strict --local --skip-editable --progress-spinner off > .audit.log 2>&1; rc=$$?; \
+	if [ $$rc -eq 0 ]; then cat .audit.log; rm -f .audit.log; exit 0; fi; \
+	if grep -qE 'could not be audited|ConnectionError|Max retries|Name or service not known|Failed to resolve' .audit.log; then \
+	  echo "make audit: NOT AUDITED - the vulnerability service could not be reached or does not know these"; \
+	  echo "  versions (first problem: $$(grep -m1 -E 'could not be audited|Error' .audit.log | cut -c1-160))."; \
+	  echo "  Run it where pypi.org's JSON API is reachable, or: $(BIN)/pip-audit -s osv (needs api.osv.dev)."; \
+	else cat .audit.log; fi; rm -f .audit.log; exit $$rc
 
 bench: $(VENV)/.installed ## Benchmarks; figures go to docs/benchmarks.md by hand, with the machine
 	$(BIN)/python -m influence.bench

@@ -55,6 +55,7 @@ class BatchSummary:
     deals: int = 0
     people: int = 0
     seconds: float = 0.0
+    load_seconds: float = 0.0  # of `seconds`: loading/validating the dataset and the model
     deals_out: Path | None = None
 
     @property
@@ -64,8 +65,8 @@ class BatchSummary:
     def format(self) -> str:
         lines = [
             f"scored {self.accounts_scored} of {self.accounts_requested} account(s): {self.deals} deal(s), "
-            f"{self.people} people in {self.seconds:.1f} s ({self.people_per_s:,.0f} people/s) "
-            f"with model {self.model_version}",
+            f"{self.people} people in {self.seconds:.1f} s ({self.people_per_s:,.0f} people/s; loading data and "
+            f"model {self.load_seconds:.1f} s of it) with model {self.model_version}",
             f"written to {self.out}" + (f" (deals: {self.deals_out})" if self.deals_out else ""),
         ]
         if self.unknown_accounts:
@@ -353,6 +354,7 @@ def score_accounts(
 
         ds = load(data_dir)
 
+    load_seconds = time.perf_counter() - t0
     known = set(ds.accounts["account_id"].astype(str))
     requested = (
         list(dict.fromkeys(accounts)) if accounts is not None else list(ds.accounts["account_id"].astype(str))
@@ -368,6 +370,7 @@ def score_accounts(
         accounts_scored=0,
         unknown_accounts=unknown,
         deals_out=deals_path,
+        load_seconds=load_seconds,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)

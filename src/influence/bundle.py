@@ -424,8 +424,18 @@ def load_bundle(ref: str | Path) -> ModelBundle:
                 "the file was modified or corrupted and will not be loaded"
             )
     _check_compatible(meta, meta_path)
-    influence = joblib.load(folder / ARTIFACT_FILES["influence"])
-    profile = joblib.load(folder / ARTIFACT_FILES["profile"])
+    pipelines = {}
+    for key, filename in ARTIFACT_FILES.items():
+        try:
+            pipelines[key] = joblib.load(folder / filename)
+        except (
+            Exception
+        ) as exc:  # a file that passed its checksum but does not unpickle: name it, no traceback
+            raise BundleError(
+                f"model artifact {folder / filename} failed to load ({type(exc).__name__}: {exc}); it is corrupt "
+                "or was written by other library versions: retrain with `influence train`"
+            ) from exc
+    influence, profile = pipelines["influence"], pipelines["profile"]
     return ModelBundle(
         name=str(meta["name"]),
         version=str(meta["version"]),

@@ -46,6 +46,7 @@ __all__ = [
     "deal_graphs",
     "deal_graph",
     "spring_layout",
+    "spring_layouts",
     "deal_map",
     "deal_maps",
     "deal_reports",
@@ -276,6 +277,75 @@ def deal_graph(ds: Dataset, deal_id: str, *, as_of: pd.Timestamp | str | None = 
 
 
 # -- layout -------------------------------------------------------------------------------------------------------
+LayoutCase = tuple[int, Sequence[tuple[int, int, float]] | np.ndarray, int]
+
+
+def _capacity(n: int) -> int:
+    """Padded size of a layout problem: n rounded up to a multiple of 8 (of 32 beyond 64 people). A deal is
+    always padded the same way, alone or in a batch, so its picture does not depend on the other deals."""
+    step = 8 if n <= 64 else 32
+    return max(step, -(-n // step) * step)
+
+
+def spring_layouts(
+    cases: Sequence[LayoutCase],
+    *,
+    iterations: int = LAYOUT_ITERATIONS,
+    min_separation: float = MIN_SEPARATION,
+) -> list[np.ndarray]:
+    """`spring_layout` for many (n, edges, seed) cases at once: cases of the same padded size run as one stack of
+    matrices, so a report with thousands of small deals pays numpy's per-call cost once per iteration, not once
+    per deal. Each result equals `spring_layout` of that case alone."""
+    out: list[np.ndarray] = [np.zeros((0, 2))] * len(cases)
+    buckets: dict[int, list[int]] = {}
+    for idx, (n, _, _) in enumerate(cases):
+        if n == 1:
+            out[idx] = np.array([[0.5, 0.5]])
+        elif n > 1:
+            buckets.setdefault(_capacity(n), []).append(idx)
+    for cap, members in sorted(buckets.items()):
+        for idx, pos in zip(
+            members, _layout_stack([cases[i] for i in members], cap, iterations), strict=True
+        ):
+            out[idx] = _separate(_normalise(pos), min_separation)
+    return out
+
+
+def _layout_stack(cases: Sequence[LayoutCase], cap: int, iterations: int) -> list[np.ndarray]:
+    """Weighted Fruchterman-Reingold on a stack of padded problems; padded rows take no part (zero forces)."""
+    b = len(cases)
+    pos = np.zeros((b, cap, 2))
+    strength = np.zeros((b, cap, cap))
+    live = np.zeros((b, cap, cap))
+    k = np.empty(b)
+    for i, (n, edges, seed) in enumerate(cases):
+        rng = np.random.default_rng(seed)
+        angle = 2 * math.pi * np.arange(n) / n
+        pos[i, :n] = np.c_[np.cos(angle), np.sin(angle)] * 0.5 + rng.normal(scale=0.02, size=(n, 2))
+        e = np.asarray(edges, dtype=np.float64).reshape(-1, 3)
+        s = np.zeros((cap, cap))
+        np.add.at(s, (e[:, 0].astype(np.intp), e[:, 1].astype(np.intp)), 1.0 + np.log1p(e[:, 2]))
+        strength[i] = s + s.T
+        live[i, :n, :n] = 1.0
+        np.fill_diagonal(live[i], 0.0)
+        k[i] = math.sqrt(1.0 / n)
+    strength *= live
+    k3 = k[:, None, None]
+    k2 = k3 * k3
+    gravity = (2.0 * k)[:, None, None]
+    temperature = 0.1
+    for step in range(iterations):
+        delta = pos[:, :, None, :] - pos[:, None, :, :]
+        d2 = np.maximum(np.einsum("bijk,bijk->bij", delta, delta), 1e-8)
+        # Along each unit vector: repulsion k^2/d, attraction strength * d^2/k (both already divided by d).
+        coef = (k2 / d2 - strength * np.sqrt(d2) / k3) * live
+        disp = np.einsum("bij,bijk->bik", coef, delta) - pos * gravity  # plus a pull to the centre
+        norm = np.maximum(np.sqrt(np.einsum("bik,bik->bi", disp, disp)), 1e-9)
+        step_size = temperature * (1.0 - step / iterations) + 1e-3
+        pos += disp * (np.minimum(norm, step_size) / norm)[:, :, None]
+    return [pos[i, : cases[i][0]].copy() for i in range(b)]
+
+
 def spring_layout(
     n: int,
     edges: Sequence[tuple[int, int, float]] | np.ndarray,
@@ -290,33 +360,12 @@ def spring_layout(
     the picture). A weak pull to the centre keeps isolated people and separate groups on the canvas, and a final
     pass pushes apart nodes closer than `min_separation` so circles and labels do not sit on top of each other.
     """
-    if n == 0:
-        return np.zeros((0, 2))
-    if n == 1:
-        return np.array([[0.5, 0.5]])
-    rng = np.random.default_rng(seed)
-    angle = 2 * math.pi * np.arange(n) / n
-    pos = np.c_[np.cos(angle), np.sin(angle)] * 0.5 + rng.normal(scale=0.02, size=(n, 2))
-    e = np.asarray(edges, dtype=np.float64).reshape(-1, 3)
-    i, j = e[:, 0].astype(np.intp), e[:, 1].astype(np.intp)
-    w = 1.0 + np.log1p(e[:, 2])
-    k = math.sqrt(1.0 / n)
-    temperature = 0.1
-    for step in range(iterations):
-        delta = pos[:, None, :] - pos[None, :, :]
-        dist = np.maximum(np.linalg.norm(delta, axis=2), 1e-4)
-        np.fill_diagonal(dist, np.inf)
-        disp = (delta * (k * k / dist**2)[:, :, None]).sum(axis=1)  # repulsion k^2/d along the unit vector
-        d_ij = pos[i] - pos[j]
-        length = np.maximum(np.linalg.norm(d_ij, axis=1), 1e-4)
-        pull = d_ij * (w * length / k)[:, None]  # attraction d^2/k along the unit vector, times the weight
-        np.add.at(disp, i, -pull)
-        np.add.at(disp, j, pull)
-        disp -= pos * (2.0 * k)  # gravity towards the centre
-        norm = np.maximum(np.linalg.norm(disp, axis=1), 1e-9)
-        step_size = temperature * (1.0 - step / iterations) + 1e-3
-        pos += disp / norm[:, None] * np.minimum(norm, step_size)[:, None]
-    pos = _normalise(pos)
+    return spring_layouts([(n, edges, seed)], iterations=iterations, min_separation=min_separation)[0]
+
+
+def _separate(pos: np.ndarray, min_separation: float) -> np.ndarray:
+    """Push apart centres closer than `min_separation`, keeping the picture inside [0, 1]."""
+    n = len(pos)
     for _ in range(50):
         delta = pos[:, None, :] - pos[None, :, :]
         dist = np.linalg.norm(delta, axis=2)
@@ -333,7 +382,7 @@ def spring_layout(
             continue
         pos += (delta * push[:, :, None]).sum(axis=1)
         pos = _normalise(pos)
-    return pos
+    return pos if n else np.zeros((0, 2))
 
 
 def _normalise(pos: np.ndarray) -> np.ndarray:
@@ -369,22 +418,15 @@ def _layout_seed(deal_id: str, seed: int) -> int:
     return (zlib.crc32(deal_id.encode("utf-8")) + seed) & 0xFFFFFFFF
 
 
-def deal_map(
+def _assemble(
     graph: DealGraph,
     report: Mapping[str, Any],
     *,
     deal: Mapping[str, Any] | None = None,
     account_name: str | None = None,
     seed: int = 0,
-) -> dict[str, Any]:
-    """The JSON-ready map of one deal: graph + scores + layout.
-
-    `report` is the deal's scores: `ScoreResult.deal_report(deal_id)` or the `/v1/deals/score` answer (fields
-    used: people[*].person_id/full_name/title/influence/influence_rank/profile/..., coverage, gaps,
-    next_best_contacts, model_version, as_of, engagement_assessable). Scored people missing from the graph are
-    added as tie-less nodes. `deal` adds the deal's stage/outcome/amount. Nodes are ordered by influence rank
-    (scored people first), then side and person id; `top` marks the rank-1 person.
-    """
+) -> tuple[dict[str, Any], LayoutCase]:
+    """The map of one deal without positions, and its layout problem (see `deal_map`)."""
     people = {str(p["person_id"]): p for p in report.get("people", [])}
     nodes_frame = graph.nodes
     known = set(nodes_frame["person_id"].astype(str))
@@ -449,15 +491,12 @@ def deal_map(
         for s, t, e, m, w in graph.edges[EDGE_COLUMNS].itertuples(index=False, name=None)
     ]
     triples = [(index[e["source"]], index[e["target"]], e["weight"]) for e in edges]
-    pos = spring_layout(len(nodes), triples, seed=_layout_seed(graph.deal_id, seed))
-    for n, (x, y) in zip(nodes, pos, strict=True):
-        n["x"], n["y"] = round(float(x), 4), round(float(y), 4)
 
     sides = [n["side"] for n in nodes]
     deal_info = {"deal_id": graph.deal_id, "account_id": graph.account_id, "account_name": account_name}
     for f in _DEAL_FIELDS:
         deal_info[f] = json_ready((deal or {}).get(f))
-    return {
+    deal_map = {
         "map_version": MAP_VERSION,
         "deal": deal_info,
         "model_version": json_ready(report.get("model_version")),
@@ -488,6 +527,34 @@ def deal_map(
             "meetings": graph.n_meetings,
         },
     }
+    return deal_map, (len(nodes), triples, _layout_seed(graph.deal_id, seed))
+
+
+def deal_map(
+    graph: DealGraph,
+    report: Mapping[str, Any],
+    *,
+    deal: Mapping[str, Any] | None = None,
+    account_name: str | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The JSON-ready map of one deal: graph + scores + layout.
+
+    `report` is the deal's scores: `ScoreResult.deal_report(deal_id)` or the `/v1/deals/score` answer (fields
+    used: people[*].person_id/full_name/title/influence/influence_rank/profile/..., coverage, gaps,
+    next_best_contacts, model_version, as_of, engagement_assessable). Scored people missing from the graph are
+    added as tie-less nodes. `deal` adds the deal's stage/outcome/amount. Nodes are ordered by influence rank
+    (scored people first), then side and person id; `top` marks the rank-1 person. `x`, `y` in [0, 1] come from
+    `spring_layout`, seeded by the deal id, so a deal is drawn the same way every time.
+    """
+    deal_map, case = _assemble(graph, report, deal=deal, account_name=account_name, seed=seed)
+    return _place(deal_map, spring_layouts([case])[0])
+
+
+def _place(deal_map: dict[str, Any], pos: np.ndarray) -> dict[str, Any]:
+    for n, (x, y) in zip(deal_map["nodes"], pos, strict=True):
+        n["x"], n["y"] = round(float(x), 4), round(float(y), 4)
+    return deal_map
 
 
 def deal_maps(
@@ -514,12 +581,16 @@ def deal_maps(
     )
     names = dict(zip(_text(ds.accounts["account_id"]), ds.accounts["name"], strict=True))
     reports = deal_reports(result, wanted)
-    out = []
+    assembled = []
     for deal_id in wanted:
         graph = graphs[deal_id]
         deal = deals.loc[deal_id].to_dict()
         name = names.get(graph.account_id) if graph.account_id is not None else None
-        out.append(deal_map(graph, reports[deal_id], deal=deal, account_name=json_ready(name), seed=seed))
+        assembled.append(
+            _assemble(graph, reports[deal_id], deal=deal, account_name=json_ready(name), seed=seed)
+        )
+    positions = spring_layouts([case for _, case in assembled])
+    out = [_place(m, pos) for (m, _), pos in zip(assembled, positions, strict=True)]
     return out
 
 

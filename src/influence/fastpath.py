@@ -227,10 +227,14 @@ class FastForest:
     def _leaves_sklearn(self, X: np.ndarray) -> np.ndarray:
         predict = _sklearn_predict()
         assert predict is not None and self.model_columns is not None
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        # Honours OMP_NUM_THREADS (the CLI and Makefile default it to 1; batch users may raise it).
+        n_threads = _openmp_effective_n_threads()
         Xm = np.ascontiguousarray(X[:, self.model_columns])
         out = np.empty((self.n_trees, len(X)))
         for t, (nodes, raw_bitsets) in enumerate(self.sk_trees):
-            predict(nodes, Xm, raw_bitsets, self.sk_known, self.sk_f_idx_map, 1, out[t])
+            predict(nodes, Xm, raw_bitsets, self.sk_known, self.sk_f_idx_map, n_threads, out[t])
         # Convert in the contiguous (trees, rows) layout and hand out a transposed view: no strided copy.
         return out.astype(np.intp).T
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from influence.contract import PROFILES, Dataset
 from influence.explain import Reason, RowContext, render_reason, top_reasons
-from influence.fastpath import FastForest
+from influence.fastpath import SKLEARN_MIN_ROWS, FastForest
 
 if TYPE_CHECKING:
     from influence.bundle import ModelBundle
@@ -58,6 +58,7 @@ PEOPLE_COLUMNS = [
     "reasons",
 ]
 _PRIOR_FEATURES = ("rel_net_pagerank", "rel_net_degree")
+_BLOCK = 4096  # rows scored at once
 
 
 @dataclass
@@ -190,13 +191,43 @@ class Scorer:
     def _score_block(
         self, X: np.ndarray, extra: Sequence[Mapping[str, Any]] | None, explain: bool, want_contrib: bool
     ) -> dict[str, Any]:
+        """Score in blocks of `_BLOCK` rows: the per-tree leaf arrays are (rows x ~1,300 trees), so blocks keep
+        memory flat whatever the input size."""
         X = np.ascontiguousarray(X, dtype=np.float64)
+        if len(X) <= _BLOCK:
+            return self._score_rows_block(X, extra, explain, want_contrib)
+        parts = [
+            self._score_rows_block(
+                X[s : s + _BLOCK], None if extra is None else extra[s : s + _BLOCK], explain, want_contrib
+            )
+            for s in range(0, len(X), _BLOCK)
+        ]
+        merged: dict[str, Any] = {}
+        for key in parts[0]:
+            values = [p[key] for p in parts]
+            merged[key] = (
+                [v for chunk in values for v in chunk]
+                if isinstance(values[0], list)
+                else np.concatenate(values)
+            )
+        return merged
+
+    def _score_rows_block(
+        self, X: np.ndarray, extra: Sequence[Mapping[str, Any]] | None, explain: bool, want_contrib: bool
+    ) -> dict[str, Any]:
         n = len(X)
-        leaves_i = self._influence.leaves(X)
-        raw = self._influence.raw_margin(X, leaves=leaves_i)[:, 0]
-        influence = self.bundle.calibrate_scores(raw)
-        leaves_p = self._profile.leaves(X)
-        proba_model = self._profile.predict_proba(X, leaves=leaves_p)
+        if not explain and not want_contrib and n >= SKLEARN_MIN_ROWS:
+            # No leaves needed: scikit-learn's own compiled prediction is the fastest exact path.
+            raw = self.bundle.influence_hgb.decision_function(X)
+            influence = self.bundle.calibrate_scores(np.asarray(raw, dtype=np.float64).ravel())
+            proba_model = self.bundle.profile_hgb.predict_proba(X)
+            leaves_i = leaves_p = None
+        else:
+            leaves_i = self._influence.leaves(X)
+            raw = self._influence.raw_margin(X, leaves=leaves_i)[:, 0]
+            influence = self.bundle.calibrate_scores(raw)
+            leaves_p = self._profile.leaves(X)
+            proba_model = self._profile.predict_proba(X, leaves=leaves_p)
         proba = self._profile_proba(proba_model)
         best_model = np.argmax(proba_model, axis=1)  # first maximum: deterministic tie-break
         profile = np.asarray(PROFILES, dtype=object)[self._profile_cols[best_model]]

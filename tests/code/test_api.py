@@ -108,7 +108,7 @@ def test_health_ready_and_model_info_name_the_model(client, model) -> None:
     bundle, _ = model
     version = f"{bundle.name}/{bundle.version}"
     health = client.get("/healthz")
-    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert health.status_code == 200 and health.json() == {"status": "ok", "model_version": version}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready", "model_version": version}
     info = client.get("/v1/model")
@@ -557,3 +557,20 @@ def test_the_documented_example_deal_scores(client) -> None:
     sides = {p["person_id"]: p["side"] for p in body["people"]}
     assert scored and all(sides[pid] in ("buyer", "partner") for pid in scored)
     assert answer["as_of"].startswith(body["as_of"][:10])
+
+
+def test_a_new_deal_without_activity_scores_empty_not_500(client) -> None:
+    # A brand-new opportunity: known contacts, no meetings or e-mails yet. Nobody is active, so nobody is scored,
+    # and the answer says so (a gap) instead of failing.
+    body = {
+        "deal": {"deal_id": "new-deal", "account_id": "acc-new", "created_at": "2025-01-06T09:00:00Z"},
+        "people": [
+            {"person_id": "b-1", "account_id": "acc-new", "title": "CFO", "side": "buyer"},
+            {"person_id": "s-1", "side": "seller"},
+        ],
+    }
+    response = client.post("/v1/deals/score", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["people"] == [] and answer["next_best_contacts"] == []
+    assert any("no buyer-side activity" in gap for gap in answer["gaps"])

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from influence.contract import Dataset
-from influence.dmu_map import MIN_SEPARATION, deal_graph, deal_graphs, deal_map, spring_layout
+from influence.contract import TABLES, Dataset
+from influence.dmu_map import MIN_SEPARATION, deal_graph, deal_graphs, deal_map, spring_layout, spring_layouts
 
 TS = pd.Timestamp
 
@@ -88,6 +88,10 @@ def dataset(shuffle_seed: int | None = None) -> Dataset:
     if shuffle_seed is not None:  # the same facts in another row order
         rng = np.random.default_rng(shuffle_seed)
         tables = {k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in tables.items()}
+    for name, frame in tables.items():  # absent optional columns as empty values
+        for column in TABLES[name].column_names:
+            if column not in frame.columns:
+                frame[column] = None
     return Dataset.from_frames(tables)
 
 
@@ -254,9 +258,7 @@ def test_map_merges_scores_marks_the_top_person_and_is_json() -> None:
         "emails": 4,
         "meetings": 2,
     }
-    assert deal_map(graph, report()) == deal_map(graph, report()) | {
-        "deal": deal_map(graph, report())["deal"]
-    }
+    assert deal_map(graph, report()) == deal_map(graph, report()), "deterministic, layout included"
 
 
 def test_scored_people_missing_from_the_graph_still_become_nodes() -> None:
@@ -280,3 +282,24 @@ def test_no_scores_means_no_top_person() -> None:
     assert m["top_person_id"] is None and not any(n["top"] for n in m["nodes"])
     assert all(not n["scored"] and n["reasons"] == [] for n in m["nodes"])
     assert all(math.isfinite(n["x"]) for n in m["nodes"])
+
+
+def test_batched_layouts_equal_single_ones() -> None:
+    """The report lays out all deals at once, the page one at a time: the pictures must be identical."""
+    rng = np.random.default_rng(3)
+    cases = []
+    for n in (2, 5, 9, 9, 16, 17, 30):
+        ends = rng.integers(0, n, size=(2 * n, 2))
+        cases.append(
+            (
+                n,
+                [
+                    (int(a), int(b), float(w))
+                    for (a, b), w in zip(ends, rng.integers(1, 9, 2 * n), strict=True)
+                ],
+                n * 7,
+            )
+        )
+    batch = spring_layouts(cases)
+    for (n, edges, seed), pos in zip(cases, batch, strict=True):
+        np.testing.assert_array_equal(pos, spring_layout(n, edges, seed=seed))

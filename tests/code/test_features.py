@@ -456,7 +456,7 @@ def test_cli_writes_parquet_and_csv(tmp_path: Path) -> None:
 
     from influence.cli import app
 
-    data = write_dataset(tiny(), tmp_path / "ds", fmt="csv")
+    data = write_dataset(tiny(), tmp_path / "ds")
     runner = CliRunner()
     out = tmp_path / "f.parquet"
     res = runner.invoke(app, ["features", str(data), "--out", str(out), "--as-of", "2024-03-01T00:00:00Z"])
@@ -540,3 +540,33 @@ def test_threaded_run_equals_sequential(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(features_module, "PARALLEL_MIN_EVENTS", 0)
     threaded = build_features(ds, n_jobs=2)
     pd.testing.assert_frame_equal(sequential, threaded)
+
+
+def test_account_graph_keeps_one_year_up_to_the_deal_end() -> None:
+    frames = tiny_frames()
+    # b5 e-mails b1 in D0 (2023-06-06); D2 runs until 2024-07-01, more than a year after that e-mail
+    frames["emails"] = pd.concat(
+        [
+            frames["emails"],
+            pd.DataFrame(
+                [
+                    ("e9", "D0", "T9", ts("2023-06-06"), "b5", None),
+                    ("e10", "D2", "T10", ts("2024-07-01"), "b2", None),
+                ],
+                columns=frames["emails"].columns,
+            ),
+        ],
+        ignore_index=True,
+    )
+    frames["email_recipients"] = pd.concat(
+        [
+            frames["email_recipients"],
+            pd.DataFrame(
+                [("e9", "b1", "to"), ("e10", "b1", "to")], columns=["message_id", "person_id", "kind"]
+            ),
+        ],
+        ignore_index=True,
+    )
+    out = build_features(Dataset.from_frames(frames))
+    assert row(out, "D1", "b1")["acct_degree"] == 5  # s1, b2, b3, b4 and b5 (D0, within the year)
+    assert row(out, "D2", "b1")["acct_degree"] == 4  # b5's D0 e-mail is more than a year before D2's end

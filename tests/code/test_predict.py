@@ -169,3 +169,18 @@ def test_unknown_deal_ids_are_an_error(setup) -> None:
     scorer, _, ds, _ = setup
     with pytest.raises(ValueError, match="NOPE"):
         scorer.score_dataset(ds, deal_ids=["NOPE"])
+
+
+def test_blocks_and_the_no_explanation_path_change_nothing(setup, monkeypatch) -> None:
+    import influence.predict as predict
+
+    scorer, _, _, features = setup
+    reference = scorer.score_features(features)
+    monkeypatch.setattr(predict, "_BLOCK", 16)  # many blocks
+    blocked = scorer.score_features(features)
+    pd.testing.assert_frame_equal(blocked, reference)
+    monkeypatch.setattr(predict, "SKLEARN_MIN_ROWS", 1)  # scikit-learn's own predict when no leaves are needed
+    plain = scorer.score_features(features, explain=False)
+    np.testing.assert_allclose(plain["influence"], reference["influence"], atol=1e-12)
+    np.testing.assert_allclose(plain[PROBA_COLUMNS], reference[PROBA_COLUMNS], atol=1e-12)
+    assert (plain["profile"] == reference["profile"]).all()

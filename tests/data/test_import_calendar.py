@@ -202,3 +202,10 @@ def test_ics_merges_into_a_salesforce_import(tmp_path: Path) -> None:
     att = ds.meeting_attendees
     assert "003A" in set(att.loc[att["meeting_id"] == "floating-1", "person_id"])  # matched to the Contact
     assert "cal-001A" not in set(ds.deals["deal_id"]) and report.imported == 4
+
+    # The imported data runs through the feature pipeline like generated data does.
+    from influence.features import build_features
+
+    features = build_features(ds, n_jobs=1)
+    assert {"006A", "006B"} <= set(features["deal_id"])
+    assert "003A" in set(features.loc[features["deal_id"] == "006A", "person_id"])

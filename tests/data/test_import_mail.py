@@ -164,6 +164,7 @@ def test_bad_mbox_records_are_rejected_with_reasons_and_never_crash(tmp_path: Pa
             _msg("<badto@x>", good, "a@acme.nl", to="b@vendor.io, not an address"),
             _msg(None, good, "a@acme.nl", to="b@vendor.io", subject="no id"),  # synthesised id
             _msg("<empty-group@x>", good, "a@acme.nl", to="undisclosed-recipients:;"),
+            _msg("<y9999@x>", "Fri, 31 Dec 9999 23:00:00 +0000", "a@acme.nl", to="b@vendor.io"),
         ]
     ).encode()
     latin = _msg("<latin@x>", good, "a@acme.nl", to="b@vendor.io").replace(
@@ -175,7 +176,7 @@ def test_bad_mbox_records_are_rejected_with_reasons_and_never_crash(tmp_path: Pa
     out = tmp_path / "ds"
     report = import_mbox([mbox], out, account_domains=["acme.nl"], seller_domains=["vendor.io"])
 
-    assert report.records_read == 11
+    assert report.records_read == 12
     assert report.records_read == report.imported + report.rejected
     by_field = {(r.field, r.reason.split(" ")[0]) for r in report.rejects}
     assert ("Date", "missing") in by_field
@@ -186,7 +187,8 @@ def test_bad_mbox_records_are_rejected_with_reasons_and_never_crash(tmp_path: Pa
     assert len(dup) == 1 and "first seen at" in dup[0].reason and "line 1" in dup[0].reason
     assert any(r.field == "To" and "not an address" in r.reason for r in report.rejects)
     assert any("truncated" in r.reason for r in report.rejects)
-    assert report.rejected == 7
+    assert report.rejected == 8
+    assert any("outside 1970-2099" in r.reason for r in report.rejects)
     assert report.imported == 4  # ok1, no-id (synthesised), empty group, latin-1 header
     assert any("synthesised" in w for w in report.warnings)
     assert any("non-UTF-8" in w for w in report.warnings)

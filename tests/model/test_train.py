@@ -39,7 +39,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def train_ds():
-    return generate(220, seed=TRAIN_SEED)
+    return generate(160, seed=TRAIN_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +168,7 @@ def test_quality_floors_on_a_fresh_seed(result) -> None:
     assert metrics["profile_macro_f1"] > metrics["baseline_rules_profile_macro_f1"]
 
 
+@pytest.mark.slow
 def test_mlflow_run_registry_and_models_uri(result, tmp_path: Path, monkeypatch) -> None:
     from influence.tracking import log_training_run
 
@@ -216,3 +217,61 @@ def test_train_on_dataset_records_counts_and_refuses_unlabelled(train_ds) -> Non
     empty = Dataset.from_frames({n: train_ds[n] for n in train_ds if n != "labels"})
     with pytest.raises(ValueError, match="no labels on closed deals"):
         train(empty, small_config())
+
+
+@pytest.mark.slow
+def test_cli_train_then_evaluate_refuses_training_accounts(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from influence.cli import app
+    from influence.contract import write_dataset
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    data = write_dataset(generate(40, seed=TRAIN_SEED + 1), tmp_path / "data")
+    config = tmp_path / "small.toml"
+    config.write_text("[influence]\nmax_iter = 30\n[profile]\nmax_iter = 20\n")
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", str(data), "--config", str(config), "--out", str(tmp_path / "models"), "--no-tracking"]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "influence ROC-AUC" in trained.output and "bundle:" in trained.output
+    model = next((tmp_path / "models" / "influence").iterdir())
+
+    refused = runner.invoke(app, ["evaluate", str(data), "--model", str(model), "--no-tracking"])
+    assert refused.exit_code == 1
+    assert "were used to train" in refused.output
+
+    out = tmp_path / "metrics.json"
+    allowed = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(data),
+            "--model",
+            str(model),
+            "--json",
+            str(out),
+            "--allow-overlap",
+            "--no-tracking",
+        ],
+    )
+    assert allowed.exit_code == 0, allowed.output
+    metrics = json.loads(out.read_text())
+    for key in (
+        "influence_roc_auc",
+        "baseline_title_roc_auc",
+        "ndcg_at_3",
+        "hidden_influencer_recall_at_3",
+        "profile_macro_f1",
+        "model_version",
+    ):
+        assert key in metrics, key
+    assert metrics["model_version"] == model.name
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[influence]\nmax_iterations = 3\n")
+    rejected = runner.invoke(app, ["train", str(data), "--config", str(bad), "--no-tracking"])
+    assert (
+        rejected.exit_code == 1 and "unknown configuration key 'influence.max_iterations'" in rejected.output
+    )

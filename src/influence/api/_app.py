@@ -126,8 +126,9 @@ def _add_routes(app: FastAPI, settings: ApiSettings) -> None:
     secured = [Depends(APIKeyHeader(name="X-API-Key", auto_error=False))] if settings.auth_enabled else []
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz(request: Request) -> dict[str, str | None]:
+        service = request.app.state.service
+        return {"status": "ok", "model_version": service.model_version if service is not None else None}
 
     @app.get(
         "/readyz",

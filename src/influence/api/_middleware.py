@@ -9,8 +9,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +56,7 @@ class GatewayMiddleware:
             return
         headers = _headers(scope)
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(12).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 

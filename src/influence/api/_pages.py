@@ -313,16 +313,21 @@ def map_of_body(body: DealScoreRequest, service: ScoringService) -> dict[str, An
     if not report.ok:
         raise InvalidRequest(_report_problems(report, synthesized))
     as_of = None if body.as_of is None else pd.Timestamp(body.as_of).tz_convert("UTC")
-    result = service.scorer.score_dataset(dataset, as_of=as_of)
     deal_id = body.deal.deal_id
-    if deal_id not in set(result.deals["deal_id"].astype(str)):
+    # A deal opened after as_of did not exist yet (as in build_features): say so rather than score nothing.
+    created = dataset.deals["created_at"].iloc[0]
+    if as_of is not None and not created < as_of:
         raise InvalidRequest(
             [
                 ApiProblem(
-                    ("body", "as_of"), f"deal {deal_id!r} was created after as_of: nothing to map", "as_of"
+                    ("body", "as_of"),
+                    f"deal {deal_id!r} was created at {created.isoformat()}, not before as_of "
+                    f"{as_of.isoformat()}: it did not exist yet, so there is nothing to map",
+                    "as_of",
                 )
             ]
         )
+    result = service.scorer.score_dataset(dataset, as_of=as_of)
     deal_map = deal_maps(dataset, result, deal_ids=[deal_id])[0]
     deal_map["warnings"] = [
         p.format() for p in report.warnings if not (synthesized and p.table == "accounts")

@@ -29,6 +29,8 @@ def write_mbox(path: Path, n_messages: int, seed: int = 0) -> int:
             buyers = [f"person{j}@{domain}" for j in rng.sample(range(30), 4)]
             rep = rng.choice(sellers)
             root = f"<t{written}.{seed}@vendor.example>"
+            # Threads start anywhere in three years; replies follow within hours.
+            t = 1_600_000_000 + rng.randint(0, 3 * 365 * 86_400)
             refs: list[str] = []
             for k in range(min(rng.randint(1, 8), n_messages - written)):
                 t += rng.randint(60, 36_000)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,7 @@ def register(app: typer.Typer) -> None:
         ),
         name: str = typer.Option("influence", "--name", help="Bundle name: written to OUT/NAME/<version>/."),
         out: Path | None = typer.Option(
-            None, "--out", help="Models folder [default: the project's models/]."
+            None, "--out", help="Models folder (default: the project's models/ folder)."
         ),
         promote: bool = typer.Option(
             False, "--promote", help="Point the MLflow registry alias 'champion' at the new model version."
@@ -101,18 +103,25 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         m = result.evaluation.metrics
         c = result.counts
+        trained = c["accounts_fit"] + c["accounts_validation"] + c["accounts_calibration"]
         typer.echo(
-            f"trained on {c['rows'] - c['rows_test']} rows of {c['accounts_fit'] + c['accounts_validation']}"
-            f" + {c['accounts_calibration']} accounts; held-out test: {c['rows_test']} rows of "
-            f"{c['accounts_test']} accounts ({m['deals']} deals)"
+            f"trained on {c['rows'] - c['rows_test']} rows of {trained} accounts (fit {c['accounts_fit']}, "
+            f"early stopping {c['accounts_validation']}, calibration {c['accounts_calibration']}); "
+            f"held-out test: {c['rows_test']} rows of {c['accounts_test']} accounts, {m['deals']} deals"
+        )
+        typer.echo(
+            f"labels: {c.get('labels', c['rows'])} read, {c.get('labels_open_deals_skipped', 0)} on open deals "
+            f"not used, {c.get('rows_missing_influence', 0)} without influence (profile model only), "
+            f"{c.get('rows_missing_profile', 0)} without profile (influence model only)"
         )
         _print_table(m)
-        plots = {}
+        # MLflow gets the report and figures even without --report (written to a temporary folder then).
+        report_dir = report or Path(tempfile.mkdtemp(prefix="influence-report-"))
+        md = write_report(
+            result.evaluation, report_dir, title=f"Held-out evaluation of {name}", data=str(folder)
+        )
+        plots = {p.stem: p for p in [md, *sorted((report_dir / "figures").glob("*.png"))]}
         if report is not None:
-            md = write_report(
-                result.evaluation, report, title=f"Held-out evaluation of {name}", data=str(folder)
-            )
-            plots = {p.stem: p for p in (report / "figures").glob("*.png")}
             typer.echo(f"report: {md}")
         typer.echo(f"bundle: {path}")
         if not no_tracking:
@@ -138,6 +147,8 @@ def register(app: typer.Typer) -> None:
                     + (f"; registered influence version {version}" if version else "")
                     + (" (alias champion)" if promote and version else "")
                 )
+        if report is None:
+            shutil.rmtree(report_dir, ignore_errors=True)
 
     @app.command("evaluate")
     def evaluate_command(
@@ -147,7 +158,7 @@ def register(app: typer.Typer) -> None:
         model: str | None = typer.Option(
             None,
             "--model",
-            help="models/NAME[/VERSION] or models:/NAME@ALIAS [default: the shipped models/influence-default].",
+            help="models/NAME, models/NAME/VERSION or models:/NAME@ALIAS (default: the shipped models/influence-default).",
         ),
         json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),
         report: Path | None = typer.Option(
@@ -199,12 +210,12 @@ def register(app: typer.Typer) -> None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(m, indent=2, default=str) + "\n")
             typer.echo(f"json: {json_out}")
-        plots = {}
+        report_dir = report or Path(tempfile.mkdtemp(prefix="influence-report-"))
+        md = write_report(
+            result, report_dir, title=f"Evaluation of {bundle.name}/{bundle.version}", data=str(folder)
+        )
+        plots = {p.stem: p for p in [md, *sorted((report_dir / "figures").glob("*.png"))]}
         if report is not None:
-            md = write_report(
-                result, report, title=f"Evaluation of {bundle.name}/{bundle.version}", data=str(folder)
-            )
-            plots = {p.stem: p for p in (report / "figures").glob("*.png")}
             typer.echo(f"report: {md}")
         if not no_tracking:
             import warnings
@@ -225,3 +236,5 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"warning: {w.message}", err=True)
             if run:
                 typer.echo(f"mlflow: run {run['run_id']} at {run['tracking_uri']}")
+        if report is None:
+            shutil.rmtree(report_dir, ignore_errors=True)

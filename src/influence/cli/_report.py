@@ -40,8 +40,7 @@ def register(app: typer.Typer) -> None:
         """Write one self-contained HTML report: per account, the top people, coverage gaps and next-best
         contacts, and the DMU map of every deal.
 
-        The file makes no network request (CSS, JavaScript and data are inlined), so it can be shared and opened
-        offline. See docs/map.md.
+        No network request: CSS, JavaScript and data are inlined, so it can be shared and opened offline (docs/map.md).
         """
         from influence.batch import AccountListError, read_account_list
         from influence.bundle import BundleError

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from influence.features._ops import distinct_count, find, group_sum, safe_div, unique
-from influence.features._prepare import SELLER, Prepared
-from influence.features._spec import MAX_HOPS
+from influence.features._prepare import NS_PER_DAY, SELLER, Prepared
+from influence.features._spec import ACCOUNT_WINDOW_DAYS, MAX_HOPS
 from influence.features._tabular import Features, Rows
 
 DAMPING = 0.85
@@ -220,7 +220,9 @@ def _account_as_of_deal(p: Prepared) -> _Instances:
 
     A closed deal's account graph must not contain what happened after it (later deals), or training would see
     a future the scoring API never has. So an event at time t of account a joins the graph of every deal d of
-    a with obs_end(d) >= t: a contiguous range once the account's deals are sorted by observation end.
+    a with t <= obs_end(d) < t + ACCOUNT_WINDOW_DAYS: a contiguous range once the account's deals are sorted by
+    observation end. The window bounds the cost for accounts with hundreds of deals (each event is copied into
+    at most the deals that end within a year after it) and keeps stale ties out.
     """
     account = p.deal_account.astype(np.int64)
     obs_values = unique(p.deal_obs_end)
@@ -229,10 +231,12 @@ def _account_as_of_deal(p: Prepared) -> _Instances:
     order = np.argsort(deal_key, kind="stable")
     sorted_key = deal_key[order]
 
+    window = np.int64(ACCOUNT_WINDOW_DAYS) * NS_PER_DAY
+
     def expand(event_deal: np.ndarray, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        acc = account[event_deal]
-        lo = np.searchsorted(sorted_key, acc * width + np.searchsorted(obs_values, event_time, side="left"))
-        hi = np.searchsorted(sorted_key, (acc + 1) * width)
+        acc = account[event_deal] * width
+        lo = np.searchsorted(sorted_key, acc + np.searchsorted(obs_values, event_time, side="left"))
+        hi = np.searchsorted(sorted_key, acc + np.searchsorted(obs_values, event_time + window, side="left"))
         lengths = hi - lo
         event = np.repeat(np.arange(len(event_deal)), lengths)
         offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)

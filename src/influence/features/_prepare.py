@@ -346,7 +346,10 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     )
     r_msg = e_new[r_codes]
     parent = np.where(parent_all >= 0, e_new[np.maximum(parent_all, 0)], -1)
-    thread_codes, _ = _dictionary(emails["thread_id"])
+    thread_codes, threads = _dictionary(emails["thread_id"])
+    # a message without a thread id is a thread of its own
+    no_thread = thread_codes < 0
+    thread_codes[no_thread] = len(threads) + np.arange(int(no_thread.sum()))
     r_person = _lookup(person_ids, rec["person_id"], "email_recipients", "person_id", "person_id", False)
     r_kind = _codes(arrow_text(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
     msg_sender = e_sender[e_keep]

@@ -11,6 +11,7 @@ TECHNICAL_KIND_PATTERN = r"tech|demo|poc|proof|pilot|architect|security|integrat
 EXECUTIVE_KIND_PATTERN = r"exec|board|steering|sponsor|c-level|leadership|negotiat|contract|business case"
 SENIOR_LEVEL = 5  # director / VP and above on the shared seniority scale
 SIGNAL_LOOKBACK_DAYS = 180
+ACCOUNT_WINDOW_DAYS = 365  # account graphs hold the account's events of the last year up to the deal's end
 MAX_HOPS = 4  # hops-to-seller is capped: MAX_HOPS + 1 means "further, or not connected"
 
 TITLE_FUNCTIONS: tuple[str, ...] = (
@@ -89,8 +90,8 @@ _GROUPS: dict[str, dict[str, str]] = {
         ),
         "net_seller_tie_share": "Share of the person's tie weight that goes to seller-side people; NaN when isolated.",
         "acct_degree": (
-            "net_degree in the account graph: events of all the account's deals up to this deal's observation "
-            "end (never later ones)."
+            f"net_degree in the account graph: events of all the account's deals in the {ACCOUNT_WINDOW_DAYS} "
+            "days up to this deal's observation end (never later ones)."
         ),
         "acct_in_strength_share": "net_in_strength_share in the account graph.",
         "acct_pagerank": "net_pagerank in the account graph (1 = average person of the account graph).",

@@ -151,7 +151,7 @@ class GeneratorConfig:
 
     # --- outcome ----------------------------------------------------------------------------------------
     win_intercept: float = field(
-        default=-1.0, metadata=_doc("Logit of winning at an early-engagement share of 0.5.")
+        default=-1.3, metadata=_doc("Logit of winning at an early-engagement share of 0.5.")
     )
     win_slope: float = field(
         default=5.0,

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 MAX_WARNINGS = 1000
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class ImporterError(ValueError):
@@ -463,9 +465,13 @@ def timestamp_field(row: dict[str, str], name: str, *, needed: bool = True, end_
             raise RowError(name, "is empty; it is required")
         return None
     try:
-        return pd.Timestamp(parse_timestamp(value, end_of_day=end_of_day))
-    except ValueError as exc:
+        parsed = parse_timestamp(value, end_of_day=end_of_day)
+    except (ValueError, OverflowError) as exc:
         raise RowError(name, str(exc)) from None
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        # Placeholders such as 9999-12-31 would also overflow the contract's nanosecond timestamps.
+        raise RowError(name, f"{value!r} is outside 1970-2099")
+    return pd.Timestamp(parsed)
 
 
 def bool_field(row: dict[str, str], name: str) -> bool | None:

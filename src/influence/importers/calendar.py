@@ -21,6 +21,8 @@ import pandas as pd
 
 from influence.contract import TABLES, Dataset, coerce_table, write_dataset
 from influence.importers._common import (
+    EARLIEST,
+    LATEST,
     ImporterError,
     ImportReport,
     attended_from,
@@ -275,6 +277,12 @@ def import_ics(
             for uid, comps in by_uid.items():
                 groups.append((name, uid, comps, timezones))
     window = (start_bound or earliest or (now - pd.Timedelta(days=365)).to_pydatetime(), end_bound)
+    if (start_bound and start_bound < EARLIEST) or window[1] > LATEST:
+        raise ImporterError(
+            f"the window {window[0]:%Y-%m-%d}..{window[1]:%Y-%m-%d} must lie within 1970-2099"
+        )
+    # The default start follows the earliest event, but never before 1970 (old birthdays, clock errors).
+    window = (max(window[0], EARLIEST), window[1])
     if window[0] >= window[1]:
         raise ImporterError(f"the window start {window[0]} is not before its end {window[1]}")
 

@@ -18,6 +18,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +62,8 @@ _PREFIX = re.compile(
 )
 _EMPTY_GROUP = re.compile(r"^[^:<>@,\"]*:\s*;?\s*$")
 _CHUNK_ROWS = 50_000
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def normalise_subject(subject: str | None) -> tuple[str, bool]:
@@ -283,6 +286,10 @@ class _MailCollector:
             return
         if sent.tzinfo is None:
             report.reject(file, record, "Date", f"Date {date_text!r} has no time zone offset (-0000 or none)")
+            return
+        if not _EARLIEST <= sent < _LATEST:
+            # Clock errors (1970 epochs, year 9999 spam) would also overflow nanosecond timestamps.
+            report.reject(file, record, "Date", f"Date {date_text!r} is outside 1970-2099")
             return
 
         from_text = headers.get("from", "").strip()

@@ -108,7 +108,9 @@ def load_role_map(path: str | Path | None) -> dict[str, tuple[str, float]]:
         spec = value if isinstance(value, Mapping) else {"profile": value}
         profile = spec.get("profile")
         if profile not in PROFILES:
-            raise ImporterError(f"{p}: role {role!r}: profile {profile!r} is not one of {', '.join(PROFILES)}")
+            raise ImporterError(
+                f"{p}: role {role!r}: profile {profile!r} is not one of {', '.join(PROFILES)}"
+            )
         default = roles.get(str(role).strip().lower(), (profile, 0.5))[1]
         influence = float(spec.get("influence", default))
         if not 0.0 <= influence <= 1.0:

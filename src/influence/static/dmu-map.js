@@ -330,15 +330,30 @@
       }))
       : el("p", { class: "empty", text: "no next-best contact: everyone who matters is engaged, or nobody is known yet" });
 
+    var heads = {
+      people: el("h3", { text: "Ranked people (" + ranked.length + ")" }),
+      gaps: el("h3", { text: "Coverage gaps (" + map.gaps.length + ")" }),
+      nbc: el("h3", { text: "Next-best contacts (" + map.next_best_contacts.length + ")" })
+    };
+    function jump(key, text) {
+      return el("button", { type: "button", class: "jump", text: text,
+        onclick: function () { heads[key].scrollIntoView({ block: "start" }); } });
+    }
+    var jumps = el("div", { class: "jumps", role: "navigation", "aria-label": "panel sections" }, [
+      jump("people", "People " + ranked.length),
+      jump("gaps", "Gaps " + map.gaps.length),
+      jump("nbc", "Next-best " + map.next_best_contacts.length)
+    ]);
     return el("aside", { class: "dmu-panel", "aria-label": "deal summary" }, [
-      el("h3", { text: "Ranked people (" + ranked.length + ")" }),
+      jumps,
+      heads.people,
       ranked.length ? list : el("p", { class: "empty", text: "nobody on the buyer side has been scored" }),
       sellers.length ? el("p", { class: "meta", text: "Our team on this deal: " +
         sellers.map(function (s) { return s.name; }).join(", ") }) : null,
-      el("h3", { text: "Coverage gaps (" + map.gaps.length + ")" }),
+      heads.gaps,
       gaps,
       cover,
-      el("h3", { text: "Next-best contacts" }),
+      heads.nbc,
       nbc
     ]);
   }
