@@ -78,6 +78,9 @@ serve: $(VENV)/.installed ## Serve the scoring API on http://127.0.0.1:8000 (Ope
 score: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Batch-score the sample accounts to reports/scores.parquet + reports/deals.csv (docs/scoring.md)
 	$(INFLUENCE) score $(SAMPLE) $(if $(wildcard $(ACCOUNTS_LIST)),--accounts $(ACCOUNTS_LIST),) --out reports/scores.parquet --deals-out reports/deals.csv
 
+eval-real: $(VENV)/.installed ## Zero-label check on real Enron mail (../shared/data/enron-dev): Senior/Junior AUC vs baselines
+	$(INFLUENCE) eval-real --json reports/eval-real.json
+
 mlflow-ui: $(VENV)/.installed ## MLflow UI over the project's tracking store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}"
 

@@ -226,6 +226,9 @@ class _Writer:
         self._header = True
 
     def write(self, people: pd.DataFrame) -> None:
+        # A chunk without people (accounts without deals) adds nothing; commit() still writes a valid file.
+        if people.empty:
+            return
         if self.kind == ".csv":
             frame = people.copy()
             frame["reasons"] = [REASON_SEPARATOR.join(r) for r in frame["reasons"]]

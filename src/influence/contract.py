@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -268,7 +269,9 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in TABLES[name].columns:
         if c.name not in out.columns:
-            out[c.name] = pd.Series(pd.NA, index=out.index, dtype=PANDAS_DTYPES[c.dtype])
+            # Each dtype has its own missing marker: float64 rejects pd.NA, datetimes want NaT.
+            missing = {"float": np.nan, "timestamp": pd.NaT}.get(c.dtype, pd.NA)
+            out[c.name] = pd.Series(missing, index=out.index, dtype=PANDAS_DTYPES[c.dtype])
             continue
         if c.dtype == "timestamp":
             out[c.name] = pd.to_datetime(out[c.name], utc=True).astype(PANDAS_DTYPES["timestamp"])

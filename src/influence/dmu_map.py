@@ -144,6 +144,30 @@ def _pairs(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return first, second
 
 
+@dataclass
+class _Tables:
+    """Every wanted deal's nodes and ties in two frames, sorted by deal (then person / pair)."""
+
+    wanted: list[str]
+    nodes: pd.DataFrame
+    ties: pd.DataFrame
+    n_meetings: pd.Series
+    n_emails: pd.Series
+    account_of: dict[str, str]
+
+
+@dataclass
+class _GraphRecords:
+    """One deal's graph as plain Python rows (what the map is built from)."""
+
+    deal_id: str
+    account_id: str | None
+    nodes: list[dict[str, Any]]
+    edges: list[tuple[Any, ...]]
+    n_meetings: int
+    n_emails: int
+
+
 def deal_graphs(
     ds: Dataset,
     deal_ids: Sequence[str] | None = None,
@@ -156,6 +180,77 @@ def deal_graphs(
     `extra_people` maps a deal to people who must be nodes even without any tie (the scored people). A deal id not
     in `ds.deals` raises KeyError naming it. People referenced but absent from `ds.people` keep side `unknown`.
     """
+    t = _graph_tables(ds, deal_ids, as_of=as_of, extra_people=extra_people)
+    by_deal_nodes = {str(k): v for k, v in t.nodes.groupby("deal_id", sort=False)}
+    by_deal_ties = {str(k): v for k, v in t.ties.groupby("deal_id", sort=False)}
+    empty_nodes = t.nodes.iloc[0:0]
+    empty_ties = t.ties.iloc[0:0]
+    out: dict[str, DealGraph] = {}
+    for deal_id in t.wanted:
+        out[deal_id] = DealGraph(
+            deal_id=deal_id,
+            account_id=t.account_of.get(deal_id),
+            nodes=by_deal_nodes.get(deal_id, empty_nodes)[NODE_COLUMNS].reset_index(drop=True),
+            edges=by_deal_ties.get(deal_id, empty_ties)[EDGE_COLUMNS].reset_index(drop=True),
+            n_meetings=int(t.n_meetings.get(deal_id, 0)),
+            n_emails=int(t.n_emails.get(deal_id, 0)),
+        )
+    return out
+
+
+def _graph_records(
+    ds: Dataset,
+    deal_ids: Sequence[str],
+    *,
+    as_of: pd.Timestamp | None,
+    extra_people: Mapping[str, Iterable[str]] | None,
+) -> dict[str, _GraphRecords]:
+    """`deal_graphs` as Python rows, converted once for all deals (per-deal DataFrames cost more than the map)."""
+    t = _graph_tables(ds, deal_ids, as_of=as_of, extra_people=extra_people)
+    nodes: dict[str, list[dict[str, Any]]] = {}
+    columns = [t.nodes[c].tolist() for c in NODE_COLUMNS]
+    for deal_id, *row in zip(t.nodes["deal_id"].astype(str).tolist(), *columns, strict=True):
+        nodes.setdefault(deal_id, []).append(
+            {c: json_ready(v) for c, v in zip(NODE_COLUMNS, row, strict=True)}
+        )
+    edges: dict[str, list[tuple[Any, ...]]] = {}
+    columns = [t.ties[c].tolist() for c in EDGE_COLUMNS]
+    for deal_id, *row in zip(t.ties["deal_id"].astype(str).tolist(), *columns, strict=True):
+        edges.setdefault(deal_id, []).append(tuple(row))
+    return {
+        d: _GraphRecords(
+            deal_id=d,
+            account_id=t.account_of.get(d),
+            nodes=nodes.get(d, []),
+            edges=edges.get(d, []),
+            n_meetings=int(t.n_meetings.get(d, 0)),
+            n_emails=int(t.n_emails.get(d, 0)),
+        )
+        for d in t.wanted
+    }
+
+
+def _records_of(graph: DealGraph) -> _GraphRecords:
+    return _GraphRecords(
+        deal_id=graph.deal_id,
+        account_id=graph.account_id,
+        nodes=[
+            {c: json_ready(v) for c, v in zip(NODE_COLUMNS, r, strict=True)}
+            for r in zip(*(graph.nodes[c].tolist() for c in NODE_COLUMNS), strict=True)
+        ],
+        edges=list(zip(*(graph.edges[c].tolist() for c in EDGE_COLUMNS), strict=True)),
+        n_meetings=graph.n_meetings,
+        n_emails=graph.n_emails,
+    )
+
+
+def _graph_tables(
+    ds: Dataset,
+    deal_ids: Sequence[str] | None,
+    *,
+    as_of: pd.Timestamp | str | None,
+    extra_people: Mapping[str, Iterable[str]] | None,
+) -> _Tables:
     deals = ds.deals.assign(deal_id=_text(ds.deals["deal_id"]), account_id=_text(ds.deals["account_id"]))
     wanted = list(
         dict.fromkeys(deals["deal_id"].tolist() if deal_ids is None else [str(d) for d in deal_ids])
@@ -211,6 +306,9 @@ def deal_graphs(
     ties["emails"] = ties["emails"].fillna(0).astype("int64")
     ties["meetings"] = ties["meetings"].fillna(0).astype("int64")
     ties["weight"] = ties["emails"] + ties["meetings"]
+    ties = ties.astype({"source": "string", "target": "string"}).sort_values(
+        ["deal_id", "source", "target"], kind="stable"
+    )
 
     # Per-person activity within the deal (for the node's tooltip).
     sent_count = msg.groupby(["deal_id", "sender"]).size()
@@ -252,23 +350,7 @@ def deal_graphs(
     n_emails = msg.groupby("deal_id").size()
 
     account_of = dict(zip(deals["deal_id"], deals["account_id"], strict=True))
-    by_deal_nodes = {str(k): v for k, v in nodes_all.groupby("deal_id", sort=False)}
-    by_deal_ties = {str(k): v for k, v in ties.groupby("deal_id", sort=False)}
-    empty_nodes = nodes_all.iloc[0:0]
-    empty_ties = ties.iloc[0:0]
-    out: dict[str, DealGraph] = {}
-    for deal_id in wanted:
-        nodes = by_deal_nodes.get(deal_id, empty_nodes)[NODE_COLUMNS].reset_index(drop=True)
-        edges = by_deal_ties.get(deal_id, empty_ties).sort_values(["source", "target"])[EDGE_COLUMNS]
-        out[deal_id] = DealGraph(
-            deal_id=deal_id,
-            account_id=account_of.get(deal_id),
-            nodes=nodes,
-            edges=edges.reset_index(drop=True).astype({"source": "string", "target": "string"}),
-            n_meetings=int(n_meetings.get(deal_id, 0)),
-            n_emails=int(n_emails.get(deal_id, 0)),
-        )
-    return out
+    return _Tables(wanted, nodes_all, ties, n_meetings, n_emails, account_of)
 
 
 def deal_graph(ds: Dataset, deal_id: str, *, as_of: pd.Timestamp | str | None = None) -> DealGraph:
@@ -419,7 +501,7 @@ def _layout_seed(deal_id: str, seed: int) -> int:
 
 
 def _assemble(
-    graph: DealGraph,
+    graph: _GraphRecords,
     report: Mapping[str, Any],
     *,
     deal: Mapping[str, Any] | None = None,
@@ -428,13 +510,9 @@ def _assemble(
 ) -> tuple[dict[str, Any], LayoutCase]:
     """The map of one deal without positions, and its layout problem (see `deal_map`)."""
     people = {str(p["person_id"]): p for p in report.get("people", [])}
-    nodes_frame = graph.nodes
-    known = set(nodes_frame["person_id"].astype(str))
+    rows = [dict(r) for r in graph.nodes]
+    known = {r["person_id"] for r in rows}
     extra = [pid for pid in people if pid not in known]
-    rows: list[dict[str, Any]] = [
-        {c: json_ready(v) for c, v in zip(NODE_COLUMNS, r, strict=True)}
-        for r in nodes_frame.itertuples(index=False, name=None)
-    ]
     for pid in extra:
         p = people[pid]
         rows.append(
@@ -488,7 +566,7 @@ def _assemble(
     index = {n["id"]: k for k, n in enumerate(nodes)}
     edges = [
         {"source": s, "target": t, "emails": int(e), "meetings": int(m), "weight": int(w)}
-        for s, t, e, m, w in graph.edges[EDGE_COLUMNS].itertuples(index=False, name=None)
+        for s, t, e, m, w in graph.edges
     ]
     triples = [(index[e["source"]], index[e["target"]], e["weight"]) for e in edges]
 
@@ -547,7 +625,7 @@ def deal_map(
     (scored people first), then side and person id; `top` marks the rank-1 person. `x`, `y` in [0, 1] come from
     `spring_layout`, seeded by the deal id, so a deal is drawn the same way every time.
     """
-    deal_map, case = _assemble(graph, report, deal=deal, account_name=account_name, seed=seed)
+    deal_map, case = _assemble(_records_of(graph), report, deal=deal, account_name=account_name, seed=seed)
     return _place(deal_map, spring_layouts([case])[0])
 
 
@@ -575,16 +653,18 @@ def deal_maps(
         str(d): group["person_id"].astype(str).tolist()
         for d, group in people[people["deal_id"].isin(wanted)].groupby("deal_id", sort=False)
     }
-    graphs = deal_graphs(ds, wanted, as_of=result.as_of, extra_people=extra)
-    deals = (
-        ds.deals.assign(deal_id=_text(ds.deals["deal_id"])).drop_duplicates("deal_id").set_index("deal_id")
-    )
+    graphs = _graph_records(ds, wanted, as_of=result.as_of, extra_people=extra)
+    table = ds.deals.drop_duplicates("deal_id")
+    deals = {
+        str(d): dict(zip(_DEAL_FIELDS, row, strict=True))
+        for d, *row in zip(table["deal_id"].tolist(), *(table[f].tolist() for f in _DEAL_FIELDS), strict=True)
+    }
     names = dict(zip(_text(ds.accounts["account_id"]), ds.accounts["name"], strict=True))
     reports = deal_reports(result, wanted)
     assembled = []
     for deal_id in wanted:
         graph = graphs[deal_id]
-        deal = deals.loc[deal_id].to_dict()
+        deal = deals[deal_id]
         name = names.get(graph.account_id) if graph.account_id is not None else None
         assembled.append(
             _assemble(graph, reports[deal_id], deal=deal, account_name=json_ready(name), seed=seed)
@@ -594,12 +674,17 @@ def deal_maps(
     return out
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _records_by_deal(frame: pd.DataFrame, keep: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of `frame` as JSON-ready dicts grouped by deal_id (only `keep`), without the p_<profile> columns.
+    Column lists, not itertuples: row access on Arrow-backed frames is slow."""
+    deal = frame["deal_id"].astype(str)
+    frame = frame[deal.isin(keep)]
     columns = [c for c in frame.columns if not str(c).startswith("p_") and c != "deal_id"]
-    return [
-        {c: json_ready(v) for c, v in zip(columns, row, strict=True)}
-        for row in frame[columns].itertuples(index=False, name=None)
-    ]
+    out: dict[str, list[dict[str, Any]]] = {}
+    values = [frame[c].tolist() for c in columns]
+    for deal_id, *row in zip(frame["deal_id"].astype(str).tolist(), *values, strict=True):
+        out.setdefault(deal_id, []).append({c: json_ready(v) for c, v in zip(columns, row, strict=True)})
+    return out
 
 
 def deal_reports(result: ScoreResult, deal_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -608,24 +693,27 @@ def deal_reports(result: ScoreResult, deal_ids: Sequence[str] | None = None) -> 
     wanted = result.deals["deal_id"].astype(str).tolist() if deal_ids is None else [str(d) for d in deal_ids]
     keep = set(wanted)
     split = {
-        name: {
-            str(k): g
-            for k, g in frame[frame["deal_id"].astype(str).isin(keep)].groupby(
-                frame["deal_id"].astype(str), sort=False
-            )
-        }
+        name: _records_by_deal(frame, keep)
         for name, frame in (
             ("people", result.people),
             ("coverage", result.coverage),
             ("next_best_contacts", result.next_best_contacts),
         )
     }
-    deals = result.deals.assign(deal_id=result.deals["deal_id"].astype(str)).set_index("deal_id")
+    deals = {
+        d: {"account_id": a, "gaps": g}
+        for d, a, g in zip(
+            result.deals["deal_id"].astype(str).tolist(),
+            result.deals["account_id"].tolist(),
+            result.deals["gaps"].tolist(),
+            strict=True,
+        )
+    }
     out: dict[str, dict[str, Any]] = {}
     for deal_id in wanted:
-        if deal_id not in deals.index:
+        if deal_id not in deals:
             raise KeyError(f"deal {deal_id!r} was not scored")
-        row = deals.loc[deal_id]
+        row = deals[deal_id]
         report: dict[str, Any] = {
             "deal_id": deal_id,
             "account_id": json_ready(row["account_id"]),
@@ -635,7 +723,6 @@ def deal_reports(result: ScoreResult, deal_ids: Sequence[str] | None = None) -> 
             "gaps": [str(g) for g in row["gaps"]],
         }
         for name, groups in split.items():
-            frame = groups.get(deal_id)
-            report[name] = [] if frame is None else _records(frame)
+            report[name] = groups.get(deal_id, [])
         out[deal_id] = report
     return out

@@ -14,8 +14,10 @@ whose value carries no direction of its own (deal context) say which way they mo
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -592,9 +594,47 @@ def render_reason(
     `typical`: the feature's typical value (e.g. the median split threshold of the model), which decides
     whether "only" wording fits; None keeps the plain positive / negative wording.
     """
-    return template_for(feature).text(
-        float(value), context if context is not None else {}, direction > 0, feature, typical
-    )
+    template = template_for(feature)
+    context = context if context is not None else {}
+    value = float(value)
+    if template.render is not None:
+        return template.text(value, context, direction > 0, feature, typical)
+    # Sentences repeat a lot across people (counts, shares): cache them on everything they depend on.
+    key = tuple(context.get(name) for name in _fields_of(feature))
+    return _cached_text(feature, value, direction > 0, typical, key)
+
+
+@lru_cache(maxsize=4096)
+def _fields_of(feature: str) -> tuple[str, ...]:
+    return _context_fields(template_for(feature))
+
+
+_VALUE_FIELDS = frozenset({"n", "v", "pct", "hours", "duration", "days", "s", "people", "effect"})
+_FIELD_SOURCES = {"meetings": "ctx_deal_meetings", "share_of_meetings": "ctx_deal_meetings"}
+
+
+@lru_cache(maxsize=256)
+def _context_fields(template: Template) -> tuple[str, ...]:
+    """The context entries a template reads besides its own value ({title}, {meetings}, other features)."""
+    texts = [template.positive, template.negative]
+    for extra in (template.zero, template.missing):
+        if isinstance(extra, tuple):
+            texts.extend(extra)
+        elif extra is not None:
+            texts.append(extra)
+    names = set()
+    for text in texts:
+        for _, field_name, _, _ in string.Formatter().parse(text):
+            if field_name and field_name not in _VALUE_FIELDS:
+                names.add(_FIELD_SOURCES.get(field_name, field_name))
+    return tuple(sorted(names))
+
+
+@lru_cache(maxsize=65536)
+def _cached_text(feature: str, value: float, positive: bool, typical: float | None, key: tuple) -> str:
+    template = template_for(feature)
+    context = dict(zip(_fields_of(feature), key, strict=True))
+    return template.text(value, context, positive, feature, typical)
 
 
 class RowContext(Mapping[str, Any]):
@@ -611,6 +651,12 @@ class RowContext(Mapping[str, Any]):
         if key in self._extra:
             return self._extra[key]
         return float(self._row[self._index[key]])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        j = self._index.get(key)
+        return default if j is None else float(self._row[j])
 
     def __iter__(self) -> Iterator[str]:
         yield from self._index

@@ -313,7 +313,7 @@ class FastForest:
         """Raw scores (n_rows, n_outputs): log-odds for binary models, per-class scores for multiclass."""
         leaves = self.leaves(X) if leaves is None else leaves
         values = self.leaf_value[leaves]  # (n, T); trees are iteration-major: iteration i, class k
-        out = values.reshape(len(values), -1, self.n_outputs).sum(axis=1)
+        out = values.reshape(len(values), self.n_trees // self.n_outputs, self.n_outputs).sum(axis=1)
         return out + self.baseline
 
     def predict_proba(self, X: np.ndarray, *, leaves: np.ndarray | None = None) -> np.ndarray:

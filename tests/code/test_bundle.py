@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from influence.bundle import (
     ARTIFACT_FILES,
@@ -59,8 +60,15 @@ def small_config() -> dict:
     return config
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # One OpenMP thread: more only adds contention on inputs this small (scikit-learn #30662).
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture(scope="module")
-def trained():
+def trained(one_thread):
     frame = inline_frame()
     return frame, train_frame(frame, small_config(), name="unit", seed=3)
 

@@ -179,8 +179,16 @@ def test_blocks_and_the_no_explanation_path_change_nothing(setup, monkeypatch) -
     monkeypatch.setattr(predict, "_BLOCK", 16)  # many blocks
     blocked = scorer.score_features(features)
     pd.testing.assert_frame_equal(blocked, reference)
-    monkeypatch.setattr(predict, "SKLEARN_MIN_ROWS", 1)  # scikit-learn's own predict when no leaves are needed
+    # scikit-learn's own predict when no leaves are needed
+    monkeypatch.setattr(predict, "SKLEARN_MIN_ROWS", 1)
     plain = scorer.score_features(features, explain=False)
     np.testing.assert_allclose(plain["influence"], reference["influence"], atol=1e-12)
     np.testing.assert_allclose(plain[PROBA_COLUMNS], reference[PROBA_COLUMNS], atol=1e-12)
     assert (plain["profile"] == reference["profile"]).all()
+
+
+def test_no_rows_score_to_an_empty_frame(setup) -> None:
+    scorer, _, _, features = setup
+    out = scorer.score_features(features.head(0))
+    assert len(out) == 0 and "influence" in out.columns and "reasons" in out.columns
+    assert scorer.score_rows(np.zeros((0, len(scorer.feature_columns)))) == []

@@ -131,9 +131,7 @@ def test_extra_columns_and_side_files_that_mention_the_person(dataset, tmp_path)
     other = people.loc[people["person_id"] != pid].iloc[0]
     # An importer-added column holding addresses: theirs is cleared, a longer address containing it is not.
     lookalike = "x" + email
-    ds.tables["people"] = people.assign(
-        assistant_of=pd.Series(pd.NA, index=people.index, dtype="string")
-    )
+    ds.tables["people"] = people.assign(assistant_of=pd.Series(pd.NA, index=people.index, dtype="string"))
     ds.tables["people"].loc[people["person_id"] == other["person_id"], "assistant_of"] = email.upper()
     second = people.index[people["person_id"] != pid][1]
     ds.tables["people"].loc[second, "assistant_of"] = lookalike
@@ -237,9 +235,7 @@ def test_logged_training_artifacts_hold_no_raw_identifiers(tmp_path, monkeypatch
     with threadpool_limits(1):
         result = train(ds, config, name="privacy", seed=3)
     save_bundle(result.bundle, tmp_path / "models")
-    run = log_training_run(
-        result.bundle, params={"seed": 3}, metrics={"x": 1.0}, example=result.example
-    )
+    run = log_training_run(result.bundle, params={"seed": 3}, metrics={"x": 1.0}, example=result.example)
     assert run is not None
     logged = [p for p in (tmp_path / "mlruns").rglob("*") if p.is_file()]
     assert any(p.name == "metadata.json" for p in logged)

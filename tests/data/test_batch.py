@@ -192,3 +192,21 @@ def test_cli_user_errors_exit_1_with_a_message(
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_accounts_without_deals_give_a_valid_empty_file(workspace, tmp_path: Path, suffix: str) -> None:
+    from influence.contract import Dataset
+
+    ds = workspace["ds"]
+    tables = dict(ds.tables)
+    extra = ds.accounts.iloc[:1].copy()
+    extra["account_id"] = "A-NO-DEALS"
+    tables["accounts"] = pd.concat([ds.accounts, extra], ignore_index=True)
+    out = tmp_path / f"empty{suffix}"
+    summary = score_accounts(
+        Dataset(tables), out, accounts=["A-NO-DEALS"], model=workspace["scorer"], progress=False
+    )
+    assert (summary.accounts_scored, summary.people, summary.deals) == (1, 0, 0)
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert len(frame) == 0 and {"person_id", "influence", "reasons", "model_version"} <= set(frame.columns)

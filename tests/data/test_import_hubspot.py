@@ -82,6 +82,9 @@ def test_hubspot_cli(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ds" / "labels.csv").exists() and validate(tmp_path / "ds").ok
+    (folder / "deals.csv").write_text("Deal Name,Amount\nX,1\n")
+    no_id = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds3")])
+    assert no_id.exit_code == 1 and "deals.csv: no id column" in no_id.output
     (folder / "deals.csv").unlink()
     missing = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds2")])
     assert missing.exit_code == 1 and "deals.csv is missing" in missing.output

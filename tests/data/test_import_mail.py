@@ -319,3 +319,20 @@ def test_cli_mbox_prints_summary_writes_rejects_and_fails_cleanly(tmp_path: Path
         app, ["import", "mbox", str(mbox), "--out", str(tmp_path / "y"), "--deal-by", "moon"]
     )
     assert bad_option.exit_code == 1 and "--deal-by" in bad_option.output
+
+
+@pytest.mark.enron
+@pytest.mark.slow
+def test_enron_dev_mbox_imports_cleanly(tmp_path: Path) -> None:
+    """Real headers: every message imported, names decoded as in the people list, output valid."""
+    from influence.settings import shared_enron_dir
+
+    folder = shared_enron_dir()
+    if not (folder / "perry_wolfe.mbox").exists():
+        pytest.skip("the Enron development set is not available")
+    report = import_mbox([folder / "perry_wolfe.mbox"], tmp_path / "ds", deal_by="account")
+    assert report.rejected == 0 and report.imported == 21_635  # the count SOURCE.md states
+    assert validate(tmp_path / "ds").ok
+    people = load(tmp_path / "ds").people.merge(pd.read_csv(folder / "perry_wolfe_people.csv"), on="email")
+    assert len(people) == 154  # SOURCE.md: 2 of the 156 never appear in a message
+    assert (people["full_name"] == people["name"]).all()

@@ -169,6 +169,13 @@ def test_role_map_file_maps_unknown_roles(tmp_path: Path) -> None:
         import_salesforce(_export(tmp_path / "again"), tmp_path / "ds2", role_map=toml)
 
 
+def test_missing_column_is_a_clear_error_before_anything_is_written(tmp_path: Path) -> None:
+    files = dict(FILES, **{"Opportunity.csv": "Id,AccountId,StageName\n006A,001A,Closed Won\n"})
+    with pytest.raises(ImporterError, match=r"Opportunity.csv: missing column\(s\) CreatedDate"):
+        import_salesforce(_export(tmp_path, files), tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+
+
 def test_missing_required_file_and_cli(tmp_path: Path) -> None:
     files = {k: v for k, v in FILES.items() if k != "Opportunity.csv"}
     with pytest.raises(ImporterError, match="Opportunity.csv is missing"):

@@ -113,6 +113,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_training_writes_the_bundle_and_warns_when_tracking_is_unreachable(tmp_path) -> None:
     data = tmp_path / "train"

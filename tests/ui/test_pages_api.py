@@ -8,6 +8,7 @@ import re
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -86,6 +87,24 @@ def test_dataset_routes(client, model) -> None:
     assert missing.status_code == 404 and "NOPE" in missing.json()["detail"]
 
 
+def test_a_deal_mapped_before_the_background_scoring_equals_one_mapped_after(
+    bundle_path, data_dir, model
+) -> None:
+    from influence.api._pages import load_served_dataset
+    from influence.api._service import load_service
+
+    _, ds = model
+    service = load_service(ApiSettings(model=str(bundle_path)))
+    deal_id = str(ds.deals["deal_id"].iloc[-1])
+    early = load_served_dataset(data_dir)
+    alone = early.deal_map(deal_id, service)  # nothing scored yet: this deal on its own
+    late = load_served_dataset(data_dir)
+    late.score_all(service)
+    assert late.deal_map(deal_id, service) == alone
+    with pytest.raises(KeyError):
+        late.deal_map("NOPE", service)
+
+
 def test_without_data_the_dataset_routes_say_how_to_get_one(client_without_data) -> None:
     r = client_without_data.get("/v1/dataset/deals")
     assert r.status_code == 404 and "--data" in r.json()["detail"]
@@ -106,6 +125,28 @@ def test_pages_and_assets_are_served_locally(client) -> None:
     assert client.get("/static/dmu-map.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/deal.html").status_code == 404  # only the listed assets
     assert client.get("/static/..%2Fdmu_map.py").status_code == 404
+
+
+def test_people_count_matches_the_dataset(model) -> None:
+    """The graph's people, counted independently from the raw tables: everyone in the deal's meetings and
+    e-mails plus everyone scored for it (buyer, partner and seller side)."""
+    from influence.dmu_map import deal_graphs
+
+    _, ds = model
+    mtg = ds.meetings
+    att = ds.meeting_attendees.merge(mtg[["meeting_id", "deal_id"]], on="meeting_id")
+    rec = ds.email_recipients.merge(ds.emails[["message_id", "deal_id"]], on="message_id")
+    expected = pd.concat(
+        [
+            att[["deal_id", "person_id"]],
+            mtg[["deal_id", "organizer_id"]].rename(columns={"organizer_id": "person_id"}),
+            ds.emails[["deal_id", "sender_id"]].rename(columns={"sender_id": "person_id"}),
+            rec[["deal_id", "person_id"]],
+        ]
+    ).dropna()
+    counts = expected.astype(str).drop_duplicates().groupby("deal_id").size()
+    graphs = deal_graphs(ds)
+    assert {d: len(g.nodes) for d, g in graphs.items() if len(g.nodes)} == counts.to_dict()
 
 
 # -- the CLI ------------------------------------------------------------------------------------------------------

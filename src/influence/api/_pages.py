@@ -14,8 +14,8 @@ JSON (what the pages call; documented in /docs):
 - `POST /v1/deals/map`: the map of a deal body, scored exactly like `POST /v1/deals/score`.
 
 The page shells hold no data: they fetch it from `/v1/...`, which the API-key middleware protects, and ask for
-the key when the server wants one. The served dataset is loaded and validated at startup; it is scored once, on
-the first map request (the whole dataset, because features use each account's history), then kept in memory.
+the key when the server wants one. The served dataset is loaded and validated at startup and scored in the
+background (see `ServedDataset`); maps are kept in memory.
 """
 
 from __future__ import annotations
@@ -131,11 +131,18 @@ class DealList(BaseModel):
 
 # -- the served dataset ------------------------------------------------------------------------------------------
 class ServedDataset:
-    """The dataset of `--data DIR`, and its scores once computed (thread-safe, computed once)."""
+    """The dataset of `--data DIR` and its maps.
+
+    Scoring the whole dataset takes a while on a large folder, so it runs once in the background from startup
+    (`score_in_background`); a deal asked for before it is done is scored on its own
+    (`score_dataset(deal_ids=[deal])`, which builds the same features from the whole dataset, so the numbers are
+    the same either way). Maps are cached per deal. Thread-safe.
+    """
 
     def __init__(self, path: Path, dataset: Dataset) -> None:
         self.path = path
         self.dataset = dataset
+        self.deal_ids = frozenset(dataset.deals["deal_id"].astype(str))
         self._result: ScoreResult | None = None
         self._maps: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -158,27 +165,46 @@ class ServedDataset:
             for d in deals.itertuples(index=False)
         ]
 
+    def score_all(self, service: ScoringService) -> None:
+        """Score every deal once (what `score_in_background` runs)."""
+        started = time.perf_counter()
+        result = service.scorer.score_dataset(self.dataset)
+        with self._lock:
+            self._result = result
+        logger.info(
+            "scored %d deals of %s in %.1f s", len(result.deals), self.path, time.perf_counter() - started
+        )
+
+    def score_in_background(self, service: ScoringService) -> threading.Thread:
+        def run() -> None:
+            try:
+                self.score_all(service)
+            except Exception:  # the per-deal path still works; say why the batch did not
+                logger.exception(
+                    "scoring %s in the background failed; deals are scored on request", self.path
+                )
+
+        thread = threading.Thread(target=run, name="influence-map-scoring", daemon=True)
+        thread.start()
+        return thread
+
     def deal_map(self, deal_id: str, service: ScoringService) -> dict[str, Any]:
         """The map of one deal (KeyError when the dataset has no such deal)."""
         from influence.dmu_map import deal_maps
 
+        if deal_id not in self.deal_ids:
+            raise KeyError(deal_id)
         with self._lock:
-            if deal_id in self._maps:
-                return self._maps[deal_id]
-            if self._result is None or self._result.model_version != service.model_version:
-                started = time.perf_counter()
-                self._result = service.scorer.score_dataset(self.dataset)
-                self._maps.clear()
-                logger.info(
-                    "scored %d deals of %s in %.1f s",
-                    len(self._result.deals),
-                    self.path,
-                    time.perf_counter() - started,
-                )
-            if deal_id not in set(self._result.deals["deal_id"].astype(str)):
-                raise KeyError(deal_id)
-            self._maps[deal_id] = deal_maps(self.dataset, self._result, deal_ids=[deal_id])[0]
-            return self._maps[deal_id]
+            cached = self._maps.get(deal_id)
+            result = self._result
+        if cached is not None and cached["model_version"] == service.model_version:
+            return cached
+        if result is None or result.model_version != service.model_version:
+            result = service.scorer.score_dataset(self.dataset, deal_ids=[deal_id])
+        deal_map = deal_maps(self.dataset, result, deal_ids=[deal_id])[0]
+        with self._lock:
+            self._maps[deal_id] = deal_map
+        return deal_map
 
 
 def load_served_dataset(path: str | Path) -> ServedDataset:
@@ -228,8 +254,13 @@ def pages_router(settings: ApiSettings) -> APIRouter:
         if settings.data:
             import anyio
 
-            app.state.served_dataset = await anyio.to_thread.run_sync(load_served_dataset, settings.data)
+            served = await anyio.to_thread.run_sync(load_served_dataset, settings.data)
+            app.state.served_dataset = served
             logger.info("serving the deal maps of %s", settings.data)
+            if (
+                getattr(app.state, "service", None) is not None
+            ):  # loaded by the app's own lifespan, which runs first
+                served.score_in_background(app.state.service)
         yield
 
     router = APIRouter(lifespan=lifespan)

@@ -7,9 +7,11 @@ precomputed feature rows go through the Scorer's numpy fast path.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from influence.api._errors import ApiProblem, InvalidRequest
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from influence.bundle import ModelBundle
+    from influence.predict import Scorer
 
 __all__ = ["ScoringService", "deal_frames", "load_service"]
 
@@ -31,7 +34,7 @@ class ScoringService:
 
     settings: ApiSettings
     bundle: ModelBundle
-    scorer: Any
+    scorer: Scorer
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -73,6 +76,8 @@ class ScoringService:
 
     def score_deal(self, request: DealScoreRequest) -> dict[str, Any]:
         """Validate the deal like a dataset folder, then score it; raises InvalidRequest naming JSON paths."""
+        import pandas as pd
+
         from influence.data import validate_frames
 
         self.check_deal_size(request)
@@ -83,7 +88,8 @@ class ScoringService:
                     ApiProblem(
                         ("body", "as_of"),
                         f"as_of {request.as_of.isoformat()} is not after the deal's created_at "
-                        f"{request.deal.created_at.isoformat()}: the deal did not exist yet, so there is nothing to score",
+                        f"{request.deal.created_at.isoformat()}: the deal did not exist yet, so there is "
+                        "nothing to score",
                         "as_of",
                     )
                 ]
@@ -93,8 +99,6 @@ class ScoringService:
         if not report.ok:
             raise InvalidRequest(_report_problems(report, synthesized))
         warnings = [p.format() for p in report.warnings if not (synthesized and p.table == "accounts")]
-        import pandas as pd
-
         as_of = None if request.as_of is None else pd.Timestamp(request.as_of).tz_convert("UTC")
         result = self.scorer.score_dataset(dataset, as_of=as_of)
         return {"model_version": self.model_version, **_deal_answer(result, request), "warnings": warnings}
@@ -160,13 +164,9 @@ class ScoringService:
         ]
         return {"model_version": self.model_version, "rows": rows}
 
-    @property
+    @cached_property
     def _feature_index(self) -> dict[str, int]:
-        index = self.__dict__.get("_feature_index_cache")
-        if index is None:
-            index = {n: i for i, n in enumerate(self.bundle.feature_columns)}
-            self.__dict__["_feature_index_cache"] = index
-        return index
+        return {n: i for i, n in enumerate(self.bundle.feature_columns)}
 
 
 def load_service(settings: ApiSettings, bundle: ModelBundle | None = None) -> ScoringService:
@@ -190,7 +190,7 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
     import numpy as np
     import pandas as pd
 
-    from influence.contract import PANDAS_DTYPES, TABLES
+    from influence.contract import TABLES
 
     deal = request.deal
     synthesized = request.accounts is None
@@ -208,10 +208,9 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
             values = [r[column.name] for r in records]
             if column.name == "deal_id" and key in ("meetings", "emails"):
                 values = [deal.deal_id if v is None else v for v in values]
+            # Plain arrays, not Series: a Series would be re-aligned on the frame's index, column by column.
             if column.dtype == "timestamp":
-                columns[column.name] = pd.Series(
-                    pd.to_datetime(values, utc=True), dtype=PANDAS_DTYPES["timestamp"]
-                )
+                columns[column.name] = _utc_timestamps(values)
             elif column.dtype == "float":
                 columns[column.name] = np.array(
                     [np.nan if v is None else v for v in values], dtype=np.float64
@@ -219,8 +218,8 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
             elif column.dtype == "bool":
                 columns[column.name] = pd.array(values, dtype="boolean")
             else:
-                columns[column.name] = pd.Series(values, dtype=object)
-        frames[table] = pd.DataFrame(columns, index=pd.RangeIndex(len(items)))
+                columns[column.name] = np.array(values, dtype=object)
+        frames[table] = pd.DataFrame(columns, index=pd.RangeIndex(len(items)), copy=False)
     if synthesized:
         frames["accounts"] = pd.DataFrame(
             {
@@ -229,6 +228,22 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
             }
         )
     return frames, synthesized
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _utc_timestamps(values: list[dt.datetime | None]) -> Any:
+    """tz-aware datetimes (any offset; None allowed) as datetime64[ns, UTC], exactly (integer microseconds)."""
+    import numpy as np
+    import pandas as pd
+
+    ns = np.array(
+        [np.iinfo(np.int64).min if v is None else (v - _EPOCH) // _MICROSECOND * 1000 for v in values],
+        dtype=np.int64,
+    )
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").array
 
 
 def _report_problems(report: Any, synthesized: bool) -> list[ApiProblem]:

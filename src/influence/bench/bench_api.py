@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,8 @@ def run(quick: bool) -> dict[str, Any]:
         "model": f"{bundle.name}/{bundle.version}",
         # The machine may be shared: the 1-minute load average before and after says how quiet it was.
         "load_average_before": os.getloadavg()[0],
-        "load_generator": f"wrk ({_wrk_version(wrk)}), 1 thread, {duration} s per run after a 1 s warm-up",
+        "load_generator": f"wrk ({_wrk_version(wrk)}), 1 thread, {duration} s per run after a 1 s warm-up "
+        "at 1 connection; each run starts on an idle server",
         "workers": WORKERS,
         "in_process": in_process,
     }
@@ -92,31 +93,34 @@ def run(quick: bool) -> dict[str, Any]:
             bodies[name] = folder / f"{name}.json"
             bodies[name].write_text(json.dumps(body))
 
+        model_uri, why_not = _registered_uri(bundle)
         ours: dict[str, Any] = {}
-        with _serve_influence(model_ref) as base:
+        peer: dict[str, Any] = {}
+        with ExitStack() as stack:
+            base = stack.enter_context(_serve_influence(model_ref))
             _check_ok(f"{base}/v1/people/score", bodies["people"])
             _check_ok(f"{base}/v1/deals/score", bodies["deal"])
+            mlflow_base = None
+            if model_uri is not None:
+                mlflow_base = stack.enter_context(_serve_mlflow(model_uri))
+                _check_ok(f"{mlflow_base}/invocations", bodies["mlflow"])
+            # Both servers are up (idle ones cost nothing) and the runs alternate, so a change in the load of a
+            # shared machine hits both sides alike.
             for connections in (1, 16):
                 ours[f"people_c{connections}"] = _wrk(
                     wrk, f"{base}/v1/people/score", script, bodies["people"], connections, duration
                 )
+                if mlflow_base is not None:
+                    peer[f"people_c{connections}"] = _wrk(
+                        wrk, f"{mlflow_base}/invocations", script, bodies["mlflow"], connections, duration
+                    )
                 ours[f"deal_c{connections}"] = _wrk(
                     wrk, f"{base}/v1/deals/score", script, bodies["deal"], connections, duration
                 )
         result["influence_serve"] = ours
-
-        peer: dict[str, Any] = {}
-        model_uri, why_not = _registered_uri(bundle)
-        if model_uri is None:
-            result["mlflow_models_serve"] = {"skipped": why_not}
-        else:
-            with _serve_mlflow(model_uri) as base:
-                _check_ok(f"{base}/invocations", bodies["mlflow"])
-                for connections in (1, 16):
-                    peer[f"people_c{connections}"] = _wrk(
-                        wrk, f"{base}/invocations", script, bodies["mlflow"], connections, duration
-                    )
-            result["mlflow_models_serve"] = {"model_uri": model_uri, **peer}
+        result["mlflow_models_serve"] = (
+            {"model_uri": model_uri, **peer} if model_uri else {"skipped": why_not}
+        )
 
     result["load_average_after"] = os.getloadavg()[0]
     result["ratios"] = _ratios(ours, peer, in_process)
@@ -297,10 +301,16 @@ def _check_ok(url: str, body: Path) -> None:
         url, data=body.read_bytes(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=300) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise RuntimeError(f"POST {url} answered {exc.code}: {exc.read()[:2000]!r}") from exc
+
+
+def _drain(url: str, body: Path) -> None:
+    """One blocking request per worker: returns once every worker has answered, i.e. its backlog is done."""
+    for _ in range(WORKERS):
+        _check_ok(url, body)
 
 
 def _wrk_version(wrk: str) -> str:
@@ -310,9 +320,16 @@ def _wrk_version(wrk: str) -> str:
 
 def _wrk(wrk: str, url: str, script: Path, body: Path, connections: int, duration: int) -> dict[str, Any]:
     env = {**os.environ, "WRK_BODY_FILE": str(body)}
-    base = [wrk, "-t1", f"-c{connections}", "-s", str(script), "--timeout", "10s"]
-    subprocess.run([*base, "-d1s", url], env=env, capture_output=True, check=True)  # warm-up
-    out = subprocess.run([*base, f"-d{duration}s", url], env=env, capture_output=True, text=True, check=True)
+    # Warm up with one connection, then wait until the server is idle: wrk stops without waiting for the answers
+    # it has in flight, and a server still working off a backlog would slow the measured run down.
+    _drain(url, body)
+    subprocess.run(
+        [wrk, "-t1", "-c1", "-d1s", "-s", str(script), url], env=env, capture_output=True, check=True
+    )
+    _drain(url, body)
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), "--timeout", "30s", url]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    _drain(url, body)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")

@@ -83,6 +83,7 @@ def run(quick: bool) -> dict[str, Any]:
     load_s = time.perf_counter() - t0
     rss_with_data = _rss_mib()
     peak_after_load = peak_rss_mib()
+    frames_mib = sum(float(ds[name].memory_usage(deep=True).sum()) for name in ds) / 2**20
     bundle = scorer.bundle
     repeat = 3 if quick else 1
 
@@ -127,11 +128,15 @@ def run(quick: bool) -> dict[str, Any]:
         "peak_after_load": peak_after_load,
         "code_and_model": rss_before_data,
         "dataset": dataset_mib,
+        "dataset_frames": frames_mib,
         "scoring_above_dataset": scoring,
+        # What `data.load` peaks at, scaled (its validation holds copies), and what scoring needs once the
+        # frames are loaded (code + frames + one chunk).
         "estimate_for_1m_people": max(
             rss_before_data + (peak_after_load - rss_before_data) * scale,
             rss_before_data + dataset_mib * scale + scoring,
         ),
+        "estimate_for_1m_people_scoring_only": rss_before_data + frames_mib * scale + scoring,
     }
 
     # Model only, same rows: our numpy path vs the scikit-learn pipelines.
@@ -174,6 +179,10 @@ def run(quick: bool) -> dict[str, Any]:
     result["goals"] = {
         "people_per_s>=100k (with reasons)": result["end_to_end_with_reasons"]["people_per_s"] >= 100_000,
         "peak<4GiB for 1M people (estimate)": result["memory_mib"]["estimate_for_1m_people"] < 4096,
+        "scoring<4GiB for 1M people once loaded (estimate)": result["memory_mib"][
+            "estimate_for_1m_people_scoring_only"
+        ]
+        < 4096,
         "one row p50 < 1 ms (score_matrix)": result["one_row"]["score_matrix"]["p50_us"] < 1000,
     }
     return result

@@ -32,9 +32,9 @@ def _root(
     """Who really decides a B2B deal."""
 
 
-from influence.cli import _features, _generate, _import, _model, _privacy, _report, _serve, _validate  # noqa: E402
+from influence.cli import _evalreal, _features, _generate, _import, _model, _privacy, _report, _serve, _validate  # noqa: E402
 
-for _stage in (_generate, _validate, _import, _features, _model, _serve, _privacy, _report):
+for _stage in (_generate, _validate, _import, _features, _model, _serve, _privacy, _report, _evalreal):
     _stage.register(app)
 
 

@@ -62,6 +62,18 @@ def _register_score(app: typer.Typer) -> None:
         progress: bool = typer.Option(
             True, "--progress/--no-progress", help="Show a progress bar on stderr."
         ),
+        engine: str = typer.Option(
+            "local",
+            "--engine",
+            help="local (this process) or spark (Apache Spark: pip install 'influence[spark]'; docs/scaling.md). "
+            "Same features, model and results.",
+        ),
+        spark_master: str = typer.Option(
+            None,
+            "--spark-master",
+            help="Spark master URL for --engine spark (e.g. spark://host:7077, yarn). Default: local[*].",
+            show_default=False,
+        ),
     ) -> None:
         """Batch-score a dataset folder: influence, DMU profile and reasons for every person of every deal.
 
@@ -76,6 +88,15 @@ def _register_score(app: typer.Typer) -> None:
 
         if not folder.is_dir():
             typer.echo(f"error: {folder}: not a dataset folder", err=True)
+            raise typer.Exit(1)
+        if engine not in ("local", "spark"):
+            typer.echo(f"error: --engine {engine!r}: use local or spark", err=True)
+            raise typer.Exit(1)
+        if engine == "spark":  # engineer J: influence.spark runs the same Scorer per account chunk on Spark
+            _score_on_spark(folder, out, accounts, model, as_of, reasons, deals_out, spark_master)
+            return
+        if spark_master is not None:
+            typer.echo("error: --spark-master needs --engine spark", err=True)
             raise typer.Exit(1)
         try:
             summary = score_accounts(
@@ -94,6 +115,44 @@ def _register_score(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         typer.echo(summary.format())
+
+
+def _score_on_spark(
+    folder: Path,
+    out: Path,
+    accounts: Path | None,
+    model: str | None,
+    as_of: str | None,
+    reasons: bool,
+    deals_out: Path | None,
+    master: str | None,
+) -> None:
+    """`influence score --engine spark` (engineer J): thin wrapper over `influence.spark.score_with_spark`."""
+    from influence.batch import AccountListError
+    from influence.bundle import BundleError
+    from influence.data import DatasetError
+    from influence.spark import SparkUnavailable, score_with_spark
+
+    if deals_out is not None:
+        typer.echo(
+            "error: --deals-out is not available with --engine spark yet; use --engine local", err=True
+        )
+        raise typer.Exit(1)
+    try:
+        summary = score_with_spark(
+            folder,
+            out,
+            model=model,
+            master=master,
+            accounts=accounts,
+            as_of=as_of,
+            explain=reasons,
+            echo=lambda message: typer.echo(f"warning: {message}", err=True),
+        )
+    except (AccountListError, BundleError, DatasetError, SparkUnavailable, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(summary.format() + f"\nengine: spark ({master or 'local[*]'})")
 
 
 def _register_serve(app: typer.Typer) -> None:

@@ -31,6 +31,8 @@ __all__ = [
     "FEATURE_COLUMNS",
     "FEATURE_DOCS",
     "FEATURE_GROUPS",
+    "DOC_BEGIN",
+    "DOC_END",
     "KEY_COLUMNS",
     "MONOTONE_INCREASING",
     "FeatureTimings",

@@ -50,8 +50,8 @@ _INVITE = np.array(
         [-4.0, -1.5, -3.0, 1.5, -1.0, 1.2, -0.5, -1.5, 0.3, -2.2, 1.0, 3.0, -3.0],  # technical
         [-4.0, -2.0, -2.0, 1.2, -2.5, 0.5, -1.5, -1.5, -0.5, -2.0, 0.5, 3.0, -3.0],  # security_review
         [-1.5, 1.0, 1.5, -1.5, -3.0, -1.2, -2.0, 0.0, -0.5, -2.5, 3.0, -1.0, 0.5],  # commercial
-        [-0.5, 1.2, 2.0, -2.5, -4.0, -1.5, -3.0, -0.5, -1.0, -3.0, 3.0, -2.0, 1.5],  # negotiation
-        [2.0, 0.8, -2.5, -2.0, -4.0, -1.0, -3.0, 0.3, -1.0, -2.0, 3.0, -2.0, 2.0],  # executive_briefing
+        [0.0, 1.2, 2.0, -2.5, -4.0, -1.5, -3.0, -0.5, -1.0, -3.0, 3.0, -2.0, 1.5],  # negotiation
+        [2.5, 0.8, -2.5, -2.0, -4.0, -1.0, -3.0, 0.3, -1.0, -2.0, 3.0, -2.0, 2.0],  # executive_briefing
         [-3.0, -0.5, -2.5, 0.8, 1.2, 0.4, 0.2, 0.0, 1.0, -1.0, 2.5, 2.5, -3.0],  # workshop
     ]
 )
@@ -570,7 +570,7 @@ def _generate_deal(
     )
     same_dept = func[first_sender][:, None] == func[None, :]
     bridge = np.where(
-        (sender_role == PG)[:, None], np.where(same_dept, -0.5, 0.8), np.where(same_dept, 0.8, 0.0)
+        (sender_role == PG)[:, None], np.where(same_dept, -0.8, 1.5), np.where(same_dept, 0.8, 0.0)
     )
     internal_w = np.where(dmu[None, :], to_logw + bridge, -np.inf)
     buyer_target_w = np.where(dmu[None, :], to_logw + focus_term(tt), -np.inf)
@@ -584,8 +584,8 @@ def _generate_deal(
         _CC[role][None, :]
         + 2.0 * s * infl[None, :]
         + base
-        + np.where((sender_infl > 0.55)[:, None] & (role == SI)[None, :], 2.0 * s, 0.0)
-        + np.where((sender_role == PG)[:, None] & ~same_dept, 0.8, 0.0)
+        + np.where((sender_infl > 0.55)[:, None] & (role == SI)[None, :], 2.5 * s, 0.0)
+        + np.where((sender_role == PG)[:, None] & ~same_dept, 1.2, 0.0)
     )
     cc = (rng.random((T, P)) < _sigmoid(cc_logit)) & dmu[None, :]
     # A seller writing to the buyer sometimes copies a colleague; our manager is sometimes in blind copy.

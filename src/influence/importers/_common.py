@@ -249,7 +249,7 @@ def read_csv_file(
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return pd.DataFrame({"_row": pd.Series(dtype="int64")})
+        return pd.DataFrame({"_row": pd.Series(dtype="int64"), "_blank": False, "_width_error": False})
     skip = {s.lower() for s in skip_columns}
     keep = [i for i, h in enumerate(header) if h.lower() not in skip]
     rows: list[list[str]] = []
@@ -440,6 +440,15 @@ def process_rows(frame: pd.DataFrame, file: str, report: ImportReport, handle: A
             report.reject(file, record, "", f"unreadable row: {type(exc).__name__}: {exc}")
         else:
             report.accept(file)
+
+
+def check_columns(frame: pd.DataFrame, file: str, names: Sequence[str]) -> None:
+    """Raise `ImporterError` naming the file when a required column is missing (case-insensitive)."""
+    have = {c.lower() for c in frame.columns if not c.startswith("_")}
+    missing = [n for n in names if n.lower() not in have]
+    if missing:
+        found = ", ".join(c for c in frame.columns if not c.startswith("_")) or "none"
+        raise ImporterError(f"{file}: missing column(s) {', '.join(missing)} (found: {found})")
 
 
 def cell(row: dict[str, str], *names: str) -> str:

@@ -140,6 +140,12 @@ def import_hubspot(
     report = ImportReport(source="hubspot", out_dir=str(out))
     st = _State(report)
     frames = {k: read_csv_file(p, report) for k, p in files.items()}
+    for name, frame in frames.items():
+        have = {c.lower() for c in frame.columns}
+        if not have & set(_ID):
+            raise ImporterError(f"{files[name].name}: no id column (one of: Record ID, hs_object_id, id)")
+    if not {c.lower() for c in frames["deals"].columns} & {"create date", "createdate"}:
+        raise ImporterError(f"{files['deals'].name}: no Create Date / createdate column")
     deal_contact = [(p.name, read_csv_file(p, report)) for p in _find(src, "deal", "contact")]
     deal_company = [(p.name, read_csv_file(p, report)) for p in _find(src, "deal", "compan")]
     clear_dataset_files(out, overwrite)

@@ -26,6 +26,7 @@ from influence.importers._common import (
     attended_from,
     bool_field,
     cell,
+    check_columns,
     clear_dataset_files,
     country_code,
     deal_for_event,
@@ -233,6 +234,20 @@ def import_salesforce(
             "EmailMessage", "EmailMessageRelation",
         )
     }  # fmt: skip
+    needed_columns = {
+        "Account": ("Id", "Name"),
+        "Contact": ("Id",),
+        "Opportunity": ("Id", "AccountId", "CreatedDate"),
+        "OpportunityContactRole": ("OpportunityId", "ContactId", "Role"),
+        "Event": ("Id", "StartDateTime"),
+        "EventRelation": ("EventId", "RelationId"),
+        "EmailMessage": ("Id", "MessageDate"),
+        "EmailMessageRelation": ("EmailMessageId", "RelationType"),
+    }
+    for name, columns in needed_columns.items():
+        frame, file = frames[name]
+        if frame is not None:
+            check_columns(frame, file, columns)
     clear_dataset_files(out, overwrite)
 
     def run(name: str, handle) -> None:  # noqa: ANN001

@@ -36,6 +36,8 @@
   var R_MIN = 11;
   var R_SPAN = 17;
   var SELLER_HALF = 9;
+  var CROWDED = 40;
+  var LABELLED_WHEN_CROWDED = 15;
 
   function label(profile) {
     return profile ? String(profile).replace(/_/g, " ") : "no profile";
@@ -155,6 +157,7 @@
     svg.appendChild(edges);
 
     var nodes = sv("g", { class: "dmu-nodes" });
+    var crowded = map.nodes.length > CROWDED;
     state.nodeEls = {};
     // Draw the most influential last, so it is on top where circles touch.
     map.nodes.slice().reverse().forEach(function (n) {
@@ -193,7 +196,11 @@
         g.appendChild(sv("text", { class: "top-badge", x: 0, y: (-r - 10).toFixed(1), "text-anchor": "middle",
           text: "\u2605 #1 influence" }));
       }
-      g.appendChild(sv("text", { class: "label", x: 0, y: (r + 13).toFixed(1), text: shortName(n.name) }));
+      // A crowded deal keeps the picture readable: names of the most influential people and of our team only;
+      // the others show theirs on hover, focus or selection.
+      var minor = crowded && n.side !== "seller" && !(n.scored && n.influence_rank <= LABELLED_WHEN_CROWDED);
+      g.appendChild(sv("text", { class: "label" + (minor ? " minor" : ""), x: 0, y: (r + 13).toFixed(1),
+        text: shortName(n.name) }));
       g.addEventListener("click", function (ev) { ev.stopPropagation(); state.select(n.id); });
       g.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); state.select(n.id); }
