@@ -110,50 +110,74 @@ def read_account_list(path: str | Path) -> list[str]:
 
 
 # -- slicing a dataset by account ---------------------------------------------------------------------------------
+def _arrow_text(values: pd.Series | np.ndarray | Any) -> Any:
+    """Ids as an Arrow string array (nulls kept), without building Python string objects."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        array = values
+    elif isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        array = pa.array(values.array)  # Arrow-backed: no copy
+    else:  # object or other dtypes (a Dataset built by hand): through pandas' string cast
+        array = pa.array(pd.Series(values).astype("string").array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if pa.types.is_string(array.type) else array.cast(pa.string())
+
+
+def _index_in(values: pd.Series | np.ndarray | Any, keys: Any) -> np.ndarray:
+    """Position of each value in `keys` (an Arrow array of unique ids), -1 when absent or null. Arrow's hash
+    kernel: hashing Python string objects through pd.Index cost most of the slicing time on large folders."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(_arrow_text(values), value_set=keys)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 class _AccountSlicer:
     """Pre-sorted row positions per account for every table, so a chunk of accounts is sliced in O(chunk)."""
 
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
-        self.account_ids = ds.accounts["account_id"].astype(str).to_numpy()
-        account_index = pd.Index(self.account_ids)
+        account_keys = _arrow_text(ds.accounts["account_id"])
+        self.account_ids = np.asarray(account_keys.to_pylist(), dtype=object)
         self.n = len(self.account_ids)
 
         deals = ds.deals
-        deal_acc = account_index.get_indexer(deals["account_id"].astype(str).to_numpy())
-        deal_index = pd.Index(deals["deal_id"].astype(str).to_numpy())
+        deal_acc = _index_in(deals["account_id"], account_keys)
+        deal_keys = _arrow_text(deals["deal_id"])
 
         def by_deal(frame: pd.DataFrame) -> np.ndarray:
-            pos = deal_index.get_indexer(frame["deal_id"].astype(str).to_numpy())
+            pos = _index_in(frame["deal_id"], deal_keys)
             return np.where(pos >= 0, deal_acc[np.maximum(pos, 0)], -1)
 
         meeting_acc = by_deal(ds.meetings)
-        meeting_index = pd.Index(ds.meetings["meeting_id"].astype(str).to_numpy())
+        meeting_keys = _arrow_text(ds.meetings["meeting_id"])
         email_acc = by_deal(ds.emails)
-        email_index = pd.Index(ds.emails["message_id"].astype(str).to_numpy())
+        email_keys = _arrow_text(ds.emails["message_id"])
 
-        def via(frame: pd.DataFrame, column: str, index: pd.Index, acc: np.ndarray) -> np.ndarray:
-            pos = index.get_indexer(frame[column].astype(str).to_numpy())
+        def via(frame: pd.DataFrame, column: str, keys: Any, acc: np.ndarray) -> np.ndarray:
+            pos = _index_in(frame[column], keys)
             return np.where(pos >= 0, acc[np.maximum(pos, 0)], -1)
 
         people = ds.people
-        self.person_index = pd.Index(people["person_id"].astype(str).to_numpy())
-        person_acc = account_index.get_indexer(people["account_id"].astype("string").fillna("").to_numpy())
+        self.person_keys = _arrow_text(people["person_id"])
+        person_acc = _index_in(people["account_id"], account_keys)
         codes = {
             "accounts": np.arange(self.n),
             "deals": deal_acc,
             "meetings": meeting_acc,
-            "meeting_attendees": via(ds.meeting_attendees, "meeting_id", meeting_index, meeting_acc),
+            "meeting_attendees": via(ds.meeting_attendees, "meeting_id", meeting_keys, meeting_acc),
             "emails": email_acc,
-            "email_recipients": via(ds.email_recipients, "message_id", email_index, email_acc),
+            "email_recipients": via(ds.email_recipients, "message_id", email_keys, email_acc),
             "labels": by_deal(ds.labels),
             "people": person_acc,
-            "signals": via(ds.signals, "person_id", self.person_index, person_acc),
+            "signals": via(ds.signals, "person_id", self.person_keys, person_acc),
         }
         # Signals by person, for people pulled in from outside the chunk's accounts.
-        sig_person = self.person_index.get_indexer(ds.signals["person_id"].astype(str).to_numpy())
+        sig_person = _index_in(ds.signals["person_id"], self.person_keys)
         self._sig_order = np.argsort(sig_person, kind="stable")
-        self._sig_bounds = np.searchsorted(sig_person[self._sig_order], np.arange(len(self.person_index) + 1))
+        self._sig_bounds = np.searchsorted(sig_person[self._sig_order], np.arange(len(self.person_keys) + 1))
         self._order: dict[str, np.ndarray] = {}
         self._bounds: dict[str, np.ndarray] = {}
         for name, code in codes.items():
@@ -176,18 +200,18 @@ class _AccountSlicer:
         ds = self.ds
         pos = self.positions(codes)
         tables = {name: ds.tables[name].iloc[pos[name]] for name in pos}
-        referenced = pd.unique(
-            np.concatenate(
-                [
-                    tables["meeting_attendees"]["person_id"].astype(str).to_numpy(),
-                    tables["meetings"]["organizer_id"].dropna().astype(str).to_numpy(),
-                    tables["emails"]["sender_id"].astype(str).to_numpy(),
-                    tables["email_recipients"]["person_id"].astype(str).to_numpy(),
-                    tables["labels"]["person_id"].astype(str).to_numpy(),
-                ]
-            )
-        )
-        extra = self.person_index.get_indexer(referenced)
+        import pyarrow as pa
+
+        referenced = pa.concat_arrays(
+            [
+                _arrow_text(tables["meeting_attendees"]["person_id"]),
+                _arrow_text(tables["meetings"]["organizer_id"]),
+                _arrow_text(tables["emails"]["sender_id"]),
+                _arrow_text(tables["email_recipients"]["person_id"]),
+                _arrow_text(tables["labels"]["person_id"]),
+            ]
+        ).unique()
+        extra = _index_in(referenced, self.person_keys)
         people_pos = np.union1d(pos["people"], extra[extra >= 0])
         tables["people"] = ds.people.iloc[people_pos]
         outside = np.setdiff1d(people_pos, pos["people"])
@@ -203,11 +227,10 @@ def iter_account_chunks(
 ) -> Iterator[tuple[list[str], Dataset]]:
     """(account ids, sub-dataset) per chunk of `chunk_accounts` known accounts, in list (or dataset) order."""
     slicer = _AccountSlicer(ds)
-    index = pd.Index(slicer.account_ids)
     if accounts is None:
         codes = np.arange(slicer.n)
     else:
-        found = index.get_indexer(list(accounts))
+        found = pd.Index(slicer.account_ids).get_indexer(list(accounts))
         codes = found[found >= 0]
     for start in range(0, len(codes), chunk_accounts):
         part = codes[start : start + chunk_accounts]

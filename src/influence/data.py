@@ -161,6 +161,26 @@ class _TableRun:
     rejected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     issues: list[pd.DataFrame] = field(default_factory=list)
     file_rejected: bool = False
+    key_sets: dict[str, Any] = field(default_factory=dict)  # accepted values per referenced column
+    n_rows: int = -1  # rows read; set when `raw` is cut down to the rejected rows (`compact`)
+    # The typed contract columns as built: `typed[name]` makes a new Series per call, which adds up on API bodies.
+    columns: dict[str, pd.Series] = field(default_factory=dict)
+
+    def col(self, name: str) -> pd.Series:
+        """A typed contract column."""
+        return self.columns[name]
+
+    @property
+    def n(self) -> int:
+        return len(self.raw) if self.n_rows < 0 else self.n_rows
+
+    def compact(self) -> None:
+        """Keep only the rejected rows of `raw` (the report quotes them): once a table is checked, the rows as
+        read are not needed again, and holding every table twice is what made large folders peak high."""
+        if self.n_rows < 0 and len(self.rejected) == len(self.raw):
+            self.n_rows = len(self.raw)
+            pos = np.flatnonzero(self.rejected)
+            self.raw = self.raw.iloc[pos] if len(pos) else pd.DataFrame()
 
     def add(self, positions: Any, column: str | None, messages: Any, severity: str = "error") -> None:
         """Record problems at `positions` (array of row positions, or -1 for the whole file)."""
@@ -290,12 +310,46 @@ def _discover(folder: Path) -> tuple[dict[str, Path], list[Problem]]:
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Text view of a column; nulls and empty strings become NA."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is pd.NA:
-        text = values
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        # pandas' default `str` (NaN as missing) and `string` (NA) share the Arrow storage: rewrap, no copy.
+        arrow = pa.chunked_array(values.array._pa_array)
+        text = values if dtype.na_value is pd.NA else None
+        if text is None:
+            text = pd.Series(pd.arrays.ArrowStringArray(arrow), index=values.index, copy=False)
+    elif pd.api.types.is_object_dtype(dtype):
+        # Arrow's conversion of Python strings costs a fraction of astype("string") (each pandas call is
+        # ~100 us, which is what an API body of a few hundred rows pays per column).
+        try:
+            arrow = pa.chunked_array([pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrow = None  # mixed types (numbers in a text column): let pandas stringify them
+        text = None
+        if arrow is not None:
+            text = pd.Series(pd.arrays.ArrowStringArray(arrow), index=values.index, copy=False)
     else:
+        text = None
+    if text is None:
         text = values.astype("string")
-    empty = (text == "").to_numpy(dtype=bool, na_value=False)
-    return text.mask(empty) if empty.any() else text  # mask() costs milliseconds even when nothing matches
+        if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+            empty = (text == "").to_numpy(dtype=bool, na_value=False)
+            return text.mask(empty) if empty.any() else text
+        arrow = pa.chunked_array(text.array._pa_array)
+    empty = pc.equal(arrow, "")
+    if not pc.any(empty).as_py():
+        return text
+    cleaned = pc.if_else(empty, pa.scalar(None, pa.string()), arrow)
+    return pd.Series(pd.arrays.ArrowStringArray(cleaned), index=values.index, copy=False)
+
+
+def _nulls(values: pd.Series) -> np.ndarray:
+    """Boolean null mask; read straight from Arrow's validity bitmap for Arrow-backed text."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values.array._pa_array.is_null().to_numpy()
+    return values.isna().to_numpy(dtype=bool)
 
 
 def _quote(values: pd.Series) -> list[str]:
@@ -407,6 +461,50 @@ def _check_message(check: str, value: Any, col: Column) -> str:
 
 
 def _check_columns(table: Table, run: _TableRun) -> None:
+    """Nullability, domains and bounds, column by column, in the contract's order (the order pandera reports
+    them in, so both give the same problems; tests/data/test_validate.py runs both on every input).
+
+    Hand-vectorised because pandera costs ~20 ms per table even on a one-row frame (the API validates every
+    request body) and allocates a failure-case frame per check on large ones. Nulls pass domain and bound
+    checks, as with pandera's `ignore_na`."""
+    assert run.typed is not None
+    for col in table.columns:
+        values = run.col(col.name)
+        null = _nulls(values)
+        if not col.nullable and null.any():
+            run.add(np.flatnonzero(null), col.name, "is empty; a value is required")
+        if col.domain is not None:
+            outside = ~_isin(values, pd.Series(col.domain, dtype="string")) & ~null
+            if outside.any():
+                pos = np.flatnonzero(outside)
+                allowed = ", ".join(col.domain)
+                run.add(
+                    pos, col.name, [f"{v!r} is not one of: {allowed}" for v in values.iloc[pos].astype(str)]
+                )
+        if col.min_value is not None or col.max_value is not None:
+            number = values.to_numpy(dtype="float64", na_value=np.nan)
+            if col.min_value is not None:
+                low = number < col.min_value  # NaN compares False: nulls pass
+                if low.any():
+                    pos = np.flatnonzero(low)
+                    run.add(
+                        pos,
+                        col.name,
+                        [f"{v} is below the minimum {col.min_value:g}" for v in values.iloc[pos]],
+                    )
+            if col.max_value is not None:
+                high = number > col.max_value
+                if high.any():
+                    pos = np.flatnonzero(high)
+                    run.add(
+                        pos,
+                        col.name,
+                        [f"{v} is above the maximum {col.max_value:g}" for v in values.iloc[pos]],
+                    )
+
+
+def _check_columns_pandera(table: Table, run: _TableRun) -> None:
+    """The same rules through pandera: the reference `_check_columns` is tested against (not used at run time)."""
     import pandera.pandas as pa
 
     assert run.typed is not None
@@ -433,7 +531,19 @@ def _describe_key(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
 def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarray]:
     """For rows that repeat an earlier key: their positions and the row number of the first occurrence."""
     cols = list(keys.columns)
-    repeated = keys.duplicated(keep=False).to_numpy()
+    if len(cols) == 1:  # the common case, and a Series hashes without building a frame
+        column = keys[cols[0]]
+        if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            arrow = pa.chunked_array(column.array._pa_array)
+            if pc.count_distinct(arrow).as_py() == len(arrow) - arrow.null_count:
+                # Only non-null keys can repeat one another (null keys are reported as empty instead).
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        repeated = column.duplicated(keep=False).to_numpy()
+    else:
+        repeated = keys.duplicated(keep=False).to_numpy()
     if not repeated.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     involved = keys.loc[repeated & keys.notna().all(axis=1).to_numpy()].copy()
@@ -446,7 +556,8 @@ def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarr
 def _check_keys(table: Table, run: _TableRun, row_base: int) -> None:
     assert run.typed is not None
     if table.primary_key:
-        keys = run.typed[list(table.primary_key)]
+        # A dict of Series: selecting columns with a list would copy them.
+        keys = pd.DataFrame({c: run.col(c) for c in table.primary_key}, copy=False)
         pos, first = _first_rows(keys, row_base)
         if len(pos):
             described = _describe_key(keys.iloc[pos], table.primary_key)
@@ -456,10 +567,10 @@ def _check_keys(table: Table, run: _TableRun, row_base: int) -> None:
                 [f"duplicate key {d} (first at row {f})" for d, f in zip(described, first, strict=True)],
             )
     if table.name == "people":
-        email = run.typed["email"].str.strip().str.lower().to_frame()
+        email = run.col("email").str.strip().str.lower().to_frame()
         pos, first = _first_rows(email, row_base)
         if len(pos):
-            values = _quote(run.typed["email"].iloc[pos])
+            values = _quote(run.col("email").iloc[pos])
             run.add(
                 pos,
                 "email",
@@ -467,35 +578,54 @@ def _check_keys(table: Table, run: _TableRun, row_base: int) -> None:
             )
 
 
-def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
-    """Membership test through Arrow's hash kernel (an order of magnitude faster than Series.isin on text)."""
+def _isin(values: pd.Series, keys: pd.Series | Any) -> np.ndarray:
+    """Membership test through Arrow's hash kernel (an order of magnitude faster than Series.isin on text).
+    `keys` may be a ready Arrow value set (unique values), as `_accepted_keys` returns."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.is_in(pa.array(values.array), value_set=pa.array(keys.array).unique())
+    value_set = pa.array(keys.array).unique() if isinstance(keys, pd.Series) else keys
+    found = pc.is_in(pa.array(values.array), value_set=value_set)
     return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _accepted_keys(parent: _TableRun, column: str) -> Any:
+    """The parent's accepted, non-null values of `column` as an Arrow value set, built once per parent column
+    (several child tables reference people; on a large dataset each set costs a pass over the parent)."""
+    import pyarrow as pa
+
+    cached = parent.key_sets.get(column)
+    if cached is None:
+        assert parent.typed is not None
+        keys = parent.col(column)
+        if parent.rejected.any():
+            keys = keys[~parent.rejected]
+        cached = pa.array(keys.array).unique().drop_null()
+        parent.key_sets[column] = cached
+    return cached
 
 
 def _check_references(table: Table, run: _TableRun, runs: dict[str, _TableRun], row_base: int) -> None:
     assert run.typed is not None
     for fk in table.foreign_keys:
-        values = run.typed[fk.column]
-        present = values.notna().to_numpy()
+        values = run.col(fk.column)
+        present = ~_nulls(values)
         parent = runs.get(fk.ref_table)
         if parent is None or parent.typed is None:
-            accepted_keys = pd.Series([], dtype="string")
+            ok = np.zeros(len(values), dtype=bool)
+        else:
+            ok = _isin(values, _accepted_keys(parent, fk.ref_column))
+        dangling = present & ~ok
+        if not dangling.any():
+            continue
+        if parent is None or parent.typed is None:
             rejected_keys = pd.Series([], dtype="int64")
         else:
             keys = parent.typed[fk.ref_column]
-            accepted_keys = keys[~parent.rejected].dropna()
             rej = keys[parent.rejected].dropna()
             # first rejected row per key, so the message can point at it
             rejected_keys = pd.Series(rej.index.to_numpy() + row_base, index=rej.to_numpy())
             rejected_keys = rejected_keys[~rejected_keys.index.duplicated()]
-        ok = _isin(values, accepted_keys)
-        dangling = present & ~ok
-        if not dangling.any():
-            continue
         pos = np.flatnonzero(dangling)
         bad = values.iloc[pos]
         parent_row = bad.map(rejected_keys)
@@ -516,9 +646,8 @@ def _iso(values: pd.Series) -> list[str]:
 
 def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) -> None:
     assert run.typed is not None
-    frame = run.typed
     if table.name == "deals":
-        created, closed, outcome = frame["created_at"], frame["closed_at"], frame["outcome"]
+        created, closed, outcome = run.col("created_at"), run.col("closed_at"), run.col("outcome")
         before = (closed < created).fillna(False).to_numpy(dtype=bool)
         if before.any():
             pos = np.flatnonzero(before)
@@ -551,15 +680,30 @@ def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) 
     deals = runs.get("deals")
     if column is None or deals is None or deals.typed is None:
         return
-    life = deals.typed.loc[~deals.rejected, ["deal_id", "created_at", "closed_at"]].drop_duplicates("deal_id")
-    life = life.set_index("deal_id")
-    when = frame[column]
-    # reindex rather than map: map() on an empty lookup returns float NaN, which cannot compare with timestamps
-    created = life["created_at"].reindex(frame["deal_id"]).set_axis(frame.index)
-    closed = life["closed_at"].reindex(frame["deal_id"]).set_axis(frame.index)
-    early = (when < created).fillna(False).to_numpy(dtype=bool)
-    late = (when > closed).fillna(False).to_numpy(dtype=bool)
-    for mask, bound, word in ((early, created, "before"), (late, closed, "after")):
+    # The first accepted row of each deal_id gives the bounds (accepted deal ids are unique anyway).
+    accepted = np.flatnonzero(~deals.rejected)
+    deal_ids = deals.col("deal_id").iloc[accepted]
+    first = ~deal_ids.duplicated().to_numpy()
+    lookup = pd.Index(deal_ids.to_numpy()[first])
+    rows = accepted[first]
+    deal_of = run.col("deal_id")
+    at = lookup.get_indexer(deal_of.to_numpy())
+    found = at >= 0
+    take = rows[np.where(found, at, 0)] if len(rows) else np.zeros(len(at), dtype=np.int64)
+    # Plain datetime64[ns] (UTC wall time) arrays: NaT compares False, so a missing bound or value never fails,
+    # and numpy comparisons cost microseconds where tz-aware Series cost a fraction of a millisecond each.
+    when = run.col(column).dt.tz_convert(None).to_numpy()
+
+    def bound(name: str) -> np.ndarray:
+        values = deals.col(name).dt.tz_convert(None).to_numpy()
+        picked = values[take] if len(values) else np.full(len(at), np.datetime64("NaT", "ns"))
+        return np.where(found, picked, np.datetime64("NaT", "ns"))
+
+    created = bound("created_at")
+    closed = bound("closed_at")
+    early = when < created
+    late = when > closed
+    for mask, limit, word in ((early, created, "before"), (late, closed, "after")):
         if mask.any():
             pos = np.flatnonzero(mask)
             side = "created_at" if word == "before" else "closed_at"
@@ -569,7 +713,10 @@ def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) 
                 [
                     f"{a} is {word} its deal {d!r} {side} {b}"
                     for a, d, b in zip(
-                        _iso(when.iloc[pos]), frame["deal_id"].iloc[pos], _iso(bound.iloc[pos]), strict=True
+                        _iso(pd.Series(when[pos]).dt.tz_localize("UTC")),
+                        deal_of.iloc[pos],
+                        _iso(pd.Series(limit[pos]).dt.tz_localize("UTC")),
+                        strict=True,
                     )
                 ],
             )
@@ -578,7 +725,7 @@ def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) 
 def _check_rows(table: Table, run: _TableRun) -> None:
     assert run.typed is not None
     if table.name == "labels":
-        empty = (run.typed["influence"].isna() & run.typed["profile"].isna()).to_numpy(dtype=bool)
+        empty = _nulls(run.col("influence")) & _nulls(run.col("profile"))
         if empty.any():
             run.add(
                 np.flatnonzero(empty), "influence", "has neither influence nor profile; a label needs one"
@@ -610,7 +757,8 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
     if run.file_rejected:
         return
     extra = {c: raw[c] for c in raw.columns if c not in typed}
-    run.typed = pd.DataFrame({**typed, **extra}, index=pd.RangeIndex(n))
+    run.typed = pd.DataFrame({**typed, **extra}, index=pd.RangeIndex(n), copy=False)
+    run.columns = typed
     _check_columns(table, run)
     _check_rows(table, run)
     _check_keys(table, run, row_base)
@@ -642,12 +790,14 @@ def _finish(
         if run is None:
             continue
         files[name] = run.file
-        n = len(run.raw)
+        n = run.n
         rejected = run.rejected if len(run.rejected) == n else np.zeros(n, dtype=bool)
         n_rejected = int(rejected.sum())
         counts[name] = TableCounts(read=n, accepted=n - n_rejected, rejected=n_rejected)
         if run.typed is not None and not run.file_rejected:
-            accepted_frames[name] = run.typed.loc[~rejected].reset_index(drop=True)
+            accepted_frames[name] = (
+                run.typed.loc[~rejected].reset_index(drop=True) if n_rejected else run.typed
+            )
         n_accepted = len(accepted_frames.get(name, ()))
         if not run.issues:
             if n_accepted != n:
@@ -690,7 +840,7 @@ def _finish(
                         "file": run.file,
                         "row": pos + row_base,
                         "reasons": reason.to_numpy(),
-                        "record": _records_json(run.raw.iloc[pos]),
+                        "record": _records_json(run.raw if run.n_rows >= 0 else run.raw.iloc[pos]),
                     }
                 )
             )
@@ -707,19 +857,33 @@ def _finish(
         pd.concat(reject_parts, ignore_index=True) if reject_parts else pd.DataFrame(columns=_REJECT_COLUMNS)
     )
     report = ValidationReport(problems_frame=problems, counts=counts, rejected=rejects, files=files)
-    return Dataset.from_frames(accepted_frames, path=path), report
+    # The typed frames already hold the canonical dtypes (`_parse_column`), so no second cast/copy
+    # (`Dataset.from_frames` would cost as much again as the checks on an API body).
+    return Dataset(accepted_frames, path=path), report
+
+
+_Raw = tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]
 
 
 def _run_tables(
-    raws: Mapping[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]],
+    raws: Mapping[str, _Raw | Path],
     failures: Mapping[str, tuple[str, str]],
     notes: list[Problem],
     row_base: int,
     path: Path | None,
 ) -> tuple[Dataset, ValidationReport]:
+    """Validate table by table. A value of `raws` may be a file, read only when its table's turn comes, so a
+    folder is never held in memory as read and as typed at once (each checked table keeps its rejected rows)."""
     runs: dict[str, _TableRun] = {}
+    failures = dict(failures)
     for name in TABLE_ORDER:
         table = TABLES[name]
+        entry = raws.get(name)
+        if isinstance(entry, Path):
+            try:
+                entry = _read_table(entry)
+            except DatasetError as exc:
+                failures[name] = (entry.name, str(exc))
         if name in failures:
             file, message = failures[name]
             run = _TableRun(name, file, pd.DataFrame())
@@ -740,13 +904,16 @@ def _run_tables(
                     )
                 )
             continue
-        file, raw, bad_cells = raws[name]
+        assert entry is not None and not isinstance(entry, Path)
+        file, raw, bad_cells = entry
         run = _TableRun(name, file, raw.reset_index(drop=True), rejected=np.zeros(len(raw), dtype=bool))
+        del raw, entry
         for pos, column, message in bad_cells:
             run.add([pos], column, [message])
-        if len(raw) == 0 and table.required:
+        if run.n == 0 and table.required:
             run.add([-1], None, ["has no data rows"], severity="warning")
         _validate_table(table, run, runs, row_base)
+        run.compact()
         runs[name] = run
     return _finish(runs, notes, row_base, path)
 
@@ -754,21 +921,18 @@ def _run_tables(
 def _validate_folder(path: str | Path) -> tuple[Dataset, ValidationReport]:
     folder = Path(path)
     chosen, notes = _discover(folder)
-    raws: dict[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]] = {}
-    failures: dict[str, tuple[str, str]] = {}
-    for name, file in chosen.items():
-        try:
-            if file.stat().st_size == 0:
-                raise DatasetError("file is empty (0 bytes); a table needs at least a header row")
-            if file.suffix == ".csv":
-                frame, bad = _read_csv(file)
-            else:
-                frame, bad = _read_parquet(file), []
-        except DatasetError as exc:
-            failures[name] = (file.name, str(exc))
-            continue
-        raws[name] = (file.name, frame, bad)
-    return _run_tables(raws, failures, notes, FILE_ROW_BASE, folder)
+    return _run_tables(dict(chosen), {}, notes, FILE_ROW_BASE, folder)
+
+
+def _read_table(file: Path) -> _Raw:
+    """One table file as read (all text for CSV), with the cells the reader could not trust."""
+    if file.stat().st_size == 0:
+        raise DatasetError("file is empty (0 bytes); a table needs at least a header row")
+    if file.suffix == ".csv":
+        frame, bad = _read_csv(file)
+    else:
+        frame, bad = _read_parquet(file), []
+    return file.name, frame, bad
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -802,7 +966,7 @@ def validate_frames(
     reported as warnings and ignored; absent required tables are errors."""
     sources = dict(sources or {})
     notes: list[Problem] = []
-    raws: dict[str, tuple[str, pd.DataFrame, list[tuple[int, str | None, str]]]] = {}
+    raws: dict[str, _Raw | Path] = {}
     for name, frame in frames.items():
         label = sources.get(name, name)
         if name not in TABLES:

@@ -359,7 +359,8 @@ def deal_graph(ds: Dataset, deal_id: str, *, as_of: pd.Timestamp | str | None = 
 
 
 # -- layout -------------------------------------------------------------------------------------------------------
-LayoutCase = tuple[int, Sequence[tuple[int, int, float]] | np.ndarray, int]
+# (n, edges as (i, j, weight) rows, seed[, radii (n,) in layout units or None])
+LayoutCase = tuple[Any, ...]
 
 
 def _capacity(n: int) -> int:
@@ -380,7 +381,7 @@ def spring_layouts(
     per deal. Each result equals `spring_layout` of that case alone."""
     out: list[np.ndarray] = [np.zeros((0, 2))] * len(cases)
     buckets: dict[int, list[int]] = {}
-    for idx, (n, _, _) in enumerate(cases):
+    for idx, (n, *_) in enumerate(cases):
         if n == 1:
             out[idx] = np.array([[0.5, 0.5]])
         elif n > 1:
@@ -389,7 +390,8 @@ def spring_layouts(
         for idx, pos in zip(
             members, _layout_stack([cases[i] for i in members], cap, iterations), strict=True
         ):
-            out[idx] = _separate(_normalise(pos), min_separation)
+            radii = cases[idx][3] if len(cases[idx]) > 3 else None
+            out[idx] = _separate(_normalise(pos), min_separation, radii)
     return out
 
 
@@ -400,7 +402,7 @@ def _layout_stack(cases: Sequence[LayoutCase], cap: int, iterations: int) -> lis
     strength = np.zeros((b, cap, cap))
     live = np.zeros((b, cap, cap))
     k = np.empty(b)
-    for i, (n, edges, seed) in enumerate(cases):
+    for i, (n, edges, seed, *_) in enumerate(cases):
         rng = np.random.default_rng(seed)
         angle = 2 * math.pi * np.arange(n) / n
         pos[i, :n] = np.c_[np.cos(angle), np.sin(angle)] * 0.5 + rng.normal(scale=0.02, size=(n, 2))
@@ -435,27 +437,33 @@ def spring_layout(
     seed: int = 0,
     iterations: int = LAYOUT_ITERATIONS,
     min_separation: float = MIN_SEPARATION,
+    radii: np.ndarray | Sequence[float] | None = None,
 ) -> np.ndarray:
     """Positions (n, 2) in [0, 1] from a weighted Fruchterman-Reingold spring layout; deterministic for a seed.
 
     `edges` holds (i, j, weight) rows; heavier ties pull harder (log-scaled, so one chatty pair does not collapse
     the picture). A weak pull to the centre keeps isolated people and separate groups on the canvas, and a final
-    pass pushes apart nodes closer than `min_separation` so circles and labels do not sit on top of each other.
+    pass pushes apart nodes closer than `min_separation` (or, with `radii` in layout units, than the sum of the
+    two radii when that is larger) so circles and labels do not sit on top of each other.
     """
-    return spring_layouts([(n, edges, seed)], iterations=iterations, min_separation=min_separation)[0]
+    case = (n, edges, seed, None if radii is None else np.asarray(radii, dtype=np.float64))
+    return spring_layouts([case], iterations=iterations, min_separation=min_separation)[0]
 
 
-def _separate(pos: np.ndarray, min_separation: float) -> np.ndarray:
-    """Push apart centres closer than `min_separation`, keeping the picture inside [0, 1]."""
+def _separate(pos: np.ndarray, min_separation: float, radii: np.ndarray | None = None) -> np.ndarray:
+    """Push apart centres closer than `min_separation` (or the sum of their radii), keeping the picture in [0, 1]."""
     n = len(pos)
+    need = np.full((n, n), min_separation)
+    if radii is not None:
+        need = np.maximum(need, radii[:, None] + radii[None, :])
     for _ in range(50):
         delta = pos[:, None, :] - pos[None, :, :]
         dist = np.linalg.norm(delta, axis=2)
-        np.fill_diagonal(dist, min_separation)  # a node is never too close to itself
-        close = dist < min_separation
+        np.fill_diagonal(dist, 1e9)  # a node is never too close to itself
+        close = dist < need
         if not close.any():
             break
-        push = np.where(close, (min_separation - dist) / np.maximum(dist, 1e-6) / 2, 0.0)
+        push = np.where(close, (need - dist) / np.maximum(dist, 1e-6) / 2, 0.0)
         # Coincident points have no direction: separate them along a fixed, index-based direction.
         same = close & (dist < 1e-6)
         if same.any():
@@ -605,7 +613,25 @@ def _assemble(
             "meetings": graph.n_meetings,
         },
     }
-    return deal_map, (len(nodes), triples, _layout_seed(graph.deal_id, seed))
+    return deal_map, (len(nodes), triples, _layout_seed(graph.deal_id, seed), _radii(nodes))
+
+
+# How the page draws a node (static/dmu-map.js): radius 11 + 17 * sqrt(influence) px, our team 9 px; the name
+# sits under it and the top person has a ring and a badge. A layout unit is at least ~480 px on a laptop.
+_PX_PER_UNIT = 480.0
+
+
+def _radii(nodes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Room each node needs around its centre, in layout units, so circles, names and the badge do not touch."""
+    out = np.empty(len(nodes))
+    for k, n in enumerate(nodes):
+        if n["side"] == "seller":
+            px = 9.0
+        else:
+            influence = n["influence"] if isinstance(n["influence"], float | int) else 0.0
+            px = 11.0 + 17.0 * math.sqrt(min(max(influence, 0.0), 1.0))
+        out[k] = (px + (32.0 if n["top"] else 16.0)) / _PX_PER_UNIT
+    return out
 
 
 def deal_map(

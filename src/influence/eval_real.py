@@ -19,6 +19,10 @@ Scoring rule for the AUC: every one of the labelled people counts. People who ne
 mail evidence; every method that relies on mail gives them its lowest score (they tie at the bottom), while the
 title baseline still scores them from their title. `auc_seen` is the same AUC over the people seen in mail.
 
+`run_stress(ds)` (`python -m influence.eval_real --stress data/sample`) reproduces the same situation on a labelled
+synthetic dataset, without any real label: the dataset as generated, stripped of what a header-only mailbox lacks
+(titles, meetings, Cc and threading: `strip_evidence`) and merged into one deal (`merge_into_one_deal`).
+
 The labels never enter training, feature or hyperparameter choice: this module only reads them to compute
 AUCs. Nothing per person is written: the report holds aggregate figures only, and the imported dataset and the
 scores live in a temporary folder (or `work_dir`, which must not be inside the repository's tracked folders).
@@ -58,6 +62,10 @@ __all__ = [
     "read_seniority_labels",
     "roc_auc",
     "run_eval_real",
+    "merge_into_one_deal",
+    "run_stress",
+    "strip_evidence",
+    "format_stress",
     "title_seniority",
     "with_titles",
 ]
@@ -238,7 +246,9 @@ def title_seniority(titles: pd.Series) -> np.ndarray:
     """Seniority level 0-6 of each title (`influence.titles`; 0 = missing or unrecognised), as float64."""
     from influence.titles import parse_titles
 
-    return parse_titles(titles.astype(object).where(titles.notna(), None)).seniority_level.to_numpy(np.float64)
+    return parse_titles(titles.astype(object).where(titles.notna(), None)).seniority_level.to_numpy(
+        np.float64
+    )
 
 
 def auc_table(
@@ -327,7 +337,9 @@ def run_eval_real(
         timings["import"] = time.perf_counter() - t
         if report.imported == 0:
             first = report.rejects[0].reason if report.rejects else "the file holds no message"
-            raise EvalRealError(f"{files.mbox}: no message imported ({report.rejected} rejected; first: {first})")
+            raise EvalRealError(
+                f"{files.mbox}: no message imported ({report.rejected} rejected; first: {first})"
+            )
 
         say(f"scoring with {scorer.model_version} (zero labels)")
         t = time.perf_counter()
@@ -371,7 +383,9 @@ def run_eval_real(
     listed = set(label_emails)
     finite_model = model_scores[np.isfinite(model_scores)]
     top_share = (
-        float(pd.Series(finite_model).value_counts(normalize=True).iloc[0]) if len(finite_model) else float("nan")
+        float(pd.Series(finite_model).value_counts(normalize=True).iloc[0])
+        if len(finite_model)
+        else float("nan")
     )
     timings["total"] = time.perf_counter() - t0
     model_auc = aucs["model"]["auc"]
@@ -408,6 +422,142 @@ def run_eval_real(
         "goal_met": bool(np.isfinite(model_auc) and model_auc >= GOAL_AUC),
         "seconds": {k: round(v, 2) for k, v in timings.items()},
     }
+
+
+# -- the same failure on synthetic data, without real labels -----------------------------------------------------------
+STRESS_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("as generated", {}),
+    ("no titles", {"titles": True}),
+    ("no meetings", {"meetings": True}),
+    ("flat mail (no cc, no reply headers, no threads)", {"mail_structure": True}),
+    ("no titles, meetings or mail structure", {"titles": True, "meetings": True, "mail_structure": True}),
+    (
+        "same, all deals merged into one",
+        {"titles": True, "meetings": True, "mail_structure": True, "merge": True},
+    ),
+    ("as generated, all deals merged into one", {"merge": True}),
+)
+
+
+def strip_evidence(
+    ds: Dataset, *, titles: bool = False, meetings: bool = False, mail_structure: bool = False
+) -> Dataset:
+    """A copy of `ds` without the evidence a header-only mailbox lacks: titles and departments (`titles`),
+    meetings and attendees (`meetings`), Cc/Bcc (all recipients become `to`), In-Reply-To and threads (each
+    message its own thread) (`mail_structure`). Labels are kept (for measuring), every other row unchanged."""
+    tables = dict(ds.tables)
+    if titles:
+        tables["people"] = ds.people.assign(
+            title=pd.array([pd.NA] * len(ds.people), dtype="string"),
+            department=pd.array([pd.NA] * len(ds.people), dtype="string"),
+        )
+    if meetings:
+        tables["meetings"] = ds.meetings.iloc[:0]
+        tables["meeting_attendees"] = ds.meeting_attendees.iloc[:0]
+    if mail_structure:
+        emails = ds.emails.copy()
+        emails["in_reply_to"] = pd.array([pd.NA] * len(emails), dtype="string")
+        emails["thread_id"] = emails["message_id"]
+        tables["emails"] = emails
+        recipients = ds.email_recipients.copy()
+        recipients["kind"] = "to"
+        tables["email_recipients"] = recipients
+    return Dataset(tables, path=None)
+
+
+def merge_into_one_deal(ds: Dataset) -> Dataset:
+    """A copy of `ds` as one company's mailbox: one account (the first), one open deal holding every e-mail and
+    meeting, every buyer moved to that account. Labels are dropped (they no longer refer to a deal)."""
+    from influence.contract import coerce_table, empty_table
+
+    account = str(ds.accounts["account_id"].iloc[0])
+    deal_id = "merged-deal"
+    tables = dict(ds.tables)
+    tables["accounts"] = ds.accounts.iloc[:1].copy()
+    deal = pd.DataFrame(
+        {
+            "deal_id": [deal_id],
+            "account_id": [account],
+            "created_at": [ds.deals["created_at"].min()],
+            "closed_at": [pd.NaT],
+            "stage": [pd.NA],
+            "outcome": ["open"],
+            "amount": [np.nan],
+            "currency": [pd.NA],
+        }
+    )
+    tables["deals"] = coerce_table("deals", deal)
+    for name in ("emails", "meetings"):
+        tables[name] = ds.tables[name].assign(
+            deal_id=pd.array([deal_id] * len(ds.tables[name]), dtype="string")
+        )
+    people = ds.people.copy()
+    people["account_id"] = people["account_id"].where(people["side"] != "buyer", account).astype("string")
+    tables["people"] = people
+    tables["labels"] = empty_table("labels")
+    return Dataset(tables, path=None)
+
+
+def _person_labels(ds: Dataset, key_threshold: float) -> tuple[pd.Series, pd.Series]:
+    """Per person: key influencer in any deal (max label influence >= threshold) and title seniority >= 5."""
+    labels = ds.labels.dropna(subset=["influence"])
+    key = labels.groupby(labels["person_id"].astype(str))["influence"].max() >= key_threshold
+    senior = pd.Series(
+        title_seniority(ds.people["title"]) >= 5, index=ds.people["person_id"].astype(str).to_numpy()
+    )
+    return key, senior[~senior.index.duplicated()]
+
+
+def run_stress(ds: Dataset, *, model: str | Path | Any | None = None) -> dict[str, Any]:
+    """Score a labelled (synthetic) dataset as generated and stripped down to what a header-only mailbox holds
+    (`strip_evidence`, `merge_into_one_deal`), and report per variant the person-level ROC-AUC of the model's
+    influence (max over the person's deals) for the key-influencer label and for a director-or-higher title.
+
+    The general form of the Enron failure, measured without any real label. JSON-ready dict.
+    """
+    from influence.predict import Scorer
+
+    scorer = (
+        model if isinstance(model, Scorer) else Scorer.from_ref(str(model) if model is not None else None)
+    )
+    key, senior = _person_labels(ds, float(scorer.bundle.key_threshold))
+    rows = []
+    for name, options in STRESS_VARIANTS:
+        variant = strip_evidence(
+            ds, **{k: v for k, v in options.items() if k in ("titles", "meetings", "mail_structure")}
+        )
+        if options.get("merge"):
+            variant = merge_into_one_deal(variant)
+        people = scorer.score_dataset(variant, explain=False).people
+        score = people.groupby(people["person_id"].astype(str))["influence"].max()
+        row: dict[str, Any] = {
+            "variant": name,
+            "deals": int(people["deal_id"].nunique()),
+            "people": int(len(score)),
+        }
+        for target, truth in (("auc_key_influencer", key), ("auc_director_or_higher", senior)):
+            y = truth.reindex(score.index)
+            known = y.notna().to_numpy()
+            row[target] = roc_auc(y[known].astype(bool).to_numpy(), score.to_numpy()[known])
+        rows.append(row)
+    return {"model_version": scorer.model_version, "variants": rows}
+
+
+def format_stress(report: Mapping[str, Any]) -> str:
+    """The stress report as a text table."""
+    lines = [
+        f"Synthetic stress test, model {report['model_version']}: person-level ROC-AUC of the influence score",
+        f"  {'key':>6}  {'dir+':>6}  {'deals':>6}  {'people':>6}  variant",
+    ]
+    for r in report["variants"]:
+        lines.append(
+            f"  {r['auc_key_influencer']:6.3f}  {r['auc_director_or_higher']:6.3f}  {r['deals']:6d}  "
+            f"{r['people']:6d}  {r['variant']}"
+        )
+    lines.append(
+        "key: key influencer in any deal (label influence >= key threshold); dir+: title seniority >= 5"
+    )
+    return "\n".join(lines)
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -447,6 +597,8 @@ def format_report(report: Mapping[str, Any]) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
@@ -461,7 +613,7 @@ def write_json(report: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m influence.eval_real [--enron-dir DIR] [--model REF] [--json FILE]`; the CLI's logic.
+    """`python -m influence.eval_real [--enron-dir DIR] [--model REF] [--json FILE] [--stress DATA_DIR]`.
 
     Exit 0 on success and when the default Enron folder is absent (prints "skipped: ... not found"); 1 when an
     explicitly given folder is missing or an input is unusable.
@@ -472,11 +624,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     from influence.settings import shared_enron_dir
 
     parser = argparse.ArgumentParser(prog="influence.eval_real", description=__doc__.splitlines()[0])
-    parser.add_argument("--enron-dir", type=Path, default=None)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--enron-dir", type=Path, default=None, help="Default: settings.shared_enron_dir().")
+    parser.add_argument("--model", default=None, help="Bundle reference; default: the shipped model.")
+    parser.add_argument("--json", type=Path, default=None, help="Also write the report as JSON here.")
+    parser.add_argument("--work-dir", type=Path, default=None, help="Keep the imported dataset here.")
+    parser.add_argument(
+        "--stress",
+        type=Path,
+        default=None,
+        metavar="DATA_DIR",
+        help="Instead: the synthetic stress test on this labelled dataset folder (e.g. data/sample).",
+    )
     args = parser.parse_args(argv)
+    if args.stress is not None:
+        from influence.data import load
+
+        try:
+            stress = run_stress(load(args.stress), model=args.model)
+        except (BundleError, DatasetError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(format_stress(stress))
+        if args.json is not None:
+            print(f"written to {write_json(stress, args.json)}")
+        return 0
     folder = args.enron_dir if args.enron_dir is not None else shared_enron_dir()
     if args.enron_dir is not None and isinstance(find_enron_files(folder), str):
         print(f"error: --enron-dir: {find_enron_files(folder)}", file=sys.stderr)

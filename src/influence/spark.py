@@ -208,7 +208,7 @@ def score_with_spark(
     master: str | None = None,
     accounts: Sequence[str] | str | Path | None = None,
     as_of: pd.Timestamp | str | None = None,
-    chunk_accounts: int = 100,
+    chunk_accounts: int | None = None,
     explain: bool = True,
     spark: Any = None,
     echo: Callable[[str], None] | None = None,
@@ -217,7 +217,8 @@ def score_with_spark(
     `influence.batch.score_accounts`); the file appears only when every chunk succeeded.
 
     `master`: Spark master URL (default local[*]); `spark`: an existing SparkSession (then `master` is ignored and
-    the session is left running; so is an already active session). `chunk_accounts`: accounts per Spark row (a task scores many rows).
+    the session is left running; so is an already active session). `chunk_accounts`: accounts per Spark row
+    (default: enough rows for 4 per executor core, at most 200 accounts each, so the cores stay evenly busy).
     """
     from influence.batch import OUTPUT_SUFFIXES, BatchSummary, _Writer, iter_account_chunks, read_account_list
     from influence.bundle import load_bundle
@@ -229,7 +230,7 @@ def score_with_spark(
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ValueError(f"--out {out}: use a file name ending in .csv or .parquet")
-    if chunk_accounts < 1:
+    if chunk_accounts is not None and chunk_accounts < 1:
         raise ValueError("chunk_accounts must be at least 1")
     as_of_ts = parse_as_of(as_of)
     if isinstance(accounts, str | Path):
@@ -253,20 +254,12 @@ def score_with_spark(
     unknown = [a for a in requested if a not in known]
     if unknown and echo:
         echo(f"{len(unknown)} account(s) in the list are not in the dataset: {', '.join(unknown[:20])}")
-    chunks = [
-        (i, len(ids), _encode_chunk(chunk))
-        for i, (ids, chunk) in enumerate(
-            iter_account_chunks(ds, requested if accounts is not None else None, chunk_accounts)
-        )
-    ]
-    del ds
     summary = BatchSummary(
         out=out,
         model_version=f"{bundle.name}/{bundle.version}",
         accounts_requested=len(requested),
         accounts_scored=0,
         unknown_accounts=unknown,
-        load_seconds=time.perf_counter() - t0,
     )
     if spark is None:
         from pyspark.sql import SparkSession
@@ -276,6 +269,17 @@ def score_with_spark(
     session = spark_session(master) if own_session else spark
     try:
         sc = session.sparkContext
+        if chunk_accounts is None:
+            n_known = len(requested) - len(unknown)
+            chunk_accounts = max(1, min(200, -(-n_known // (sc.defaultParallelism * 4))))
+        chunks = [
+            (i, len(ids), _encode_chunk(chunk))
+            for i, (ids, chunk) in enumerate(
+                iter_account_chunks(ds, requested if accounts is not None else None, chunk_accounts)
+            )
+        ]
+        del ds
+        summary.load_seconds = time.perf_counter() - t0
         shared = sc.broadcast(files)
         n_slices = max(1, min(len(chunks), sc.defaultParallelism * 4))
         frame = session.createDataFrame(

@@ -273,6 +273,7 @@ def train_frame(
             "seed": seed,
             "counts": counts,
             "training_data_fingerprint": fingerprint_frames({"training": frame}),
+            "feature_spec_sha256": feature_spec_hash(),
             "training_accounts_sha256": account_hashes(trained_accounts),
             "training_accounts_identity": "HMAC-SHA256 keyed with the pseudonym salt (INFLUENCE_PSEUDONYM_SALT) "
             "of account_id, name and domain (lower case), 0x1f-separated",
@@ -308,6 +309,18 @@ def train_frame(
         timings=timings,
         example=frame.loc[:, columns].head(5).reset_index(drop=True),
     )
+
+
+def feature_spec_hash() -> str:
+    """sha256 of the feature catalogue (names, order, definitions): a bundle whose value differs from the
+    installed one was trained on features that have since been redefined (retrain it)."""
+    import hashlib
+    import json
+
+    from influence.features import FEATURE_COLUMNS, FEATURE_DOCS
+
+    spec = [[name, FEATURE_DOCS.get(name, "")] for name in FEATURE_COLUMNS]
+    return hashlib.sha256(json.dumps(spec, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _inner_hgb(pipeline: Any) -> Any:

@@ -303,3 +303,22 @@ def test_batched_layouts_equal_single_ones() -> None:
     batch = spring_layouts(cases)
     for (n, edges, seed), pos in zip(cases, batch, strict=True):
         np.testing.assert_array_equal(pos, spring_layout(n, edges, seed=seed))
+
+
+def test_layout_keeps_room_around_big_nodes() -> None:
+    rng = np.random.default_rng(1)
+    n = 30
+    ends = rng.integers(0, n, size=(90, 2))
+    edges = [
+        (int(a), int(b), float(w)) for (a, b), w in zip(ends, rng.integers(1, 30, 90), strict=True) if a != b
+    ]
+    radii = np.full(n, 0.06)
+    radii[:3] = 0.1  # the biggest circles, one with the top badge
+    need = radii[:, None] + radii[None, :]
+    off = ~np.eye(n, dtype=bool)
+
+    def tightest(pos: np.ndarray) -> float:
+        return float((np.linalg.norm(pos[:, None] - pos[None, :], axis=2) / need)[off].min())
+
+    assert tightest(spring_layout(n, edges, radii=radii)) >= 0.98
+    assert tightest(spring_layout(n, edges)) < 0.98, "without the radii this picture would be too tight"

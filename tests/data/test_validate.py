@@ -28,6 +28,29 @@ from influence.data import (
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _column_checks_match_pandera(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every input these tests validate (valid and broken) also runs the pandera reference of the hand-vectorised
+    column checks; both must record exactly the same problems and rejections."""
+    from influence import data
+
+    fast = data._check_columns
+
+    def both(table, run) -> None:  # noqa: ANN001
+        shadow = data._TableRun(run.name, run.file, run.raw, typed=run.typed, rejected=run.rejected.copy())
+        data._check_columns_pandera(table, shadow)
+        before = len(run.issues)
+        fast(table, run)
+        mine, ref = run.issues[before:], shadow.issues
+        cols = ["pos", "column", "message", "severity"]
+        got = pd.concat(mine, ignore_index=True)[cols] if mine else pd.DataFrame(columns=cols)
+        want = pd.concat(ref, ignore_index=True)[cols] if ref else pd.DataFrame(columns=cols)
+        assert got.astype(str).values.tolist() == want.astype(str).values.tolist(), table.name
+        assert (run.rejected == shadow.rejected).all(), table.name
+
+    monkeypatch.setattr(data, "_check_columns", both)
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path.name}"

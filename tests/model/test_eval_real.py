@@ -14,17 +14,22 @@ from typer.testing import CliRunner
 from influence.cli import app
 from influence.contract import Dataset
 from influence.eval_real import (
-    METHODS,
     MBOX_NAME,
+    METHODS,
     PEOPLE_NAME,
+    STRESS_VARIANTS,
     EvalRealError,
     auc_table,
     email_pagerank,
     find_enron_files,
+    format_stress,
     mail_activity,
+    merge_into_one_deal,
     read_seniority_labels,
     roc_auc,
     run_eval_real,
+    run_stress,
+    strip_evidence,
     title_seniority,
     with_titles,
 )
@@ -35,7 +40,9 @@ def _has_default_model() -> bool:
     return any(default_model_path().glob("*/metadata.json"))
 
 
-needs_model = pytest.mark.skipif(not _has_default_model(), reason="no shipped default model (run `make train`)")
+needs_model = pytest.mark.skipif(
+    not _has_default_model(), reason="no shipped default model (run `make train`)"
+)
 
 
 # -- AUC -----------------------------------------------------------------------------------------------------------
@@ -143,7 +150,9 @@ def _people_file(tmp_path: Path, text: str) -> Path:
 
 
 def test_people_file_is_read_and_bad_rows_are_named(tmp_path: Path) -> None:
-    good = _people_file(tmp_path, "email,name,department,title,seniority\nAnn.X@Enron.com ,Ann,Legal,VP,Senior\n")
+    good = _people_file(
+        tmp_path, "email,name,department,title,seniority\nAnn.X@Enron.com ,Ann,Legal,VP,Senior\n"
+    )
     frame = read_seniority_labels(good)
     assert frame["email"].tolist() == ["ann.x@enron.com"] and frame["senior"].tolist() == [True]
     cases = {
@@ -277,10 +286,69 @@ def test_full_enron_run_reports_every_key() -> None:
         pytest.skip("no shipped default model")
     report = run_eval_real(folder)
     assert report["status"] == "ok"
-    for key in ("model_version", "import", "coverage", "auc", "auc_seen", "model_scores", "goal_met", "seconds"):
+    for key in (
+        "model_version",
+        "import",
+        "coverage",
+        "auc",
+        "auc_seen",
+        "model_scores",
+        "goal_met",
+        "seconds",
+    ):
         assert key in report
     assert set(report["auc"]) == set(METHODS)
     model_auc = report["auc"]["model"]
     assert isinstance(model_auc, float) and 0.0 <= model_auc <= 1.0
     assert report["coverage"]["people_listed"] == 156  # SOURCE.md
     assert report["import"]["messages_read"] == 21_635
+
+
+# -- the synthetic stress test -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def generated() -> Dataset:
+    from influence.generate import generate
+
+    return generate(6, 17)
+
+
+def test_strip_evidence_leaves_a_valid_header_only_mailbox(generated: Dataset) -> None:
+    from influence.data import validate_frames
+
+    ds = generated
+    assert (
+        ds.people["title"].notna().any() and len(ds.meetings) and (ds.email_recipients["kind"] == "cc").any()
+    )
+    out = strip_evidence(ds, titles=True, meetings=True, mail_structure=True)
+    assert out.people["title"].isna().all() and out.people["department"].isna().all()
+    assert len(out.meetings) == 0 and len(out.meeting_attendees) == 0
+    assert (out.email_recipients["kind"] == "to").all() and out.emails["in_reply_to"].isna().all()
+    assert (out.emails["thread_id"] == out.emails["message_id"]).all()
+    assert len(out.emails) == len(ds.emails) and len(out.email_recipients) == len(ds.email_recipients)
+    assert len(out.labels) == len(ds.labels)  # kept for measuring
+    assert validate_frames(out.tables)[1].ok
+    # the input is not modified
+    assert ds.people["title"].notna().any() and len(ds.meetings)
+
+
+def test_merge_into_one_deal_keeps_every_event_in_one_valid_deal(generated: Dataset) -> None:
+    from influence.data import validate_frames
+
+    out = merge_into_one_deal(generated)
+    assert len(out.deals) == 1 and len(out.accounts) == 1
+    assert len(out.emails) == len(generated.emails) and len(out.meetings) == len(generated.meetings)
+    assert out.emails["deal_id"].nunique() == 1 and len(out.labels) == 0
+    buyers = out.people[out.people["side"] == "buyer"]
+    assert (buyers["account_id"] == out.accounts["account_id"].iloc[0]).all()
+    assert validate_frames(out.tables)[1].ok
+
+
+@needs_model
+def test_stress_report_has_every_variant(generated: Dataset) -> None:
+    report = run_stress(generated)
+    assert [r["variant"] for r in report["variants"]] == [name for name, _ in STRESS_VARIANTS]
+    for row in report["variants"]:
+        for key in ("auc_key_influencer", "auc_director_or_higher"):
+            assert np.isnan(row[key]) or 0.0 <= row[key] <= 1.0
+        assert row["deals"] == 1 if "merged" in row["variant"] else row["deals"] > 1
+    assert "as generated" in format_stress(report)

@@ -254,7 +254,14 @@ def pages_router(settings: ApiSettings) -> APIRouter:
         if settings.data:
             import anyio
 
-            served = await anyio.to_thread.run_sync(load_served_dataset, settings.data)
+            from influence.data import DatasetError
+
+            try:
+                served = await anyio.to_thread.run_sync(load_served_dataset, settings.data)
+            except (DatasetError, OSError) as exc:
+                # Raised again so the server does not start half-configured; the log line says why.
+                logger.error("cannot serve --data %s: %s", settings.data, exc)
+                raise
             app.state.served_dataset = served
             logger.info("serving the deal maps of %s", settings.data)
             if (

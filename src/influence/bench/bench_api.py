@@ -75,6 +75,7 @@ def run(quick: bool) -> dict[str, Any]:
     bundle = load_bundle(model_ref)
     deal_body, people_body, mlflow_body, in_process = _bodies(bundle)
 
+    in_process.update(_asgi_in_process(bundle, people_body, 500 if quick else 3000))
     result: dict[str, Any] = {
         "model": f"{bundle.name}/{bundle.version}",
         # The machine may be shared: the 1-minute load average before and after says how quiet it was.
@@ -176,6 +177,57 @@ def _bodies(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
         "deal_body_bytes": len(json.dumps(body)),
     }
     return body, people_body, mlflow_body, in_process
+
+
+def _asgi_in_process(bundle: Any, people_body: dict[str, Any], n: int) -> dict[str, float]:
+    """The app's own cost per /v1/people/score request, called directly as ASGI (no socket, no HTTP parser, no
+    load generator on the same cores): what the server adds on top of the scoring, isolated from the machine."""
+    import asyncio
+    import statistics
+
+    from influence.api import ApiSettings, create_app
+
+    app = create_app(ApiSettings(model="unused"), bundle=bundle)
+    payload = json.dumps(people_body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+
+    async def call() -> int:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/v1/people/score", "raw_path": b"/v1/people/score", "root_path": "", "query_string": b"",
+            "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        messages = iter([{"type": "http.request", "body": payload, "more_body": False}])
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return next(messages, {"type": "http.disconnect"})
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    async def main() -> list[float]:
+        samples = []
+        async with app.router.lifespan_context(app):
+            for i in range(n + 100):
+                t0 = time.perf_counter()
+                status = await call()
+                if status != 200:
+                    raise RuntimeError(f"in-process ASGI call answered {status}")
+                if i >= 100:  # warm-up
+                    samples.append(time.perf_counter() - t0)
+        return samples
+
+    samples = sorted(asyncio.run(main()))
+    return {
+        "asgi_people_p50_ms": statistics.median(samples) * 1e3,
+        "asgi_people_p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3,
+    }
 
 
 # -- servers -------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ per account: 10,000 accounts ~ 10M rows), because the generator is too slow to b
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -193,5 +194,85 @@ def run(quick: bool) -> dict[str, Any]:
         "cast_only_ms": round(cast_s * 1000, 1),
         "ratio": round(small_s / cast_s, 1),
     }
+    result["small_body"] = _small_body(frames)
     result["peak_rss_mib"] = round(peak_rss_mib())
     return result
+
+
+def _api_body_frames(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The /v1/deals/score body as the API hands it over (`api._service.deal_frames`): one deal with its people,
+    meetings, e-mails and signals; text columns as Python objects, timestamps as datetime64[ns, UTC]."""
+    deal_id = str(frames["deals"]["deal_id"].iloc[0])
+    deals = frames["deals"].iloc[:1]
+    meetings = frames["meetings"][frames["meetings"]["deal_id"] == deal_id]
+    emails = frames["emails"][frames["emails"]["deal_id"] == deal_id]
+    body = {
+        "accounts": frames["accounts"],
+        "people": frames["people"],
+        "deals": deals,
+        "meetings": meetings,
+        "meeting_attendees": frames["meeting_attendees"][
+            frames["meeting_attendees"]["meeting_id"].isin(meetings["meeting_id"])
+        ],
+        "emails": emails,
+        "email_recipients": frames["email_recipients"][
+            frames["email_recipients"]["message_id"].isin(emails["message_id"])
+        ],
+        "signals": frames["signals"],
+    }
+    out = {}
+    for name, frame in body.items():
+        columns: dict[str, Any] = {}
+        for column in frame.columns:
+            values = frame[column]
+            if pd.api.types.is_string_dtype(values.dtype):
+                columns[column] = np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+            else:
+                columns[column] = (
+                    values.to_numpy() if not isinstance(values.dtype, pd.DatetimeTZDtype) else values
+                )
+        out[name] = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
+    return out
+
+
+def _cpu_and_wall(fn: Any, repeat: int) -> tuple[float, float]:
+    """Median wall and median CPU (process time) seconds per call: CPU time is what a loaded machine distorts
+    least, wall time is what a client sees."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return float(np.median(walls)), float(np.median(cpus))
+
+
+def _small_body(frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """validate_frames on one API body. Peers in the same run: the cast alone (Dataset.from_frames) and the same
+    validation with the column rules run through pandera (the reference implementation of those checks)."""
+    from influence import data
+    from influence.contract import Dataset
+
+    body = _api_body_frames(frames)
+    data.validate_frames(body)
+    wall, cpu = _cpu_and_wall(lambda: data.validate_frames(body), 31)
+    cast_wall, cast_cpu = _cpu_and_wall(lambda: Dataset.from_frames(body), 31)
+    fast = data._check_columns
+    data._check_columns = data._check_columns_pandera  # type: ignore[assignment]
+    try:
+        data.validate_frames(body)
+        pandera_wall, pandera_cpu = _cpu_and_wall(lambda: data.validate_frames(body), 11)
+    finally:
+        data._check_columns = fast  # type: ignore[assignment]
+    return {
+        "rows": {k: len(v) for k, v in body.items()},
+        "validate_frames_ms": {"wall": round(wall * 1000, 1), "cpu": round(cpu * 1000, 1)},
+        "cast_only_ms": {"wall": round(cast_wall * 1000, 1), "cpu": round(cast_cpu * 1000, 1)},
+        "with_pandera_column_checks_ms": {
+            "wall": round(pandera_wall * 1000, 1),
+            "cpu": round(pandera_cpu * 1000, 1),
+        },
+        "cpu_ratio_to_cast_only": round(cpu / cast_cpu, 1),
+        "cpu_ratio_pandera_over_fast": round(pandera_cpu / cpu, 1),
+        "load_average_1m": round(os.getloadavg()[0], 1),
+    }

@@ -51,7 +51,13 @@ def register(app: typer.Typer) -> None:
             os.environ.setdefault(var, "1")
         from influence.bundle import BundleError
         from influence.data import DatasetError
-        from influence.eval_real import EvalRealError, find_enron_files, format_report, run_eval_real, write_json
+        from influence.eval_real import (
+            EvalRealError,
+            find_enron_files,
+            format_report,
+            run_eval_real,
+            write_json,
+        )
         from influence.importers import ImporterError
         from influence.settings import shared_enron_dir
 

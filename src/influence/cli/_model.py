@@ -185,8 +185,23 @@ def register(app: typer.Typer) -> None:
             bundle = load_bundle(ref)
         except BundleError as exc:
             _fail(str(exc))
+        from influence.train import feature_spec_hash
+
+        trained_spec = bundle.metadata.get("feature_spec_sha256")
+        if trained_spec and trained_spec != feature_spec_hash():
+            typer.echo(
+                f"WARNING: {bundle.describe()} was trained on an older definition of the features "
+                "(feature catalogue changed since); retrain it with `influence train` / `make train`.",
+                err=True,
+            )
         ds = _load_dataset(folder)
-        overlap = overlapping_accounts(bundle, ds.accounts)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:  # e.g. another pseudonym salt: say so plainly
+            warnings.simplefilter("always", UserWarning)
+            overlap = overlapping_accounts(bundle, ds.accounts)
+        for w in caught:
+            typer.echo(f"warning: {w.message}", err=True)
         if overlap:
             message = (
                 f"{len(overlap)} of {len(ds.accounts)} accounts in {folder} were used to train "

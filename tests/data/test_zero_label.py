@@ -1,0 +1,250 @@
+"""Zero-label scoring of imported data: each importer's small fixture -> import -> `influence validate` exits 0 ->
+`influence score` gives every buyer/partner person of every deal an influence in [0, 1] from the shipped default
+model (or the network-only prior), and the rows add up: every active person in, one row per (deal, person) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from influence.cli import app
+from influence.data import load
+from influence.settings import default_model_path
+
+pytestmark = pytest.mark.skipif(
+    not any(default_model_path().glob("*/metadata.json")),
+    reason=f"no shipped default model in {default_model_path()} (run `make train`)",
+)
+
+OUTPUT_COLUMNS = ("account_id", "deal_id", "person_id", "email", "influence", "influence_rank", "method")
+
+
+# -- fixtures: one company's own mail and calendar, no seller side, no labels ---------------------------------------
+def _message(mid: str, date: str, frm: str, to: str, subject: str, cc: str = "", extra: str = "") -> str:
+    lines = ["From x@x Mon Jan  1 00:00:00 2024", f"From: {frm}", f"To: {to}"]
+    lines += [f"Cc: {cc}"] if cc else []
+    lines += [f"Date: {date}", f"Message-ID: {mid}", f"Subject: {subject}"]
+    lines += [extra] if extra else []
+    return "\n".join([*lines, "", "body text that is never read", "", ""])
+
+
+def _company_mailbox() -> str:
+    """acme.nl's own mail: internal threads, an external advisor, a free-mail address, an encoded name."""
+    return "".join(
+        [
+            _message("<a1@acme.nl>", "Mon, 04 Mar 2024 09:00:00 +0100", "Eva CEO <eva@acme.nl>",
+                     "Jörg <joerg@acme.nl>, ann@acme.nl", "Budget 2024", cc="Pat <pat@advisors.com>"),
+            _message("<a2@acme.nl>", "Mon, 04 Mar 2024 11:30:00 +0100",
+                     "=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@acme.nl>", "eva@acme.nl", "RE: Budget 2024",
+                     cc="ann@acme.nl", extra="In-Reply-To: <a1@acme.nl>\nReferences: <a1@acme.nl>"),
+            _message("<a3@acme.nl>", "Tue, 05 Mar 2024 08:00:00 +0000", "Ann Analyst <ann@acme.nl>",
+                     "joerg@acme.nl", "Re: Budget 2024"),
+            _message("<a4@advisors.com>", "Wed, 06 Mar 2024 14:00:00 +0000", "Pat <pat@advisors.com>",
+                     "eva@acme.nl", "Market study", cc="bob@acme.nl"),
+            _message("<a5@acme.nl>", "Thu, 07 Mar 2024 10:00:00 +0000", "Bob <bob@acme.nl>",
+                     "ann@acme.nl, joerg@acme.nl, eva@acme.nl", "Vendor shortlist"),
+            _message("<a6@acme.nl>", "Fri, 08 Mar 2024 16:00:00 +0000", "eva@acme.nl", "bob@acme.nl",
+                     "Re: Vendor shortlist", extra="In-Reply-To: <a5@acme.nl>"),
+            _message("<a7@gmail.com>", "Sat, 09 Mar 2024 12:00:00 +0000", "Kim <kim.home@gmail.com>",
+                     "ann@acme.nl", "Fwd: Vendor shortlist"),
+        ]
+    )  # fmt: skip
+
+
+def _company_calendar() -> str:
+    def event(uid: str, start: str, summary: str, people: str) -> str:
+        return f"BEGIN:VEVENT\nUID:{uid}\nDTSTART:{start}\nDURATION:PT45M\nSUMMARY:{summary}\n{people}END:VEVENT\n"
+
+    body = event(
+        "steer-1",
+        "20240305T090000Z",
+        "Steering committee",
+        "ORGANIZER;CN=Eva CEO:mailto:eva@acme.nl\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:joerg@acme.nl\n"
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:bob@acme.nl\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:pat@advisors.com\n",
+    ) + event(
+        "tech-1",
+        "20240307T130000Z",
+        "Architecture review",
+        "ORGANIZER:mailto:bob@acme.nl\nATTENDEE;PARTSTAT=TENTATIVE:mailto:lena@acme.nl\n",
+    )
+    text = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\n" + body + "END:VCALENDAR\n"
+    return text.replace("\n", "\r\n")
+
+
+def _invoke(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, f"influence {' '.join(args)}\n{result.output}"
+    return result.output
+
+
+# -- the checks ----------------------------------------------------------------------------------------------------
+def _active_pairs(folder: Path) -> pd.DataFrame:
+    """(deal_id, person_id) of every buyer/partner person with an event in the deal, from the raw tables."""
+    ds = load(folder)
+    emails, meetings = ds.emails, ds.meetings
+    parts = [
+        emails[["deal_id", "sender_id"]].rename(columns={"sender_id": "person_id"}),
+        ds.email_recipients.merge(emails[["message_id", "deal_id"]], on="message_id")[
+            ["deal_id", "person_id"]
+        ],
+        meetings[["deal_id", "organizer_id"]].dropna().rename(columns={"organizer_id": "person_id"}),
+        ds.meeting_attendees.merge(meetings[["meeting_id", "deal_id"]], on="meeting_id")[
+            ["deal_id", "person_id"]
+        ],
+    ]
+    pairs = pd.concat([p.astype("string") for p in parts], ignore_index=True).drop_duplicates()
+    sides = ds.people.set_index(ds.people["person_id"].astype("string"))["side"]
+    pairs = pairs[pairs["person_id"].map(sides).isin(["buyer", "partner"])]
+    return pairs.sort_values(["deal_id", "person_id"]).reset_index(drop=True)
+
+
+def _validate_score_and_check(folder: Path, out: Path) -> pd.DataFrame:
+    """`influence validate` exits 0, `influence score` writes `out`; every check that holds for any dataset."""
+    assert "OK" in _invoke(["validate", str(folder)])
+    summary = _invoke(["score", str(folder), "--out", str(out), "--no-progress"])
+    scores = pd.read_parquet(out) if out.suffix == ".parquet" else pd.read_csv(out, dtype={"deal_id": str})
+    for column in OUTPUT_COLUMNS:
+        assert column in scores.columns, column
+    assert f"{len(scores)} people" in summary  # the summary counts what was written
+    influence = scores["influence"].to_numpy(dtype=np.float64)
+    assert not np.isnan(influence).any() and ((influence >= 0) & (influence <= 1)).all()
+    assert set(scores["method"]) <= {"model", "prior"}
+    # rows in = rows out: one row per active buyer/partner (deal, person), nobody dropped, nobody invented
+    got = scores[["deal_id", "person_id"]].astype("string").sort_values(["deal_id", "person_id"])
+    assert not got.duplicated().any()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), _active_pairs(folder))
+    # the e-mail shown is the person's address from the people table (how a user joins scores to a CRM)
+    people = load(folder).people
+    emails = people.set_index(people["person_id"].astype(str))["email"]
+    assert (scores["email"].astype(str).to_numpy() == emails.reindex(scores["person_id"].astype(str))).all()
+    # ranks are 1..n within each deal
+    for _, deal in scores.groupby("deal_id"):
+        assert sorted(deal["influence_rank"]) == list(range(1, len(deal) + 1))
+    return scores
+
+
+# -- mail ----------------------------------------------------------------------------------------------------------
+def test_a_company_mailbox_as_one_account_and_one_deal_scores_everyone_without_labels(tmp_path: Path) -> None:
+    mbox = tmp_path / "acme.mbox"
+    mbox.write_text(_company_mailbox(), encoding="utf-8")
+    folder = tmp_path / "ds"
+    _invoke(["import", "mbox", str(mbox), "--out", str(folder), "--account-domain", "acme.nl",
+             "--deal-by", "account", "--format", "csv", "--no-progress"])  # fmt: skip
+    ds = load(folder)
+    assert len(ds.labels) == 0 and not (ds.people["side"] == "seller").any()
+    scores = _validate_score_and_check(folder, tmp_path / "scores.parquet")
+    assert scores["deal_id"].nunique() == 1
+    # everyone in the mailbox is a buyer or partner here, so everyone is scored
+    assert set(scores["email"]) == set(ds.people["email"])
+    assert len(scores) == 6  # eva, joerg, ann, bob, pat (advisor), kim (free-mail), nobody else
+    # without a seller side, engagement cannot be assessed, and says so
+    assert (scores["engagement"] == "unknown").all()
+
+
+def test_eml_files_one_deal_per_thread(tmp_path: Path) -> None:
+    folder = tmp_path / "eml"
+    folder.mkdir()
+    for i, message in enumerate(_company_mailbox().split("From x@x Mon Jan  1 00:00:00 2024\n")[1:]):
+        (folder / f"{i}.eml").write_text(message, encoding="utf-8")
+    _invoke(["import", "eml", str(folder), "--out", str(tmp_path / "ds"), "--account-domain", "acme.nl",
+             "--no-progress"])  # fmt: skip
+    scores = _validate_score_and_check(tmp_path / "ds", tmp_path / "scores.parquet")
+    assert scores["deal_id"].nunique() == load(tmp_path / "ds").deals.shape[0] > 1
+
+
+def test_mail_plus_calendar_of_one_company(tmp_path: Path) -> None:
+    mbox, ics = tmp_path / "acme.mbox", tmp_path / "acme.ics"
+    mbox.write_text(_company_mailbox(), encoding="utf-8")
+    ics.write_text(_company_calendar(), encoding="utf-8")
+    folder = tmp_path / "ds"
+    _invoke(["import", "mbox", str(mbox), "--out", str(folder), "--account-domain", "acme.nl",
+             "--deal-by", "account", "--no-progress"])  # fmt: skip
+    _invoke(["import", "ics", str(ics), "--out", str(folder), "--window-start", "2024-01-01",
+             "--window-end", "2024-12-31"])  # fmt: skip
+    assert len(load(folder).meetings) == 2
+    scores = _validate_score_and_check(folder, tmp_path / "scores.csv")
+    assert "lena@acme.nl" in set(scores["email"])  # known only from the calendar, still scored
+
+
+def test_calendar_only_into_a_fresh_folder(tmp_path: Path) -> None:
+    ics = tmp_path / "acme.ics"
+    ics.write_text(_company_calendar(), encoding="utf-8")
+    _invoke(["import", "ics", str(ics), "--out", str(tmp_path / "ds"), "--account-domain", "acme.nl",
+             "--window-start", "2024-01-01", "--window-end", "2024-12-31"])  # fmt: skip
+    scores = _validate_score_and_check(tmp_path / "ds", tmp_path / "scores.parquet")
+    assert len(scores) == 5  # eva, joerg, bob, pat, lena
+
+
+# -- CRM exports ---------------------------------------------------------------------------------------------------
+def test_salesforce_export_scores_the_same_with_and_without_its_labels(tmp_path: Path) -> None:
+    from test_import_salesforce import NOW, _export  # the Salesforce fixture of the sibling test module
+
+    from influence.importers import import_salesforce
+
+    folder = tmp_path / "ds"
+    import_salesforce(_export(tmp_path), folder, now=NOW)
+    assert len(load(folder).labels) > 0
+    with_labels = _validate_score_and_check(folder, tmp_path / "with.parquet")
+    (folder / "labels.parquet").unlink()  # zero labels: the same export without contact roles
+    without = _validate_score_and_check(folder, tmp_path / "without.parquet")
+    assert len(without) > 0
+    # scoring never reads labels: removing them changes nothing
+    pd.testing.assert_frame_equal(with_labels, without)
+
+
+def test_hubspot_export_validates_and_scores_its_active_people(tmp_path: Path) -> None:
+    from test_import_hubspot import _export  # the HubSpot fixture of the sibling test module
+
+    from influence.importers import import_hubspot
+
+    folder = tmp_path / "ds"
+    import_hubspot(_export(tmp_path), folder)
+    scores = _validate_score_and_check(folder, tmp_path / "scores.parquet")
+    # the HubSpot fixture has contacts and deal associations but no activity: nobody is active, nothing scored
+    assert len(scores) == len(_active_pairs(folder))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: people tied to a deal only by the CRM (HubSpot associations, Salesforce contact roles) "
+    "without any e-mail or meeting get no row from `influence score` (features are built for active people "
+    "only, and role-less associations are not kept by the importer); see docs/benchmarks.md",
+)
+def test_crm_contacts_of_a_deal_without_activity_are_scored(tmp_path: Path) -> None:
+    from test_import_hubspot import _export
+
+    from influence.importers import import_hubspot
+
+    folder = tmp_path / "ds"
+    import_hubspot(_export(tmp_path), folder)
+    _invoke(["score", str(folder), "--out", str(tmp_path / "s.parquet"), "--no-progress"])
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert {"joerg@acme.nl", "ann@acme.nl", "greta@globex.de"} <= set(scores["email"])
+
+
+# -- the prior -----------------------------------------------------------------------------------------------------
+def test_rows_the_model_cannot_apply_to_get_the_network_prior(tmp_path: Path) -> None:
+    """Imported feature rows with only the network columns known fall back to the documented prior."""
+    from influence.features import FEATURE_COLUMNS, build_features
+    from influence.predict import Scorer, network_prior
+
+    mbox = tmp_path / "acme.mbox"
+    mbox.write_text(_company_mailbox(), encoding="utf-8")
+    from influence.importers import import_mbox
+
+    import_mbox([mbox], tmp_path / "ds", account_domains=["acme.nl"], deal_by="account")
+    features = build_features(load(tmp_path / "ds"))
+    known = ["rel_net_pagerank", "rel_net_degree"]
+    sparse = features.copy()
+    sparse[[c for c in FEATURE_COLUMNS if c not in known]] = np.nan
+    scored = Scorer.from_ref(None).score_features(sparse, explain=False)
+    assert (scored["method"] == "prior").all()
+    expected = network_prior(features[known].to_numpy(dtype=np.float64), known)
+    np.testing.assert_allclose(scored["influence"].to_numpy(dtype=np.float64), expected)
+    assert scored["influence"].between(0, 1).all() and scored["influence"].nunique() > 1
