@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint audit bench data train evaluate serve score mlflow-ui eval-real clean
+.PHONY: help install run test test-fast test-spark lint audit bench data train evaluate serve score mlflow-ui eval-real clean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,11 @@ test: $(VENV)/.installed ## Run the whole test suite
 
 test-fast: $(VENV)/.installed ## Run the tests not marked slow
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-spark: $(VENV)/.installed ## Install the Spark extra (pyspark; needs Java 17) and run the Spark tests
+	@command -v java >/dev/null || { echo "test-spark: Java 17 is needed (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
+	$(BIN)/python -c 'import pyspark' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[spark]'
+	$(BIN)/python -m pytest -q tests/spark
 
 lint: $(VENV)/.installed ## ruff on src and tests
 	$(BIN)/ruff check src tests

@@ -45,3 +45,18 @@ def _tmp_model_roots(tmp_path_factory):  # noqa: ANN001, ANN202
         os.environ.pop("INFLUENCE_MODEL_ROOTS", None)
     else:
         os.environ["INFLUENCE_MODEL_ROOTS"] = old
+
+
+# --- a small trained bundle, shared: training it once per session instead of once per module ------------------
+@pytest.fixture(scope="session")
+def unit_bundle():  # noqa: ANN201
+    """A small bundle trained on generated data (24 accounts, seed 5; few iterations). Read-only: do not mutate."""
+    from influence.evaluate import labelled_frame
+    from influence.generate import generate
+    from influence.train import default_config, train_frame
+
+    frame, counts = labelled_frame(generate(24, 5))
+    config = default_config()
+    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
+    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
+    return train_frame(frame, config, name="unit", seed=1, counts=counts).bundle

@@ -528,9 +528,10 @@ def _describe_key(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
     return [", ".join(p) for p in zip(*parts, strict=True)]
 
 
-def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarray]:
-    """For rows that repeat an earlier key: their positions and the row number of the first occurrence."""
-    cols = list(keys.columns)
+def _first_rows(keys: Mapping[str, pd.Series], row_base: int) -> tuple[np.ndarray, np.ndarray]:
+    """For rows that repeat an earlier key (columns `keys`): their positions and the row number of the first
+    occurrence."""
+    cols = list(keys)
     if len(cols) == 1:  # the common case, and a Series hashes without building a frame
         column = keys[cols[0]]
         if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
@@ -543,9 +544,10 @@ def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarr
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         repeated = column.duplicated(keep=False).to_numpy()
     else:
-        repeated = keys.duplicated(keep=False).to_numpy()
+        repeated = pd.DataFrame(dict(keys), copy=False).duplicated(keep=False).to_numpy()
     if not repeated.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    keys = pd.DataFrame(dict(keys), copy=False)
     involved = keys.loc[repeated & keys.notna().all(axis=1).to_numpy()].copy()
     involved["_pos"] = involved.index.to_numpy()
     first = involved.groupby(cols, sort=False, dropna=False)["_pos"].transform("min")
@@ -556,18 +558,17 @@ def _first_rows(keys: pd.DataFrame, row_base: int) -> tuple[np.ndarray, np.ndarr
 def _check_keys(table: Table, run: _TableRun, row_base: int) -> None:
     assert run.typed is not None
     if table.primary_key:
-        # A dict of Series: selecting columns with a list would copy them.
-        keys = pd.DataFrame({c: run.col(c) for c in table.primary_key}, copy=False)
+        keys = {c: run.col(c) for c in table.primary_key}
         pos, first = _first_rows(keys, row_base)
         if len(pos):
-            described = _describe_key(keys.iloc[pos], table.primary_key)
+            described = _describe_key(pd.DataFrame(keys).iloc[pos], table.primary_key)
             run.add(
                 pos,
                 table.primary_key[-1],
                 [f"duplicate key {d} (first at row {f})" for d, f in zip(described, first, strict=True)],
             )
     if table.name == "people":
-        email = run.col("email").str.strip().str.lower().to_frame()
+        email = {"email": run.col("email").str.strip().str.lower()}
         pos, first = _first_rows(email, row_base)
         if len(pos):
             values = _quote(run.col("email").iloc[pos])
@@ -744,9 +745,11 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
         for c in missing:
             run.reject_file(c, f"missing column {c!r}; the whole file is rejected")
         return
-    raw = run.raw.reset_index(drop=True)
+    raw = run.raw  # positional index 0..n-1 already (`_run_tables`)
     # An absent nullable column means "nothing known" (exports and JSON bodies often omit empty fields):
     # it is filled with nulls and reported as a warning, never silently.
+    if any(c.name not in raw.columns for c in table.columns):
+        raw = raw.copy(deep=False)  # the filled columns are not part of the record as read (nor the caller's)
     for c in table.columns:
         if c.name not in raw.columns:
             run.add([-1], c.name, [f"column {c.name!r} is absent; read as empty"], severity="warning")
@@ -906,14 +909,21 @@ def _run_tables(
             continue
         assert entry is not None and not isinstance(entry, Path)
         file, raw, bad_cells = entry
-        run = _TableRun(name, file, raw.reset_index(drop=True), rejected=np.zeros(len(raw), dtype=bool))
+        positional = isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1
+        run = _TableRun(
+            name,
+            file,
+            raw if positional else raw.reset_index(drop=True),
+            rejected=np.zeros(len(raw), dtype=bool),
+        )
         del raw, entry
         for pos, column, message in bad_cells:
             run.add([pos], column, [message])
         if run.n == 0 and table.required:
             run.add([-1], None, ["has no data rows"], severity="warning")
         _validate_table(table, run, runs, row_base)
-        run.compact()
+        if path is not None:  # files: free the rows as read; in-memory frames belong to the caller anyway
+            run.compact()
         runs[name] = run
     return _finish(runs, notes, row_base, path)
 

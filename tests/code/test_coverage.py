@@ -201,17 +201,10 @@ def test_every_profile_has_an_angle() -> None:
 
 
 @pytest.fixture(scope="module")
-def scorer():
-    from influence.evaluate import labelled_frame
-    from influence.generate import generate
+def scorer(unit_bundle):
     from influence.predict import Scorer
-    from influence.train import default_config, train_frame
 
-    frame, counts = labelled_frame(generate(24, 5))
-    config = default_config()
-    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    return Scorer(train_frame(frame, config, name="unit", seed=1, counts=counts).bundle)
+    return Scorer(unit_bundle)
 
 
 def test_score_dataset_coverage_matches_the_people_frame(scorer) -> None:

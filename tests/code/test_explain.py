@@ -89,19 +89,13 @@ def test_zero_contributions_are_never_reasons() -> None:
 
 
 @pytest.fixture(scope="module")
-def scored():
-    """A small bundle trained on generated data (fixed seed) and another generated dataset's feature rows."""
-    from influence.evaluate import labelled_frame
+def scored(unit_bundle):
+    """The session's small trained bundle and another generated dataset's feature rows."""
     from influence.features import build_features
     from influence.generate import generate
     from influence.predict import Scorer
-    from influence.train import default_config, train_frame
 
-    frame, counts = labelled_frame(generate(24, 5))
-    config = default_config()
-    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    bundle = train_frame(frame, config, name="unit", seed=1, counts=counts).bundle
+    bundle = unit_bundle
     features = build_features(generate(6, 77))
     return Scorer(bundle, n_reasons=4), features
 

@@ -159,17 +159,9 @@ def test_bundle_influence_and_profile_equal_the_pipelines(small_bundle) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_bundle():
-    """A bundle trained on a small generated dataset (fixed seed), and that dataset's feature rows."""
-    from influence.evaluate import labelled_frame
+def small_bundle(unit_bundle):
+    """The session's small trained bundle, and the feature rows of the dataset it was trained on."""
     from influence.features import build_features
     from influence.generate import generate
-    from influence.train import default_config, train_frame
 
-    ds = generate(24, 5)
-    frame, counts = labelled_frame(ds)
-    config = default_config()
-    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    result = train_frame(frame, config, name="unit", seed=1, counts=counts)
-    return result.bundle, build_features(ds)
+    return unit_bundle, build_features(generate(24, 5))

@@ -15,16 +15,10 @@ from influence.predict import MIN_OBSERVED_SHARE, PEOPLE_COLUMNS, PROBA_COLUMNS,
 
 
 @pytest.fixture(scope="module")
-def setup():
-    from influence.evaluate import labelled_frame
+def setup(unit_bundle):
     from influence.generate import generate
-    from influence.train import default_config, train_frame
 
-    frame, counts = labelled_frame(generate(24, 5))
-    config = default_config()
-    config["influence"].update(max_iter=40, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    bundle = train_frame(frame, config, name="unit", seed=1, counts=counts).bundle
+    bundle = unit_bundle
     ds = generate(5, 44)
     return Scorer(bundle), bundle, ds, build_features(ds)
 

@@ -16,20 +16,14 @@ N_ACCOUNTS = 7
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory):
+def workspace(tmp_path_factory: pytest.TempPathFactory, unit_bundle):
     """A generated dataset folder (fixed seed), a small trained bundle on disk, and its Scorer."""
     from influence.bundle import save_bundle
-    from influence.evaluate import labelled_frame
     from influence.generate import generate
     from influence.predict import Scorer
-    from influence.train import default_config, train_frame
 
     root = tmp_path_factory.mktemp("batch")
-    frame, counts = labelled_frame(generate(24, 5))
-    config = default_config()
-    config["influence"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=20, n_iter_no_change=5, min_samples_leaf=10)
-    bundle = train_frame(frame, config, name="unit", seed=1, counts=counts).bundle
+    bundle = unit_bundle
     model_dir = save_bundle(bundle, root / "models")
     ds = generate(N_ACCOUNTS, 21)
     data_dir = write_dataset(ds, root / "data")

@@ -53,6 +53,7 @@ def single_machine(folder) -> pd.DataFrame:
 
 
 @needs_spark
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_spark_scores_equal_the_single_machine_path(folder, session, single_machine, tmp_path) -> None:
     from influence.spark import score_with_spark
@@ -74,6 +75,7 @@ def test_spark_scores_equal_the_single_machine_path(folder, session, single_mach
 
 
 @needs_spark
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_cli_engine_spark_writes_the_same_csv(folder, session, single_machine, tmp_path) -> None:
     from influence.cli import app
