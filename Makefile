@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-spark lint audit bench data train evaluate serve score mlflow-ui eval-real clean
+.PHONY: help install run test test-fast test-spark lint audit bench data train evaluate serve score report mlflow-ui eval-real clean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,8 +32,10 @@ $(SAMPLE)/accounts.parquet: | $(VENV)/.installed
 data: $(VENV)/.installed ## Regenerate the committed sample dataset (200 accounts, seed 7)
 	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7
 
-run: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## The main job: validate the sample data and print a summary
+run: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## The main job: validate the sample, print the ranked DMU of 3 open deals, score the account list
 	$(INFLUENCE) validate $(SAMPLE)
+	$(INFLUENCE) dmu $(SAMPLE) --top 3
+	$(INFLUENCE) score $(SAMPLE) --accounts $(ACCOUNTS_LIST) --out reports/scores.csv --deals-out reports/deals.csv
 
 test: $(VENV)/.installed ## Run the whole test suite
 	$(BIN)/python -m pytest -q
@@ -82,6 +84,9 @@ serve: $(VENV)/.installed ## Serve the scoring API on http://127.0.0.1:8000 (Ope
 
 score: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Batch-score the sample accounts to reports/scores.parquet + reports/deals.csv (docs/scoring.md)
 	$(INFLUENCE) score $(SAMPLE) $(if $(wildcard $(ACCOUNTS_LIST)),--accounts $(ACCOUNTS_LIST),) --out reports/scores.parquet --deals-out reports/deals.csv
+
+report: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Self-contained HTML account report (DMU maps) for the sample account list -> reports/sample-dmu.html
+	$(INFLUENCE) report $(SAMPLE) --accounts $(ACCOUNTS_LIST) --out reports/sample-dmu.html
 
 eval-real: $(VENV)/.installed ## Zero-label check on real Enron mail (../shared/data/enron-dev): Senior/Junior AUC vs baselines
 	$(INFLUENCE) eval-real --json reports/eval-real.json

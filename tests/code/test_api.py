@@ -5,7 +5,6 @@ equals the Scorer on the same data read from files, and /v1/people/score equals 
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import logging
 import random
@@ -30,35 +29,19 @@ SEED = 5
 N_ACCOUNTS = 24
 
 
-# -- fixtures: one small bundle trained with the project's own generator and trainer (fixed seeds) ----------------
-@functools.cache
-def tiny_model() -> tuple[Any, Any]:
-    """(bundle, dataset): a quick model on 24 generated accounts; shared with test_api_fuzz.py."""
-    from influence.evaluate import labelled_frame
+# -- fixtures: the suite's small bundle (tests/conftest.py: generate(24, 5), few iterations) and its data -----------
+@pytest.fixture(scope="module")
+def model(unit_bundle) -> tuple[Any, Any]:
+    """(bundle, dataset): the bundle was trained on this very generated dataset (24 accounts, seed 5)."""
     from influence.generate import generate
-    from influence.train import default_config, train_frame
 
-    ds = generate(N_ACCOUNTS, SEED)
-    frame, counts = labelled_frame(ds)
-    config = default_config()
-    config["influence"].update(max_iter=30, n_iter_no_change=5, min_samples_leaf=10)
-    config["profile"].update(max_iter=20, n_iter_no_change=5, min_samples_leaf=10)
-    result = train_frame(frame, config, name="api-test", seed=1, counts=counts, accounts=ds.accounts)
-    return result.bundle, ds
+    return unit_bundle, generate(N_ACCOUNTS, SEED)
 
 
 @pytest.fixture(scope="module")
-def model() -> tuple[Any, Any]:
-    return tiny_model()
-
-
-@pytest.fixture(scope="module")
-def models_root(tmp_path_factory: pytest.TempPathFactory):
-    """A models folder the loader trusts (bundles are pickles: only allowed roots are ever unpickled)."""
-    root = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INFLUENCE_MODEL_ROOTS", str(root))
-        yield root
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Under pytest's base temp folder, which tests/conftest.py adds to the folders models may be loaded from."""
+    return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="module")
@@ -484,6 +467,20 @@ def test_auth_on_needs_a_key_everywhere_but_health(model, deal_body) -> None:
         assert scored.status_code == 200
         schema = c.get("/openapi.json", headers={"X-API-Key": "key-one"}).json()
         assert "APIKeyHeader" in schema["components"]["securitySchemes"]
+
+
+def test_auth_on_page_shells_open_but_their_json_needs_the_key(model) -> None:
+    bundle, _ = model
+    settings = ApiSettings(model="unused", api_keys=["key-one"])
+    with TestClient(create_app(settings, bundle=bundle)) as c:
+        # the HTML shell holds no data; a browser navigation cannot carry the header, so it must load
+        page = c.get("/map")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        # the data behind the pages is protected like every other API route
+        assert c.post("/v1/deals/map", json={}).status_code == 401
+        assert c.get("/v1/dataset/deals").status_code == 401
+        # a path that merely starts like a page is not public
+        assert c.get("/mapx").status_code == 401
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,8 @@
 must match the documented status codes, content types and response schemas. Bounded (30 examples per operation,
 derandomized) so it stays fast and repeatable.
 
-The schema is read from an app built at import (cheap: no model is loaded then); the model, trained with the
-project's own generator and trainer, is attached by a fixture before the first request. (schemathesis'
+The schema is read from an app built at import (cheap: no model is loaded then); the suite's small bundle (trained
+with the project's own generator and trainer, tests/conftest.py) is attached by a fixture before the first request. (schemathesis'
 `pytest.from_fixture` loader needs a pytest-internal attribute that pytest 9.2 no longer has.)
 """
 
@@ -18,7 +18,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from test_api import tiny_model
 
 from influence.api import ApiSettings, create_app
 
@@ -31,11 +30,10 @@ schema.app = app
 
 
 @pytest.fixture(scope="module", autouse=True)
-def loaded_model() -> None:
+def loaded_model(unit_bundle) -> None:
     from influence.api._service import load_service
 
-    bundle, _ = tiny_model()
-    app.state.service = load_service(SETTINGS, bundle)
+    app.state.service = load_service(SETTINGS, unit_bundle)
 
 
 @schema.parametrize()

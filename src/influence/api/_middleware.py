@@ -22,6 +22,10 @@ logger = logging.getLogger("influence.api")
 
 # Answer without an API key even when auth is on: orchestrators probe these and they reveal nothing.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# The map pages' HTML shells and their static assets carry no data (the JSON they fetch does, and needs the key);
+# a browser cannot add a header to a navigation, so without this the pages could never ask for the key.
+PAGE_SHELLS = frozenset({"/", "/deals", "/map"})
+PAGE_PREFIXES = ("/deals/", "/static/")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
@@ -32,7 +36,8 @@ class GatewayMiddleware:
     1. take the client's `X-Request-ID` when it is well formed, else make one; it is echoed in every response and
        stored in `scope["state"]["request_id"]` for the error handlers and logs;
     2. add `X-Model-Version` to every response once a model is loaded;
-    3. when `api_keys()` is non-empty, refuse (401) any path but /healthz and /readyz without a valid `X-API-Key`;
+    3. when `api_keys()` is non-empty, refuse (401) any path but /healthz, /readyz and the map pages' data-free
+       HTML shells and static assets without a valid `X-API-Key`;
     4. refuse (413) a body larger than `max_body_bytes()`: by its Content-Length up front, and by counting the
        streamed bytes (chunked uploads, or a Content-Length that lies). The body is buffered and replayed to the app.
     """
@@ -70,7 +75,7 @@ class GatewayMiddleware:
             await send(message)
 
         keys = self.api_keys()
-        if keys and scope["path"] not in PUBLIC_PATHS:
+        if keys and not _public(scope["path"]):
             offered = headers.get("x-api-key", "")
             # Compare against every key in constant time, so timing reveals neither a key nor which one matched.
             matched = False
@@ -114,6 +119,11 @@ class GatewayMiddleware:
             return await receive()
 
         await self.app(scope, replay, send_with_headers)
+
+
+def _public(path: str) -> bool:
+    """Health probes and the pages' data-free shells answer without a key."""
+    return path in PUBLIC_PATHS or path in PAGE_SHELLS or path.startswith(PAGE_PREFIXES)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

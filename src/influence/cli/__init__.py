@@ -32,9 +32,20 @@ def _root(
     """Who really decides a B2B deal."""
 
 
-from influence.cli import _evalreal, _features, _generate, _import, _model, _privacy, _report, _serve, _validate  # noqa: E402
+from influence.cli import (  # noqa: E402
+    _dmu,
+    _evalreal,
+    _features,
+    _generate,
+    _import,
+    _model,
+    _privacy,
+    _report,
+    _serve,
+    _validate,
+)
 
-for _stage in (_generate, _validate, _import, _features, _model, _serve, _privacy, _report, _evalreal):
+for _stage in (_generate, _validate, _import, _features, _model, _serve, _dmu, _privacy, _report, _evalreal):
     _stage.register(app)
 
 

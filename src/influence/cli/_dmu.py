@@ -1,0 +1,106 @@
+"""`influence dmu`: print the ranked DMU of a few deals, with coverage gaps and next-best contacts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def pick_deals(deals: Any, wanted: list[str], n: int) -> list[str]:
+    """The deals to show: the ones asked for, else the `n` newest open deals (then the newest closed ones)."""
+    if wanted:
+        return wanted
+    order = deals.assign(_open=deals["outcome"].astype(str).eq("open")).sort_values(
+        ["_open", "created_at", "deal_id"], ascending=[False, False, True]
+    )
+    return order["deal_id"].astype(str).head(n).tolist()
+
+
+def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people: int) -> str:
+    """A deal's scores as text for a terminal: ranked people with reasons, gaps, next-best contacts."""
+    head = (
+        f"Deal {report['deal_id']}  account {report['account_id']}  {deal_row.get('outcome', '')}"
+        f"  created {str(deal_row.get('created_at', ''))[:10]}  model {report['model_version']}"
+    )
+    lines = [head, "=" * min(len(head), 110)]
+    people = sorted(report["people"], key=lambda p: p["influence_rank"])
+    for p in people[:max_people]:
+        name = p.get("full_name") or p.get("email") or p["person_id"]
+        title = p.get("title") or "(no title)"
+        lines.append(
+            f"{p['influence_rank']:>3}. {p['influence']:.2f}  {p['profile']:<21} {name[:26]:<26} {title[:34]}"
+        )
+        for reason in p.get("reasons") or []:
+            lines.append(textwrap.fill(reason, 104, initial_indent="       - ", subsequent_indent="         "))
+    if len(people) > max_people:
+        lines.append(f"     ... and {len(people) - max_people} more people (all of them in the --out file)")
+    lines.append("  Coverage gaps:")
+    lines += [f"    - {g}" for g in report["gaps"]] or ["    (none)"]
+    lines.append("  Next-best contacts:")
+    contacts = report["next_best_contacts"]
+    for c in contacts:
+        who = c.get("full_name") or c["person_id"]
+        lines.append(
+            textwrap.fill(
+                f"{c['rank']}. {who} ({c.get('title') or 'no title'}), {c['profile']}, influence "
+                f"{c['influence']:.2f}: {c['angle']}",
+                104,
+                initial_indent="    ",
+                subsequent_indent="       ",
+            )
+        )
+    if not contacts:
+        lines.append("    (none: every high-influence person is engaged)")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dmu`."""
+
+    @app.command("dmu")
+    def dmu(
+        folder: Path = typer.Argument(..., help="Dataset folder (data contract)."),
+        deal: list[str] = typer.Option([], "--deal", help="Deal id to show (repeatable). Default: newest open deals."),
+        top: int = typer.Option(3, "--top", min=1, help="How many deals to show when no --deal is given."),
+        people: int = typer.Option(8, "--people", min=1, help="People shown per deal."),
+        model: str | None = typer.Option(None, "--model", help="Model bundle folder or models:/NAME@ALIAS."),
+        as_of: str | None = typer.Option(None, "--as-of", help="Score as known at this time (ISO 8601 with Z)."),
+    ) -> None:
+        """Print the ranked DMU (person, title, influence, profile, reasons) of a few deals, with coverage gaps and
+        next-best contacts."""
+        from influence.bundle import BundleError
+        from influence.data import DatasetError, load
+        from influence.predict import Scorer
+        from influence.settings import default_model_path
+
+        try:
+            ds = load(folder)
+        except DatasetError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        chosen = pick_deals(ds.deals, deal, top)
+        unknown = sorted(set(chosen) - set(ds.deals["deal_id"].astype(str)))
+        if unknown:
+            typer.echo(f"error: deal(s) not in {folder}: {', '.join(unknown)}", err=True)
+            raise typer.Exit(1)
+        try:
+            scorer = Scorer.from_ref(model or str(default_model_path()))
+        except BundleError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        try:
+            result = scorer.score_dataset(ds, deal_ids=chosen, as_of=as_of)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        deals = ds.deals.set_index(ds.deals["deal_id"].astype(str))
+        for deal_id in chosen:
+            try:
+                report = result.deal_report(deal_id)
+            except KeyError:
+                typer.echo(f"Deal {deal_id}: nobody on the buyer side is active yet; nothing to score.\n")
+                continue
+            typer.echo(format_deal(report, deal_row=deals.loc[deal_id].to_dict(), max_people=people) + "\n")
