@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import random
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -467,6 +468,17 @@ def test_auth_on_needs_a_key_everywhere_but_health(model, deal_body) -> None:
         assert scored.status_code == 200
         schema = c.get("/openapi.json", headers={"X-API-Key": "key-one"}).json()
         assert "APIKeyHeader" in schema["components"]["securitySchemes"]
+
+
+def test_docs_work_offline(client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    # every script and stylesheet comes from the app itself, never a CDN
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
+    assert assets and not [a for a in assets if a.startswith(("http://", "https://", "//"))]
+    for asset in assets:
+        if asset.endswith((".js", ".css")):
+            assert client.get(asset).status_code == 200, asset
 
 
 def test_auth_on_page_shells_open_but_their_json_needs_the_key(model) -> None:

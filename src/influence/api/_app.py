@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from influence import __version__
@@ -65,7 +66,8 @@ def create_app(settings: ApiSettings | None = None, *, bundle: Any = None) -> Fa
         finally:
             limits.restore_original_limits()
 
-    app = FastAPI(
+    # Swagger UI's assets are served by the app itself (fastapi-offline), so /docs works with no internet.
+    app = FastAPIOffline(
         title="influence scoring API",
         version=__version__,
         description=(
