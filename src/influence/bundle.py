@@ -224,8 +224,10 @@ def account_hashes(accounts: pd.DataFrame, *, salt: str | None = None) -> list[s
     identity (id, name, domain), sorted: lets `evaluate` detect training accounts without the bundle storing
     account ids or names, and without a plain sha256 that a list of company names would reverse."""
     from influence.privacy import keyed_hash
+    from influence.settings import pseudonym_salt
 
-    return sorted({keyed_hash(k, salt, length=64) for k in _account_keys(accounts)})
+    key = salt or pseudonym_salt()  # resolved once: the default reads the salt file on every call
+    return sorted({keyed_hash(k, key, length=64) for k in _account_keys(accounts)})
 
 
 def overlapping_accounts(bundle: ModelBundle, accounts: pd.DataFrame) -> list[str]:
@@ -252,7 +254,10 @@ def overlapping_accounts(bundle: ModelBundle, accounts: pd.DataFrame) -> list[st
         )
         return []
     else:
-        hashes = [keyed_hash(k, length=64) for k in keys]
+        from influence.settings import pseudonym_salt
+
+        salt = pseudonym_salt()
+        hashes = [keyed_hash(k, salt, length=64) for k in keys]
     hit = np.array([h in trained for h in hashes], dtype=bool)
     return sorted(set(accounts.loc[hit, "account_id"].astype(str)))
 

@@ -15,6 +15,8 @@ profile with `profile_confidence >= PRESENT_MIN_CONFIDENCE` and `influence >= PR
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -124,8 +126,8 @@ def engagement(ds: Dataset, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     emails = np.fromiter((counts[k][1] for k in keys), dtype=np.int64, count=len(keys))
     return pd.DataFrame(
         {
-            "deal_id": pd.array([k[0] for k in keys], dtype="string"),
-            "person_id": pd.array([k[1] for k in keys], dtype="string"),
+            "deal_id": pd.array([k[0] for k in keys], dtype=_string_dtype()),
+            "person_id": pd.array([k[1] for k in keys], dtype=_string_dtype()),
             "seller_meetings": meetings,
             "seller_emails": emails,
             "engagement": engagement_level(meetings, emails, assessable),
@@ -145,7 +147,7 @@ def engagement_counts(
     people = ds.people
     sellers = set(
         people["person_id"].to_numpy(dtype=object)[
-            (people["side"].astype("string") == "seller").to_numpy(bool, na_value=False)
+            (people["side"].astype(_string_dtype()) == "seller").to_numpy(bool, na_value=False)
         ]
     )
     meeting_counts: dict[tuple[str, str], int] = {}
@@ -162,7 +164,7 @@ def engagement_counts(
     # Present: attended, or accepted when attendance is unknown, and the organiser (the features' rule).
     att = ds.meeting_attendees
     attended = att["attended"].to_numpy(dtype=object, na_value=None)
-    accepted = (att["response"].astype("string") == "accepted").to_numpy(dtype=bool, na_value=False)
+    accepted = (att["response"].astype(_string_dtype()) == "accepted").to_numpy(dtype=bool, na_value=False)
     present: set[tuple[str, str]] = set()
     for m, p, a, acc in zip(
         att["meeting_id"].to_numpy(dtype=object),
@@ -224,7 +226,7 @@ def engagement_counts(
 
 def has_seller_side(ds: Dataset) -> bool:
     """Whether the dataset knows any seller-side person; without one, engagement cannot be assessed."""
-    return bool((ds.people["side"].astype("string") == "seller").any())
+    return bool((ds.people["side"].astype(_string_dtype()) == "seller").any())
 
 
 def engagement_level(meetings: pd.Series, emails: pd.Series, assessable: bool) -> np.ndarray:
@@ -246,83 +248,94 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
     names the most influential person at that engagement level.
     """
     profiles = [p for p in PROFILES if p != "peripheral"]
-    deals = pd.unique(people["deal_id"].astype(str))
-    grid = pd.DataFrame(
-        {
-            "deal_id": np.repeat(deals, len(profiles)),
-            "profile": np.tile(np.asarray(profiles, dtype=object), len(deals)),
-        }
-    )
-    ok = (people["profile_confidence"].astype("float64") >= PRESENT_MIN_CONFIDENCE) & (
-        people["influence"].astype("float64") >= PRESENT_MIN_INFLUENCE
-    )
-    cols = ["deal_id", "person_id", "full_name", "email", "influence", "profile", "profile_confidence"]
-    cols += ["engagement", "seller_emails"]
-    q = people.loc[ok.to_numpy(), [c for c in cols if c in people.columns]].copy()
-    q["deal_id"] = q["deal_id"].astype(str)
-    q["profile"] = q["profile"].astype(str)
-    q["_eng"] = q["engagement"].map(_ENGAGEMENT_ORDER).fillna(9).astype(int)
-    q["_neg"] = -q["influence"].astype("float64")
-    keys = ["deal_id", "profile"]
-    top = q.sort_values([*keys, "_neg", "person_id"], kind="stable").drop_duplicates(keys)
-    who = q.sort_values([*keys, "_eng", "_neg", "person_id"], kind="stable").drop_duplicates(keys)
-    top = top.set_index(keys)
-    who = who.set_index(keys)
-    index = pd.MultiIndex.from_frame(grid)
-    top = top.reindex(index)
-    who = who.reindex(index)
-    present = top["person_id"].notna().to_numpy()
-    best = who["engagement"].to_numpy(dtype=object)
-    name_cols = [c for c in ("full_name", "email", "person_id") if c in q.columns]
-    names = [_name_of(r) for r in who[name_cols].itertuples(index=False)]
-    top_names = [_name_of(r) for r in top[name_cols].itertuples(index=False)]
+    deals = [str(d) for d in pd.unique(people["deal_id"].astype(str))]
+    n = len(people)
+
+    def column(name: str) -> np.ndarray:
+        if name in people.columns:
+            return people[name].to_numpy(dtype=object, na_value=None)
+        return np.full(n, None, dtype=object)
+
+    influence = people["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    confidence = people["profile_confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = np.flatnonzero((confidence >= PRESENT_MIN_CONFIDENCE) & (influence >= PRESENT_MIN_INFLUENCE))
+    deal_col, profile_col, pid = column("deal_id"), column("profile"), column("person_id")
+    name_cols = [column(c) for c in ("full_name", "email", "person_id") if c in people.columns]
+    eng_col = column("engagement")
+    emails_col = column("seller_emails")
+    # Per (deal, profile): the most influential qualifying person (ties: person_id, then row order), and the
+    # most influential one at the best engagement level; the sort keys the frame version used.
+    top: dict[tuple[str, str], tuple] = {}
+    who: dict[tuple[str, str], tuple] = {}
+    for i in ok.tolist():
+        key = (str(deal_col[i]), str(profile_col[i]))
+        rank = (-influence[i], pid[i], i)
+        if key not in top or rank < top[key]:
+            top[key] = rank
+        wrank = (_ENGAGEMENT_ORDER.get(eng_col[i], 9), *rank)
+        if key not in who or wrank < who[key]:
+            who[key] = wrank
+    rows_deal, rows_profile, present, top_i, who_i = [], [], [], [], []
+    for d in deals:
+        for p in profiles:
+            rows_deal.append(d)
+            rows_profile.append(p)
+            t = top.get((d, p))
+            present.append(t is not None)
+            top_i.append(t[-1] if t is not None else -1)
+            w = who.get((d, p))
+            who_i.append(w[-1] if w is not None else -1)
+
+    def name(i: int) -> str | None:
+        return _name_of(tuple(c[i] for c in name_cols)) if i >= 0 else None
+
     status, messages = [], []
-    for i, profile in enumerate(grid["profile"]):
+    for profile, here, i in zip(rows_profile, present, who_i, strict=True):
         important = profile in IMPORTANT_PROFILES
         label = profile_label(profile)
-        if not present[i]:
+        if not here:
             status.append("missing")
             messages.append(f"no {label} identified among the people seen so far" if important else None)
             continue
-        level = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(best[i]), "unknown")
+        level = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(eng_col[i]), "unknown")
         status.append(level)
         message = None
         if important and engagement_assessable and level != "engaged":
-            name = names[i]
+            who_name = name(i)
             if level == "weak":
-                n = int(who["seller_emails"].iat[i])
+                k = int(emails_col[i])
                 message = (
-                    f"the {label} ({name}) is only weakly engaged: {n} e-mail{'s' if n != 1 else ''} with us, "
-                    "no meeting"
+                    f"the {label} ({who_name}) is only weakly engaged: {k} e-mail{'s' if k != 1 else ''} with "
+                    "us, no meeting"
                 )
             elif profile == "silent_influencer":
-                message = f"the silent influencer ({name}) has met us in no meeting"
+                message = f"the silent influencer ({who_name}) has met us in no meeting"
             else:
                 message = (
-                    f"no {label} engaged: {name} has met us in no meeting and exchanged no e-mail with us"
+                    f"no {label} engaged: {who_name} has met us in no meeting and exchanged no e-mail with us"
                 )
         messages.append(message)
-    out = pd.DataFrame(
-        {
-            "deal_id": grid["deal_id"].to_numpy(),
-            "profile": grid["profile"].to_numpy(),
-            "important": grid["profile"].isin(IMPORTANT_PROFILES).to_numpy(),
-            "present": present,
-            "influence": top["influence"].to_numpy(dtype=np.float64),
-            "profile_confidence": top["profile_confidence"].to_numpy(dtype=np.float64),
-            "status": status,
-        }
-    )
-    # Text columns stay object so "nothing to say" is None, not NaN (pandas 3 would infer a str dtype).
-    obj = {
-        "person_id": [None if not p else str(v) for p, v in zip(present, top["person_id"], strict=True)],
-        "full_name": [n if p else None for p, n in zip(present, top_names, strict=True)],
-        "engagement": [None if not p else str(b) for p, b in zip(present, best, strict=True)],
-        "message": messages,
+    top_idx = np.asarray(top_i, dtype=np.int64)
+    has = top_idx >= 0
+    nan = np.full(len(top_idx), np.nan)
+    # Text columns stay object so "nothing to say" is None, not NaN (pandas 3 would infer a str dtype); one
+    # constructor call in the final column order (each later column assignment costs ~0.3 ms).
+    columns = {
+        "deal_id": np.asarray(rows_deal, dtype=object),
+        "profile": np.asarray(rows_profile, dtype=object),
+        "important": np.isin(np.asarray(rows_profile, dtype=object), IMPORTANT_PROFILES),
+        "present": np.asarray(present, dtype=bool),
+        "person_id": pd.Series([str(pid[i]) if i >= 0 else None for i in top_i], dtype=object),
+        "full_name": pd.Series([name(i) for i in top_i], dtype=object),
+        "influence": np.where(has, influence[top_idx], np.nan) if n else nan,
+        "profile_confidence": np.where(has, confidence[top_idx], np.nan) if n else nan,
+        "engagement": pd.Series(
+            [str(eng_col[w]) if t >= 0 else None for t, w in zip(top_i, who_i, strict=True)], dtype=object
+        ),
+        "status": status,
+        "message": pd.Series(messages, dtype=object),
     }
-    for column, values in obj.items():
-        out[column] = pd.Series(values, index=out.index, dtype=object)
-    return out[COVERAGE_COLUMNS]
+    return pd.DataFrame(columns, columns=COVERAGE_COLUMNS)
 
 
 def _name_of(row: tuple) -> str | None:
@@ -346,30 +359,54 @@ def next_best_contacts(
     When engagement cannot be assessed, the most influential people are listed with engagement `unknown`.
     `why`: optional text per row of `people` (same index), e.g. the strongest positive reason.
     """
-    cand = people[people["influence"].astype("float64") >= NEXT_BEST_MIN_INFLUENCE]
+    influence = people["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    keep = influence >= NEXT_BEST_MIN_INFLUENCE
     if engagement_assessable:
-        cand = cand[cand["engagement"].isin(["none", "weak"])]
-    if "method" in cand.columns:
-        cand = cand[cand["method"] == "model"]
-    cand = cand.sort_values(
-        ["deal_id", "influence", "person_id"], ascending=[True, False, True], kind="stable"
-    )
-    cand = cand.groupby("deal_id", sort=False).head(k)
+        keep &= people["engagement"].isin(["none", "weak"]).to_numpy(dtype=bool)
+    if "method" in people.columns:
+        keep &= (people["method"] == "model").to_numpy(dtype=bool, na_value=False)
+    # Sorted by deal, influence (highest first), person_id, then row order; plain Python on the few candidates
+    # (a frame sort + groupby costs milliseconds of overhead for one deal).
+    deal = people["deal_id"].to_numpy(dtype=object)
+    pid = people["person_id"].to_numpy(dtype=object)
+    rows = sorted(np.flatnonzero(keep).tolist(), key=lambda i: (deal[i], -influence[i], pid[i], i))
+    chosen, rank = [], []
+    for i in rows:
+        n = rank[-1] + 1 if chosen and deal[chosen[-1]] == deal[i] else 1
+        if n <= k:
+            chosen.append(i)
+            rank.append(n)
+    labels = people.index[chosen]
+
+    def take(column: str) -> pd.Series | None:
+        # Column by column on the few chosen rows: `people.iloc[chosen]` would copy every column of the frame, and Series.iloc costs more than an array take.
+        if column not in people.columns:
+            return None
+        values = people[column]
+        return pd.Series(values.array.take(np.asarray(chosen, dtype=np.intp)), dtype=values.dtype, copy=False)
+
+    profile = take("profile")
     out = pd.DataFrame(
         {
-            "deal_id": cand["deal_id"].astype("string"),
-            "rank": cand.groupby("deal_id", sort=False).cumcount().to_numpy() + 1,
-            "person_id": cand["person_id"].astype("string"),
-            "full_name": cand.get("full_name"),
-            "title": cand.get("title"),
-            "profile": cand["profile"],
-            "influence": cand["influence"].astype("float64"),
-            "engagement": cand["engagement"],
-            "seller_meetings": cand["seller_meetings"].astype("int64"),
-            "seller_emails": cand["seller_emails"].astype("int64"),
-            "angle": cand["profile"].map(lambda p: ANGLES.get(str(p), ANGLES["peripheral"])),
-            "why": why.reindex(cand.index) if why is not None else None,
+            "deal_id": take("deal_id").astype(_string_dtype()),
+            "rank": np.asarray(rank, dtype=np.int64),
+            "person_id": take("person_id").astype(_string_dtype()),
+            "full_name": take("full_name"),
+            "title": take("title"),
+            "profile": profile,
+            "influence": take("influence").astype(np.float64),
+            "engagement": take("engagement"),
+            "seller_meetings": take("seller_meetings").astype(np.int64),
+            "seller_emails": take("seller_emails").astype(np.int64),
+            "angle": profile.map(lambda p: ANGLES.get(str(p), ANGLES["peripheral"])),
+            "why": why.reindex(labels).reset_index(drop=True) if why is not None else None,
         },
         columns=NEXT_BEST_COLUMNS,
     )
-    return out.reset_index(drop=True)
+    return out
+
+
+@functools.cache
+def _string_dtype() -> pd.StringDtype:
+    """pandas' "string" dtype; looking it up by name costs ~40 us per call."""
+    return pd.api.types.pandas_dtype("string")

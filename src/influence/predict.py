@@ -11,6 +11,7 @@ People the model cannot apply to get a zero-label, network-only prior (`method =
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -467,7 +468,8 @@ class Scorer:
         """
         from influence.coverage import (
             deal_coverage,
-            engagement,
+            engagement_counts,
+            engagement_level,
             has_seller_side,
             next_best_contacts,
         )
@@ -476,54 +478,83 @@ class Scorer:
         as_of_ts = parse_as_of(as_of)
         features = build_features(ds, as_of=as_of_ts)
         if deal_ids is not None:
-            wanted = pd.Index(pd.unique(pd.Series(list(deal_ids), dtype="string")))
-            unknown = wanted.difference(pd.Index(ds.deals["deal_id"].astype("string")))
+            wanted = pd.Index(pd.unique(pd.Series(list(deal_ids), dtype=_string_dtype())))
+            unknown = wanted.difference(pd.Index(ds.deals["deal_id"].astype(_string_dtype())))
             if len(unknown):
                 raise ValueError(f"deal_ids not in the dataset: {', '.join(map(str, unknown[:10]))}")
             features = features[features["deal_id"].isin(wanted)].reset_index(drop=True)
-        people = ds.people.drop_duplicates("person_id").set_index(
-            ds.people["person_id"].drop_duplicates().astype(str)
+        # Plain arrays and dicts from here on: one API deal is ~30 rows, where each pandas reindex/sort/astype
+        # costs a fixed ~0.1-1 ms; the frames are built once at the end.
+        n = len(features)
+        account = features["account_id"].astype(_string_dtype()).array
+        deal = features["deal_id"].astype(_string_dtype()).array
+        person = features["person_id"].astype(_string_dtype()).array
+        deal_o = deal.to_numpy(dtype=object, na_value=None)
+        person_o = person.to_numpy(dtype=object, na_value=None)
+        first: dict[Any, int] = {}
+        for i, q in enumerate(ds.people["person_id"].astype(str).tolist()):
+            first.setdefault(q, i)
+        pos = np.asarray([first.get(str(q), -1) for q in person_o], dtype=np.int64)
+        info = {}
+        for c in ("email", "full_name", "title"):
+            values = ds.people[c].to_numpy(dtype=object, na_value=None)
+            info[c] = pd.array([values[i] if i >= 0 else None for i in pos.tolist()], dtype=_string_dtype())
+
+        X = self.feature_matrix(features)
+        extra = None
+        if explain:
+            extra = [{"title": t} for t in info["title"].to_numpy(dtype=object, na_value=None).tolist()]
+        block = self._score_block(X, extra, explain, contributions)
+        rank = _rank_within(
+            features["deal_id"].to_numpy(dtype=object),
+            block["influence"],
+            features["person_id"].to_numpy(dtype=object),
         )
-        pid = features["person_id"].astype(str).to_numpy()
-        info = {c: people[c].reindex(pid).to_numpy() for c in ("email", "full_name", "title")}
-        frame = features.copy()
-        frame.insert(3, "title", pd.array(info["title"], dtype="string"))
-        scored, why, contrib = self._score_frame(frame, explain=explain, contributions=contributions)
+        contrib = None
+        if contributions:
+            contrib = self._contributions_frame(features[["deal_id", "person_id"]], X, block)
 
         assessable = has_seller_side(ds)
-        eng = engagement(ds, as_of_ts)
-        keys = pd.MultiIndex.from_arrays([scored["deal_id"].astype(str), scored["person_id"].astype(str)])
-        eng_idx = eng.set_index([eng["deal_id"].astype(str), eng["person_id"].astype(str)])
-        seller_meetings = eng_idx["seller_meetings"].reindex(keys).fillna(0).astype("int64").to_numpy()
-        seller_emails = eng_idx["seller_emails"].reindex(keys).fillna(0).astype("int64").to_numpy()
-        level = np.where(seller_meetings > 0, "engaged", np.where(seller_emails > 0, "weak", "none")).astype(
-            object
-        )
-        if not assessable:
-            level[:] = "unknown"
+        counts = engagement_counts(ds, as_of_ts)
+        found = [counts.get((str(d), str(q)), (0, 0)) for d, q in zip(deal_o, person_o, strict=True)]
+        seller_meetings = np.fromiter((m for m, _ in found), dtype=np.int64, count=n)
+        seller_emails = np.fromiter((e for _, e in found), dtype=np.int64, count=n)
+        level = engagement_level(seller_meetings, seller_emails, assessable)
 
-        out = pd.DataFrame(
-            {
-                "account_id": scored["account_id"].astype("string"),
-                "deal_id": scored["deal_id"].astype("string"),
-                "person_id": scored["person_id"].astype("string"),
-                "email": pd.array(info["email"], dtype="string"),
-                "full_name": pd.array(info["full_name"], dtype="string"),
-                "title": pd.array(info["title"], dtype="string"),
-            }
+        def key(v: Any) -> tuple[int, Any]:  # pandas sorts missing values last
+            return (1, "") if v is None else (0, v)
+
+        account_o = account.to_numpy(dtype=object, na_value=None)
+        order = np.asarray(
+            sorted(
+                range(n),
+                key=lambda i: (key(account_o[i]), key(deal_o[i]), int(rank[i]), key(person_o[i]), i),
+            ),
+            dtype=np.int64,
         )
-        for c in ("influence", "influence_rank", "profile", "profile_confidence", *PROBA_COLUMNS, "method"):
-            out[c] = scored[c].to_numpy() if c != "profile" else scored[c]
-        out["engagement"] = level
-        out["seller_meetings"] = seller_meetings
-        out["seller_emails"] = seller_emails
-        out["reasons"] = scored["reasons"] if explain else [[] for _ in range(len(out))]
-        why_series = pd.Series(why if why is not None else [None] * len(out), index=out.index, dtype="object")
-        order = out.sort_values(
-            ["account_id", "deal_id", "influence_rank", "person_id"], kind="stable"
-        ).index.to_numpy()
-        out = out.loc[order].reset_index(drop=True)
-        why_series = why_series.loc[order].reset_index(drop=True)
+        columns: dict[str, Any] = {
+            "account_id": account.take(order),
+            "deal_id": deal.take(order),
+            "person_id": person.take(order),
+            "email": info["email"].take(order),
+            "full_name": info["full_name"].take(order),
+            "title": info["title"].take(order),
+            "influence": block["influence"][order],
+            "influence_rank": rank[order],
+            "profile": pd.array(block["profile"][order], dtype=_string_dtype()),
+            "profile_confidence": block["profile_confidence"][order],
+        }
+        for j, c in enumerate(PROBA_COLUMNS):
+            columns[c] = block["proba"][order, j]
+        columns["method"] = block["method"][order]
+        columns["engagement"] = level[order]
+        columns["seller_meetings"] = seller_meetings[order]
+        columns["seller_emails"] = seller_emails[order]
+        reasons = block["reasons"] if explain else [[] for _ in range(n)]
+        columns["reasons"] = pd.Series([reasons[i] for i in order.tolist()], dtype=object)
+        out = pd.DataFrame(columns)
+        why = block["why"] if explain else [None] * n
+        why_series = pd.Series([why[i] for i in order.tolist()], index=out.index, dtype="object")
 
         coverage = deal_coverage(out, engagement_assessable=assessable)
         nbc = next_best_contacts(out, engagement_assessable=assessable, why=why_series)
@@ -549,26 +580,61 @@ class Scorer:
         as_of: pd.Timestamp | None,
     ) -> pd.DataFrame:
         deals = ds.deals
+        keep = np.ones(len(deals), dtype=bool)
         if as_of is not None:  # deals opened later did not exist yet, as in build_features
-            deals = deals[deals["created_at"] < as_of]
-        deals = deals[["deal_id", "account_id"]].astype("string")
+            keep &= (deals["created_at"] < as_of).to_numpy(dtype=bool, na_value=False)
+        deal = deals["deal_id"].astype(_string_dtype()).array[keep]
+        account = deals["account_id"].astype(_string_dtype()).array[keep]
         if deal_ids is not None:
-            deals = deals[deals["deal_id"].isin(list(deal_ids))]
-        deals = deals.sort_values(["account_id", "deal_id"], kind="stable").reset_index(drop=True)
-        counts = people.groupby("deal_id", sort=False).size()
-        messages = coverage[coverage["message"].notna()].groupby("deal_id", sort=False)["message"].agg(list)
+            wanted = pd.array(list(deal_ids), dtype=_string_dtype())
+            member = deal.isin(wanted)
+            deal, account = deal[member], account[member]
+        deal_o = deal.to_numpy(dtype=object, na_value=None)
+        account_o = account.to_numpy(dtype=object, na_value=None)
+
+        def key(v: Any) -> tuple[int, Any]:  # pandas sorts missing values last
+            return (1, "") if v is None else (0, v)
+
+        order = np.asarray(
+            sorted(range(len(deal_o)), key=lambda i: (key(account_o[i]), key(deal_o[i]), i)), dtype=np.int64
+        )
+        counts: dict[str, int] = {}
+        for d in people["deal_id"].to_numpy(dtype=object, na_value=None).tolist():
+            if d is not None:
+                counts[d] = counts.get(d, 0) + 1
+        messages: dict[str, list[str]] = {}
+        for d, m in zip(
+            coverage["deal_id"].to_numpy(dtype=object, na_value=None).tolist(),
+            coverage["message"].to_numpy(dtype=object).tolist(),
+            strict=True,
+        ):
+            if d is not None and isinstance(m, str):
+                messages.setdefault(d, []).append(m)
         gaps = []
-        for d in deals["deal_id"].astype(str):
+        for d in (str(deal_o[i]) for i in order.tolist()):
             found = list(messages.get(d, []))
             if not assessable:
                 found.append(_not_assessable())
             if counts.get(d, 0) == 0:
                 found.insert(0, "no buyer-side activity recorded for this deal yet")
             gaps.append(found)
-        deals["n_people"] = deals["deal_id"].map(counts).fillna(0).astype("int64").to_numpy()
-        deals["engagement_assessable"] = assessable
-        deals["gaps"] = gaps
-        return deals
+        return pd.DataFrame(
+            {
+                "deal_id": deal.take(order),
+                "account_id": account.take(order),
+                "n_people": np.asarray(
+                    [counts.get(str(deal_o[i]), 0) for i in order.tolist()], dtype=np.int64
+                ),
+                "engagement_assessable": np.full(len(order), assessable, dtype=bool),
+                "gaps": pd.Series(gaps, dtype=object),
+            }
+        )
+
+
+@functools.cache
+def _string_dtype() -> pd.StringDtype:
+    """pandas' "string" dtype; looking it up by name costs ~40 us per call."""
+    return pd.api.types.pandas_dtype("string")
 
 
 def _not_assessable() -> str:

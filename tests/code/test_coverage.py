@@ -15,6 +15,7 @@ from influence.coverage import (
     PRESENT_MIN_INFLUENCE,
     deal_coverage,
     engagement,
+    engagement_counts,
     has_seller_side,
     next_best_contacts,
 )
@@ -100,6 +101,23 @@ def test_engagement_levels_from_meetings_and_emails_before_as_of() -> None:
     assert after["B4"] == "engaged"  # M3 with the seller and an e-mail to the seller, now in range
     assert engagement(ds).set_index("person_id").loc["B4", "seller_emails"] == 1
     assert "S1" not in after  # sellers are not scored
+
+
+def test_engagement_counts_are_the_engagement_frame_keyed_by_deal_and_person() -> None:
+    ds = _dataset()
+    for as_of in (None, ts("2024-02-01T00:00Z")):
+        frame = engagement(ds, as_of)
+        counts = engagement_counts(ds, as_of)
+        expected = {
+            (str(d), str(p)): (int(m), int(e))
+            for d, p, m, e in frame[["deal_id", "person_id", "seller_meetings", "seller_emails"]].itertuples(
+                index=False
+            )
+        }
+        assert counts == expected
+    # B4 meets the seller and writes to them only after the cut-off
+    assert ("D", "B4") not in engagement_counts(ds, ts("2024-02-01T00:00Z"))
+    assert engagement_counts(ds)[("D", "B4")][1] == 1
 
 
 def test_without_seller_side_engagement_is_unknown() -> None:

@@ -2,8 +2,8 @@
 
 Generating 200k labelled rows takes the generator ~8,500 accounts (minutes), so the benchmark generates a base of
 accounts, builds its features once (timed and reported separately, per row), and tiles the labelled feature
-frame to the target size with fresh account / deal / person ids per copy: the models see 200k rows of realistic
-feature distributions, and the grouped splits see independent accounts. Peer: scikit-learn's
+frame to the target size with fresh deal / person ids per copy (account ids kept, so all copies of an account
+share one split and early stopping sees no leaked rows). Peer: scikit-learn's
 HistGradientBoostingClassifier with default settings fitted once on the same influence rows.
 """
 
@@ -27,7 +27,10 @@ def _tile(frame: pd.DataFrame, target_rows: int) -> pd.DataFrame:
     parts = []
     for i in range(copies):
         part = frame.copy()
-        for column in ("account_id", "deal_id", "person_id"):
+        # account_id is kept: every copy of an account lands in the same split. Renaming it too would put copies
+        # of the same rows in fit and validation, so early stopping would never stop (measured: 600 / 500
+        # iterations instead of about 160 / 90, and a 4x slower run).
+        for column in ("deal_id", "person_id"):
             part[column] = f"c{i}-" + part[column].astype(str)
         parts.append(part)
     return pd.concat(parts, ignore_index=True).head(target_rows)
