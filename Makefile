@@ -79,8 +79,8 @@ train: $(VENV)/.installed $(TRAIN_DATA)/accounts.parquet ## Train the shipped de
 evaluate: $(VENV)/.installed $(EVAL_DATA)/accounts.parquet ## Evaluate the default model on 500 fresh generated accounts (seed 2027) -> reports/
 	$(INFLUENCE) evaluate $(EVAL_DATA) --report reports --json reports/metrics.json
 
-serve: $(VENV)/.installed ## Serve the scoring API on http://127.0.0.1:8000 (OpenAPI docs at /docs; see docs/api.md)
-	$(INFLUENCE) serve
+serve: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Serve the scoring API on http://127.0.0.1:8000 (/docs) with the sample deals' maps at /deals
+	$(INFLUENCE) serve --data $(SAMPLE)
 
 score: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## Batch-score the sample accounts to reports/scores.parquet + reports/deals.csv (docs/scoring.md)
 	$(INFLUENCE) score $(SAMPLE) $(if $(wildcard $(ACCOUNTS_LIST)),--accounts $(ACCOUNTS_LIST),) --out reports/scores.parquet --deals-out reports/deals.csv

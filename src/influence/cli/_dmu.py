@@ -34,7 +34,9 @@ def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people:
             f"{p['influence_rank']:>3}. {p['influence']:.2f}  {p['profile']:<21} {name[:26]:<26} {title[:34]}"
         )
         for reason in p.get("reasons") or []:
-            lines.append(textwrap.fill(reason, 104, initial_indent="       - ", subsequent_indent="         "))
+            lines.append(
+                textwrap.fill(reason, 104, initial_indent="       - ", subsequent_indent="         ")
+            )
     if len(people) > max_people:
         lines.append(f"     ... and {len(people) - max_people} more people (all of them in the --out file)")
     lines.append("  Coverage gaps:")
@@ -63,11 +65,15 @@ def register(app: typer.Typer) -> None:
     @app.command("dmu")
     def dmu(
         folder: Path = typer.Argument(..., help="Dataset folder (data contract)."),
-        deal: list[str] = typer.Option([], "--deal", help="Deal id to show (repeatable). Default: newest open deals."),
+        deal: list[str] = typer.Option(
+            [], "--deal", help="Deal id to show (repeatable). Default: newest open deals."
+        ),
         top: int = typer.Option(3, "--top", min=1, help="How many deals to show when no --deal is given."),
         people: int = typer.Option(8, "--people", min=1, help="People shown per deal."),
         model: str | None = typer.Option(None, "--model", help="Model bundle folder or models:/NAME@ALIAS."),
-        as_of: str | None = typer.Option(None, "--as-of", help="Score as known at this time (ISO 8601 with Z)."),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="Score as known at this time (ISO 8601 with Z)."
+        ),
     ) -> None:
         """Print the ranked DMU (person, title, influence, profile, reasons) of a few deals, with coverage gaps and
         next-best contacts."""

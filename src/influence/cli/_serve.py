@@ -202,8 +202,7 @@ def _register_serve(app: typer.Typer) -> None:
             typer.echo(f"error: invalid server settings: {problems}", err=True)
             raise typer.Exit(1) from None
         bundle = _load_model_or_exit(settings.model)
-        if settings.data:
-            _check_data_or_exit(settings.data)
+        example_deal = _check_data_or_exit(settings.data) if settings.data else None
 
         import uvicorn
 
@@ -216,6 +215,11 @@ def _register_serve(app: typer.Typer) -> None:
             f"(docs: /docs, auth: {auth}, workers: {workers})",
             err=True,
         )
+        if example_deal is not None:
+            typer.echo(
+                f"deal map of a sample deal: http://{host}:{port}/deals/{example_deal}  (all deals: /deals)",
+                err=True,
+            )
         common: dict = {"host": host, "port": port, "log_level": log_level, "access_log": access_log}
         if workers == 1:
             uvicorn.run(create_app(settings, bundle=bundle), log_config=log_config, **common)
@@ -246,15 +250,23 @@ def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is d
     raise typer.Exit(1)
 
 
-def _check_data_or_exit(path: str) -> None:
-    """Fail before the server starts when the --data folder does not load (the app loads it again at startup)."""
+def _check_data_or_exit(path: str) -> str | None:
+    """Fail before the server starts when the --data folder does not load (the app loads it again at startup).
+
+    Returns a deal to point the user at: the newest open one, else the newest (None when there are no deals)."""
     from influence.data import DatasetError, load
 
     try:
-        load(path)
+        deals = load(path).deals
     except (DatasetError, OSError) as exc:
         typer.echo(f"error: cannot serve --data {path}: {exc}", err=True)
         raise typer.Exit(1) from None
+    if deals.empty:
+        return None
+    newest = deals.assign(_open=deals["outcome"].astype(str).eq("open")).sort_values(
+        ["_open", "created_at", "deal_id"], ascending=[False, False, True]
+    )
+    return str(newest["deal_id"].iloc[0])
 
 
 def _log_config(level: str) -> dict:
