@@ -127,7 +127,12 @@ TABLES: dict[str, Table] = {
             "Everyone who appears around a deal: the buyer's staff, our (seller) team, and partners/advisors.",
             (
                 _c("person_id", "string", False, "Stable identifier of the person."),
-                _c("account_id", "string", True, "Account the person works for; empty for sellers and partners."),
+                _c(
+                    "account_id",
+                    "string",
+                    True,
+                    "Account the person works for; empty for sellers and partners.",
+                ),
                 _c("full_name", "string", True, "Display name."),
                 _c("email", "string", True, "E-mail address, lower case."),
                 _c("title", "string", True, "Free-text job title as found (any language, abbreviations)."),
@@ -164,7 +169,12 @@ TABLES: dict[str, Table] = {
                 _c("start_at", "timestamp", False, "Start time (UTC)."),
                 _c("duration_min", "float", True, "Duration in minutes.", min_value=0.0),
                 _c("organizer_id", "string", True, "Person who sent the invitation."),
-                _c("kind", "string", True, "Free text; e.g. discovery, demo, technical, negotiation, executive."),
+                _c(
+                    "kind",
+                    "string",
+                    True,
+                    "Free text; e.g. discovery, demo, technical, negotiation, executive.",
+                ),
             ),
             primary_key=("meeting_id",),
             foreign_keys=(
@@ -229,7 +239,12 @@ TABLES: dict[str, Table] = {
             (
                 _c("person_id", "string", False, "Person."),
                 _c("occurred_at", "timestamp", False, "When (UTC)."),
-                _c("kind", "string", False, "web_visit, content_download, webinar, review_site, pricing_page, ..."),
+                _c(
+                    "kind",
+                    "string",
+                    False,
+                    "web_visit, content_download, webinar, review_site, pricing_page, ...",
+                ),
                 _c("detail", "string", True, "Page, asset or site; never personal content."),
             ),
             foreign_keys=(ForeignKey("person_id", "people", "person_id"),),
@@ -241,8 +256,15 @@ TABLES: dict[str, Table] = {
                 _c("deal_id", "string", False, "Deal."),
                 _c("person_id", "string", False, "Person."),
                 _c("influence", "float", True, "Hidden influence in [0, 1].", min_value=0.0, max_value=1.0),
-                _c("profile", "string", True, "DMU profile from the ten-profile vocabulary.", domain=PROFILES),
-                _c("source", "string", True, "Where the label came from: win/loss review, CRM contact role, ..."),
+                _c(
+                    "profile", "string", True, "DMU profile from the ten-profile vocabulary.", domain=PROFILES
+                ),
+                _c(
+                    "source",
+                    "string",
+                    True,
+                    "Where the label came from: win/loss review, CRM contact role, ...",
+                ),
             ),
             primary_key=("deal_id", "person_id"),
             foreign_keys=(
@@ -376,8 +398,8 @@ def write_dataset(
                     # Sub-second precision only where the data has it, so round trips are exact either way.
                     has_fraction = bool((text[col].dt.microsecond.fillna(0) != 0).any())
                     pattern = "%Y-%m-%dT%H:%M:%S.%f%z" if has_fraction else "%Y-%m-%dT%H:%M:%S%z"
-                    text[col] = text[col].dt.strftime(pattern).str.replace(
-                        r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True
+                    text[col] = (
+                        text[col].dt.strftime(pattern).str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
                     )
             text.to_csv(tmp, index=False, encoding="utf-8")
         tmp.replace(target)

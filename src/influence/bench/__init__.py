@@ -45,6 +45,11 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     out = reports_dir() / "bench"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
-    payload = {"name": name, "machine": machine(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **result}
+    payload = {
+        "name": name,
+        "machine": machine(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **result,
+    }
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path

@@ -17,7 +17,9 @@ from influence.bench import write_result
 
 
 def _names() -> list[str]:
-    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_"))
+    return sorted(
+        m.name[len("bench_") :] for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"-> {path}")
             continue
         print(f"== bench {name}", flush=True)
-        cmd = [sys.executable, "-m", "influence.bench", "--inline", name] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, "-m", "influence.bench", "--inline", name] + (
+            ["--quick"] if args.quick else []
+        )
         failed += subprocess.call(cmd) != 0
     return 1 if failed else 0
 
