@@ -21,6 +21,7 @@ __all__ = [
     "OUTCOMES",
     "RESPONSES",
     "RECIPIENT_KINDS",
+    "FUNCTIONS",
     "Column",
     "ForeignKey",
     "Table",
@@ -49,6 +50,23 @@ SIDES: tuple[str, ...] = ("buyer", "seller", "partner")
 OUTCOMES: tuple[str, ...] = ("won", "lost", "open")
 RESPONSES: tuple[str, ...] = ("accepted", "declined", "tentative", "none")
 RECIPIENT_KINDS: tuple[str, ...] = ("to", "cc", "bcc")
+# Business functions (departments), shared by the generator, the title parser and the features.
+FUNCTIONS: tuple[str, ...] = (
+    "executive",
+    "finance",
+    "procurement",
+    "it",
+    "engineering",
+    "operations",
+    "sales",
+    "marketing",
+    "hr",
+    "legal",
+    "data",
+    "security",
+    "product",
+    "other",
+)
 
 DType = Literal["string", "int", "float", "bool", "timestamp"]
 

@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from influence.contract import FUNCTIONS
+
 __all__ = [
     "FUNCTIONS",
     "LANGUAGES",
@@ -62,22 +64,7 @@ __all__ = [
     "parse_titles",
 ]
 
-FUNCTIONS: tuple[str, ...] = (
-    "executive",
-    "finance",
-    "procurement",
-    "it",
-    "engineering",
-    "operations",
-    "sales",
-    "marketing",
-    "hr",
-    "legal",
-    "data",
-    "security",
-    "product",
-    "other",
-)
+
 LANGUAGES: tuple[str, ...] = ("en", "nl", "de", "fr", "unknown")
 
 

@@ -6,6 +6,8 @@ from `FEATURE_DOCS` (a test keeps the two in sync).
 
 from __future__ import annotations
 
+from influence.contract import FUNCTIONS
+
 # Free-text meeting kinds are matched against these (lower case, substring) to flag technical / executive meetings.
 TECHNICAL_KIND_PATTERN = r"tech|demo|poc|proof|pilot|architect|security|integrat|workshop|sandbox|trial"
 EXECUTIVE_KIND_PATTERN = r"exec|board|steering|sponsor|c-level|leadership|negotiat|contract|business case"
@@ -14,22 +16,7 @@ SIGNAL_LOOKBACK_DAYS = 180
 ACCOUNT_WINDOW_DAYS = 365  # account graphs hold the account's events of the last year up to the deal's end
 MAX_HOPS = 4  # hops-to-seller is capped: MAX_HOPS + 1 means "further, or not connected"
 
-TITLE_FUNCTIONS: tuple[str, ...] = (
-    "executive",
-    "finance",
-    "procurement",
-    "it",
-    "engineering",
-    "operations",
-    "sales",
-    "marketing",
-    "hr",
-    "legal",
-    "data",
-    "security",
-    "product",
-    "other",
-)
+TITLE_FUNCTIONS: tuple[str, ...] = FUNCTIONS
 
 _GROUPS: dict[str, dict[str, str]] = {
     "meetings": {

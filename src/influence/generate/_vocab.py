@@ -9,22 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-FUNCTIONS: tuple[str, ...] = (
-    "executive",
-    "finance",
-    "procurement",
-    "it",
-    "engineering",
-    "operations",
-    "sales",
-    "marketing",
-    "hr",
-    "legal",
-    "data",
-    "security",
-    "product",
-    "other",
-)
+from influence.contract import FUNCTIONS as FUNCTIONS  # re-exported: the generator's departments
 
 COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
     "NL": ("nl",),
