@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, RESPONSES, Dataset
+from influence.predict import json_ready
 
 if TYPE_CHECKING:
     from influence.predict import ScoreResult
@@ -484,23 +485,6 @@ def _normalise(pos: np.ndarray) -> np.ndarray:
 
 
 # -- the map -----------------------------------------------------------------------------------------------------
-def json_ready(value: Any) -> Any:
-    """JSON-ready: NaN/NA/NaT -> None, numpy scalars -> Python, timestamps -> ISO 8601."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, list | tuple | np.ndarray):
-        return [json_ready(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    return value
 
 
 def _layout_seed(deal_id: str, seed: int) -> int:

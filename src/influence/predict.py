@@ -83,7 +83,7 @@ class ScoreResult:
         deal = deals.iloc[0]
         return {
             "deal_id": deal_id,
-            "account_id": _json(deal["account_id"]),
+            "account_id": json_ready(deal["account_id"]),
             "model_version": self.model_version,
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "engagement_assessable": self.engagement_assessable,
@@ -96,7 +96,8 @@ class ScoreResult:
         }
 
 
-def _json(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """JSON-ready: NaN/NA/NaT -> None, numpy scalars -> Python, timestamps -> ISO 8601, containers recursively."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating):
@@ -105,16 +106,20 @@ def _json(value: Any) -> Any:
         return int(value)
     if isinstance(value, np.bool_):
         return bool(value)
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json(v) for v in value]
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
     return value
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cols = list(frame.columns)
-    return [{c: _json(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
+    return [
+        {c: json_ready(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)
+    ]
 
 
 def network_prior(X: np.ndarray, feature_columns: Sequence[str]) -> np.ndarray:
