@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -57,41 +57,61 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
+_DEAL_BY = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME.")
+_THREAD_WINDOW = typer.Option(
+    14.0,
+    "--thread-window-days",
+    help="Subject fallback: a reply joins a same-subject message this recent.",
+)
+
+
+def _import_mail(
+    importer_name: str, paths: list[Path], out: Path, rejects: Path | None, **options: Any
+) -> None:
+    """The shared body of `import mbox` and `import eml`: same options, a different reader."""
+    import influence.importers as importers
+
+    progress = options.pop("progress")
+    try:
+        report = getattr(importers, importer_name)(
+            paths,
+            out,
+            fmt=_check_format(options.pop("fmt")),
+            progress=sys.stderr.isatty() if progress is None else progress,
+            **options,
+        )
+    except importers.ImporterError as exc:
+        _fail(exc)
+    _finish(report, rejects)
+
+
 @import_app.command("mbox")
 def mbox_command(
     paths: list[Path] = typer.Argument(..., help="One or more mbox files."),
     out: Path = _OUT,
     account_domain: list[str] = _ACCOUNT,
     seller_domain: list[str] = _SELLER,
-    deal_by: str = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME."),
-    thread_window_days: float = typer.Option(
-        14.0,
-        "--thread-window-days",
-        help="Subject fallback: a reply joins a same-subject message this recent.",
-    ),
+    deal_by: str = _DEAL_BY,
+    thread_window_days: float = _THREAD_WINDOW,
     fmt: str = _FORMAT,
     overwrite: bool = _OVERWRITE,
     rejects: Path | None = _REJECTS,
     progress: bool | None = _PROGRESS,
 ) -> None:
     """Import mbox files: e-mail headers only (never bodies) -> accounts, people, deals, emails, recipients."""
-    from influence.importers import ImporterError, import_mbox
-
-    try:
-        report = import_mbox(
-            paths,
-            out,
-            account_domains=account_domain,
-            seller_domains=seller_domain,
-            deal_by=deal_by,
-            thread_window_days=thread_window_days,
-            fmt=_check_format(fmt),  # type: ignore[arg-type]
-            overwrite=overwrite,
-            progress=sys.stderr.isatty() if progress is None else progress,
-        )
-    except ImporterError as exc:
-        _fail(exc)
-    _finish(report, rejects)
+    _import_mail(
+        "import_mbox",
+        paths,
+        out,
+        rejects,
+        account_domains=account_domain,
+        seller_domains=seller_domain,
+        deal_by=deal_by,
+        thread_window_days=thread_window_days,
+        fmt=fmt,
+        overwrite=overwrite,
+        progress=progress,
+    )
 
 
 @import_app.command("eml")
@@ -100,35 +120,27 @@ def eml_command(
     out: Path = _OUT,
     account_domain: list[str] = _ACCOUNT,
     seller_domain: list[str] = _SELLER,
-    deal_by: str = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME."),
-    thread_window_days: float = typer.Option(
-        14.0,
-        "--thread-window-days",
-        help="Subject fallback: a reply joins a same-subject message this recent.",
-    ),
+    deal_by: str = _DEAL_BY,
+    thread_window_days: float = _THREAD_WINDOW,
     fmt: str = _FORMAT,
     overwrite: bool = _OVERWRITE,
     rejects: Path | None = _REJECTS,
     progress: bool | None = _PROGRESS,
 ) -> None:
     """Import .eml files: e-mail headers only (never bodies); same options as `import mbox`."""
-    from influence.importers import ImporterError, import_eml
-
-    try:
-        report = import_eml(
-            paths,
-            out,
-            account_domains=account_domain,
-            seller_domains=seller_domain,
-            deal_by=deal_by,
-            thread_window_days=thread_window_days,
-            fmt=_check_format(fmt),  # type: ignore[arg-type]
-            overwrite=overwrite,
-            progress=sys.stderr.isatty() if progress is None else progress,
-        )
-    except ImporterError as exc:
-        _fail(exc)
-    _finish(report, rejects)
+    _import_mail(
+        "import_eml",
+        paths,
+        out,
+        rejects,
+        account_domains=account_domain,
+        seller_domains=seller_domain,
+        deal_by=deal_by,
+        thread_window_days=thread_window_days,
+        fmt=fmt,
+        overwrite=overwrite,
+        progress=progress,
+    )
 
 
 @import_app.command("ics")
