@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "iter_account_chunks",
     "read_account_list",
+    "remove_stale_temporaries",
     "score_accounts",
 ]
 
@@ -56,6 +59,7 @@ class BatchSummary:
     people: int = 0
     seconds: float = 0.0
     load_seconds: float = 0.0  # of `seconds`: loading/validating the dataset and the model
+    warnings: int = 0  # validation warnings (chunked folder reading)
     deals_out: Path | None = None
 
     @property
@@ -74,6 +78,8 @@ class BatchSummary:
                 " ..." if len(self.unknown_accounts) > 10 else ""
             )
             lines.append(f"{len(self.unknown_accounts)} unknown account(s) not in the dataset: {shown}")
+        if self.warnings:
+            lines.append(f"{self.warnings} validation warning(s); see `influence validate` for the list")
         return "\n".join(lines)
 
 
@@ -163,6 +169,7 @@ class _AccountSlicer:
         people = ds.people
         self.person_keys = _arrow_text(people["person_id"])
         person_acc = _index_in(people["account_id"], account_keys)
+        self.person_acc = person_acc
         codes = {
             "accounts": np.arange(self.n),
             "deals": deal_acc,
@@ -215,7 +222,9 @@ class _AccountSlicer:
         people_pos = np.union1d(pos["people"], extra[extra >= 0])
         tables["people"] = ds.people.iloc[people_pos]
         outside = np.setdiff1d(people_pos, pos["people"])
-        if len(outside):  # sellers, partners, other accounts' people: add their signals too
+        if len(outside):  # sellers, partners, other accounts' people: add their signals (and accounts) too
+            theirs = self.person_acc[outside]
+            tables["accounts"] = ds.accounts.iloc[np.union1d(np.sort(codes), theirs[theirs >= 0])]
             parts = [self._sig_order[self._sig_bounds[p] : self._sig_bounds[p + 1]] for p in outside]
             sig_pos = np.union1d(pos["signals"], np.concatenate(parts))
             tables["signals"] = ds.signals.iloc[sig_pos]
@@ -337,6 +346,211 @@ def _deal_rows(result: ScoreResult) -> pd.DataFrame:
 
 
 # -- the job ------------------------------------------------------------------------------------------------------
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+_SPILL = re.compile(r"^influence-spill\.(?P<pid>\d+)\.")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(out: str | Path) -> list[Path]:
+    """Remove what killed jobs left behind: the `.<name>.<pid>.tmp` files of `out`, and the spill folders
+    `influence-spill.<pid>.*` in the temporary folder (TMPDIR), whose process is gone. Those of a job still
+    running (its pid alive) are left alone."""
+    import tempfile
+
+    out = Path(out)
+    removed: list[Path] = []
+    if out.parent.is_dir():
+        for path in out.parent.iterdir():
+            match = _TEMPORARY.match(path.name)
+            if match is not None and match["name"] == out.name and not _alive(int(match["pid"])):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    spills = Path(tempfile.gettempdir())
+    for path in spills.iterdir() if spills.is_dir() else ():
+        match = _SPILL.match(path.name)
+        if match is not None and path.is_dir() and not _alive(int(match["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+@dataclass
+class _Outcome:
+    group: int
+    account_ids: list[str]
+    report: Any  # data.ValidationReport of the group's rows (chunked folder reading), else None
+    people: pd.DataFrame | None
+    deals: pd.DataFrame | None
+    n_deals: int
+
+
+class _SliceSource:
+    """Chunks sliced from a dataset already in memory (`score_accounts(Dataset, ...)`)."""
+
+    def __init__(self, ds: Dataset, accounts: Sequence[str] | None, chunk_accounts: int) -> None:
+        self.ds = ds
+        self.accounts = list(accounts) if accounts is not None else None
+        self.chunk_accounts = chunk_accounts
+        self._chunks: list[tuple[list[str], np.ndarray]] | None = None
+        self._slicer: _AccountSlicer | None = None
+
+    def _prepare(self) -> None:
+        if self._slicer is None:
+            self._slicer = _AccountSlicer(self.ds)
+            slicer = self._slicer
+            if self.accounts is None:
+                codes = np.arange(slicer.n)
+            else:
+                found = pd.Index(slicer.account_ids).get_indexer(self.accounts)
+                codes = found[found >= 0]
+            self._chunks = [
+                ([str(a) for a in slicer.account_ids[part]], part)
+                for part in (
+                    codes[i : i + self.chunk_accounts] for i in range(0, len(codes), self.chunk_accounts)
+                )
+            ]
+
+    def __getstate__(self) -> dict[str, Any]:  # workers rebuild the slicer from the dataset
+        return {**self.__dict__, "_slicer": None, "_chunks": None}
+
+    @property
+    def groups(self) -> list[int]:
+        self._prepare()
+        assert self._chunks is not None
+        return list(range(len(self._chunks)))
+
+    def known(self) -> set[str]:
+        return set(self.ds.accounts["account_id"].astype(str))
+
+    def run(self, group: int, score: bool) -> tuple[list[str], Any, Dataset | None]:
+        self._prepare()
+        assert self._chunks is not None and self._slicer is not None
+        ids, codes = self._chunks[group]
+        return ids, None, self._slicer.chunk(codes) if score else None
+
+    def close(self) -> None:
+        pass
+
+
+class _PlanSource:
+    """Chunks read from a folder by `influence.chunks` (event tables validated chunk by chunk)."""
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+
+    @property
+    def groups(self) -> list[int]:
+        plan = self.plan
+        return [*range(len(plan.group_accounts)), plan.rest]  # the global group was validated by the plan
+
+    def known(self) -> set[str]:
+        return set(self.plan.parents.accounts["account_id"].astype(str))
+
+    def run(self, group: int, score: bool) -> tuple[list[str], Any, Dataset | None]:
+        from influence.chunks import validate_group
+
+        result = validate_group(self.plan, group, assemble=score)
+        return result.account_ids, result.report, result.dataset
+
+    def close(self) -> None:
+        self.plan.close()
+
+
+def _score_group(
+    source: Any, scorer: Scorer, group: int, score: bool, as_of: Any, explain: bool, deals: bool
+) -> _Outcome:
+    ids, report, chunk = source.run(group, score)
+    if chunk is None:
+        return _Outcome(group, ids, report, None, None, 0)
+    result = scorer.score_dataset(chunk, as_of=as_of, explain=explain)
+    return _Outcome(
+        group,
+        ids,
+        report,
+        result.people.assign(model_version=result.model_version),
+        _deal_rows(result) if deals else None,
+        len(result.deals),
+    )
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(state: str) -> None:
+    import pickle
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    with open(state, "rb") as handle:
+        _WORKER.update(pickle.load(handle))
+
+
+def _work(group: int, score: bool) -> _Outcome:
+    w = _WORKER
+    return _score_group(w["source"], w["scorer"], group, score, w["as_of"], w["explain"], w["deals"])
+
+
+def _run_groups(
+    source: Any,
+    scorer: Scorer,
+    tasks: Iterator[tuple[int, bool]],
+    *,
+    as_of: Any,
+    explain: bool,
+    deals: bool,
+    workers: int,
+    state_dir: Path,
+) -> Iterator[_Outcome]:
+    """Outcomes in task order; with `workers` > 1, from that many processes (at most 2 per worker in flight, so
+    finished chunks waiting to be written stay few). Worker processes are spawned, not forked: a fork after
+    OpenMP has run in this process can hang the child."""
+    if workers == 1:
+        for group, score in tasks:
+            yield _score_group(source, scorer, group, score, as_of, explain, deals)
+        return
+    import multiprocessing
+    import pickle
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state = state_dir / "worker-state.pickle"
+    with open(state, "wb") as handle:
+        pickle.dump(
+            {"source": source, "scorer": scorer, "as_of": as_of, "explain": explain, "deals": deals},
+            handle,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(state),),
+    )
+    try:
+        pending: deque = deque()
+        for group, score in tasks:
+            pending.append(pool.submit(_work, group, score))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        state.unlink(missing_ok=True)
+
+
 def score_accounts(
     data_dir: str | Path | Dataset,
     out: str | Path,
@@ -349,14 +563,20 @@ def score_accounts(
     deals_out: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> BatchSummary:
     """Score the accounts of a dataset folder (all, or those of `accounts`: a list of ids or an account-list
     CSV) chunk by chunk into `out` (.csv: reasons joined with " | "; .parquet: reasons as a list).
 
-    Unknown account ids are reported (`echo`, and in the summary), never skipped silently. `model`: a bundle
-    reference (`models/<name>[/<version>]`, `models:/NAME@ALIAS`) or a ready Scorer; default: the shipped model.
-    `deals_out`: optional per-deal file with coverage gaps and next-best contacts.
+    A folder is read chunk by chunk (`influence.chunks`: parents whole, event tables per chunk of accounts);
+    any validation error stops the job with the same `DatasetError` and report `data.load` gives, and no output.
+    A `Dataset` already in memory is sliced instead. `workers` > 1 scores chunks in that many processes; the
+    output is the same for any value. Unknown account ids are reported (`echo`, and in the summary), never
+    skipped silently. `model`: a bundle reference (`models/<name>[/<version>]`, `models:/NAME@ALIAS`) or a ready
+    Scorer; default: the shipped model. `deals_out`: optional per-deal file with coverage gaps and next-best
+    contacts. Temporary files of killed earlier jobs for the same `out` are removed first.
     """
+    from influence.data import DatasetError, _error_summary
     from influence.features import parse_as_of
     from influence.predict import PEOPLE_COLUMNS, Scorer
 
@@ -369,22 +589,52 @@ def score_accounts(
         raise ValueError(f"--deals-out {deals_path}: use a file name ending in .csv or .parquet")
     if chunk_accounts < 1:
         raise ValueError("chunk_accounts must be at least 1")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     as_of_ts = parse_as_of(as_of)
     if isinstance(accounts, str | Path):
         accounts = read_account_list(accounts)
+    listed = list(dict.fromkeys(accounts)) if accounts is not None else None
     scorer = model if isinstance(model, Scorer) else Scorer.from_ref(model)
-    if isinstance(data_dir, Dataset):
-        ds = data_dir
-    else:
-        from influence.data import load
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    if deals_path is not None:
+        remove_stale_temporaries(deals_path)
+    import tempfile
 
-        ds = load(data_dir)
+    # Scratch space for the event rows by chunk (about the size of the event tables): TMPDIR, not the output's
+    # folder, which then only ever holds the output and its `.tmp`.
+    spill = Path(tempfile.mkdtemp(prefix=f"influence-spill.{os.getpid()}."))
+    source: Any
+    parts: list[Any] = []
+    if isinstance(data_dir, Dataset):
+        source = _SliceSource(data_dir, listed, chunk_accounts)
+    else:
+        from influence.chunks import NeedsWholeLoad, plan_folder
+
+        try:
+            plan = plan_folder(data_dir, listed, chunk_accounts, spill)
+            source = _PlanSource(plan)
+            parts = [plan.parent_report, plan.global_report]
+        except NeedsWholeLoad:
+            shutil.rmtree(spill, ignore_errors=True)
+            from influence.data import load
+
+            # A file only the whole reader can report on: load whole (it raises with every problem).
+            source = _SliceSource(load(data_dir), listed, chunk_accounts)
+        except BaseException:
+            shutil.rmtree(spill, ignore_errors=True)
+            raise
 
     load_seconds = time.perf_counter() - t0
-    known = set(ds.accounts["account_id"].astype(str))
-    requested = (
-        list(dict.fromkeys(accounts)) if accounts is not None else list(ds.accounts["account_id"].astype(str))
-    )
+    known = source.known()
+    requested = listed if listed is not None else None
+    if requested is None:
+        requested = (
+            list(source.plan.parents.accounts["account_id"].astype(str))
+            if isinstance(source, _PlanSource)
+            else list(source.ds.accounts["account_id"].astype(str))
+        )
     unknown = [a for a in requested if a not in known]
     say = echo or (lambda _m: None)
     if unknown:
@@ -398,23 +648,48 @@ def score_accounts(
         deals_out=deals_path,
         load_seconds=load_seconds,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)
     deal_frames: list[pd.DataFrame] = []
     n_known = len(requested) - len(unknown)
     bar = _progress(n_known, progress)
+    n_scoring = source.plan.n_scoring if isinstance(source, _PlanSource) else len(source.groups)
+    ok = {"score": all(p.ok for p in parts)}
+
+    def tasks() -> Iterator[tuple[int, bool]]:
+        for group in source.groups:  # read `ok` at submission: after an error, chunks are only validated
+            yield group, group < n_scoring and ok["score"]
+
     try:
-        for ids, chunk in iter_account_chunks(
-            ds, requested if accounts is not None else None, chunk_accounts
+        for outcome in _run_groups(
+            source,
+            scorer,
+            tasks(),
+            as_of=as_of_ts,
+            explain=explain,
+            deals=deals_path is not None,
+            workers=workers,
+            state_dir=spill,
         ):
-            result = scorer.score_dataset(chunk, as_of=as_of_ts, explain=explain)
-            writer.write(result.people.assign(model_version=result.model_version))
-            if deals_path is not None:
-                deal_frames.append(_deal_rows(result))
-            summary.accounts_scored += len(ids)
-            summary.deals += len(result.deals)
-            summary.people += len(result.people)
-            bar.update(len(ids))
+            if outcome.report is not None:
+                parts.append(outcome.report)
+                if not outcome.report.ok:
+                    ok["score"] = False
+            if outcome.people is None or not ok["score"]:
+                continue
+            writer.write(outcome.people)
+            if outcome.deals is not None:
+                deal_frames.append(outcome.deals)
+            summary.accounts_scored += len(outcome.account_ids)
+            summary.deals += outcome.n_deals
+            summary.people += len(outcome.people)
+            bar.update(len(outcome.account_ids))
+        if parts:
+            from influence.chunks import merge_reports
+
+            report = merge_reports(parts)
+            summary.warnings = int((report.problems_frame["severity"] == "warning").sum())
+            if not report.ok:
+                raise DatasetError(_error_summary(str(data_dir), report), report)
         writer.commit([*PEOPLE_COLUMNS, "model_version"])
         if deals_path is not None:
             deals = (
@@ -438,6 +713,8 @@ def score_accounts(
         raise
     finally:
         bar.close()
+        source.close()
+        shutil.rmtree(spill, ignore_errors=True)
     summary.seconds = time.perf_counter() - t0
     return summary
 

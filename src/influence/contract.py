@@ -301,7 +301,11 @@ REQUIRED_TABLES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.requi
 def empty_table(name: str) -> pd.DataFrame:
     """An empty frame with the contract's columns and canonical dtypes."""
     table = TABLES[name]
-    return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.dtype]) for c in table.columns})
+    # Arrays, not Series: a Dataset fills every absent table this way (an API body has no labels), and empty
+    # Series cost ~8x as much to build and align.
+    return pd.DataFrame(
+        {c.name: pd.array([], dtype=PANDAS_DTYPES[c.dtype]) for c in table.columns}, index=pd.RangeIndex(0)
+    )
 
 
 def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,8 @@ profile with `profile_confidence >= PRESENT_MIN_CONFIDENCE` and `influence >= PR
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,7 +228,7 @@ def engagement_counts(
 
 def has_seller_side(ds: Dataset) -> bool:
     """Whether the dataset knows any seller-side person; without one, engagement cannot be assessed."""
-    return bool((ds.people["side"].astype(_string_dtype()) == "seller").any())
+    return "seller" in set(ds.people["side"].to_numpy(dtype=object, na_value=None).tolist())
 
 
 def engagement_level(meetings: pd.Series, emails: pd.Series, assessable: bool) -> np.ndarray:
@@ -238,6 +240,51 @@ def engagement_level(meetings: pd.Series, emails: pd.Series, assessable: bool) -
     return np.where(m > 0, "engaged", np.where(e > 0, "weak", "none")).astype(object)
 
 
+class PeopleColumns:
+    """Read access to the scored people's columns for coverage and next-best contacts, from a frame or from the
+    arrays `Scorer.score_dataset` builds the frame from (so one deal pays no per-column pandas cost twice).
+
+    `typed`: column name -> array as stored in the people frame (pandas ExtensionArray or numpy array);
+    `plain`: optional column name -> object ndarray with None for missing values (computed when absent).
+    """
+
+    def __init__(
+        self, typed: Mapping[str, Any], n: int, plain: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        self.typed = typed
+        self.n = n
+        self._plain: dict[str, np.ndarray] = dict(plain or {})
+
+    @classmethod
+    def from_frame(cls, people: pd.DataFrame) -> PeopleColumns:
+        return cls({str(c): s.array for c, s in people.items()}, len(people))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.typed
+
+    def obj(self, name: str) -> np.ndarray:
+        """Object values, None for missing (all None for an absent column)."""
+        found = self._plain.get(name)
+        if found is None:
+            values = self.typed.get(name)
+            if values is None:
+                found = np.full(self.n, None, dtype=object)
+            elif isinstance(values, np.ndarray):
+                found = values.astype(object)
+                if values.dtype.kind == "f":
+                    found[np.isnan(values)] = None
+            else:
+                found = np.asarray(values.to_numpy(dtype=object, na_value=None), dtype=object)
+            self._plain[name] = found
+        return found
+
+    def floats(self, name: str) -> np.ndarray:
+        values = self.typed[name]
+        if isinstance(values, np.ndarray):
+            return values.astype(np.float64, copy=False)
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 # -- coverage ----------------------------------------------------------------------------------------------------
 def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.DataFrame:
     """One row per (deal, profile) for the nine non-peripheral profiles, with a gap message where one applies.
@@ -247,20 +294,23 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
     influential qualifying person; status is the best engagement among the qualifying people, and a message
     names the most influential person at that engagement level.
     """
+    return deal_coverage_columns(
+        PeopleColumns.from_frame(people), engagement_assessable=engagement_assessable
+    )
+
+
+def deal_coverage_columns(people: PeopleColumns, *, engagement_assessable: bool) -> pd.DataFrame:
+    """`deal_coverage` on the people's columns (see `PeopleColumns`)."""
     profiles = [p for p in PROFILES if p != "peripheral"]
-    deals = [str(d) for d in pd.unique(people["deal_id"].astype(str))]
-    n = len(people)
-
-    def column(name: str) -> np.ndarray:
-        if name in people.columns:
-            return people[name].to_numpy(dtype=object, na_value=None)
-        return np.full(n, None, dtype=object)
-
-    influence = people["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
-    confidence = people["profile_confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    n = people.n
+    column = people.obj
+    # Deals in order of first appearance, as str (as pd.unique on the str-cast column gave).
+    deals = list(dict.fromkeys(str(d) for d in column("deal_id").tolist()))
+    influence = people.floats("influence")
+    confidence = people.floats("profile_confidence")
     ok = np.flatnonzero((confidence >= PRESENT_MIN_CONFIDENCE) & (influence >= PRESENT_MIN_INFLUENCE))
     deal_col, profile_col, pid = column("deal_id"), column("profile"), column("person_id")
-    name_cols = [column(c) for c in ("full_name", "email", "person_id") if c in people.columns]
+    name_cols = [column(c) for c in ("full_name", "email", "person_id") if c in people]
     eng_col = column("engagement")
     emails_col = column("seller_emails")
     # Per (deal, profile): the most influential qualifying person (ties: person_id, then row order), and the
@@ -359,16 +409,38 @@ def next_best_contacts(
     When engagement cannot be assessed, the most influential people are listed with engagement `unknown`.
     `why`: optional text per row of `people` (same index), e.g. the strongest positive reason.
     """
-    influence = people["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    why_values = None
+    if why is not None:
+        why_values = (
+            why.to_numpy(dtype=object)
+            if why.index.equals(people.index)
+            else why.reindex(people.index).to_numpy(dtype=object)
+        )
+    return next_best_contacts_columns(
+        PeopleColumns.from_frame(people), engagement_assessable=engagement_assessable, k=k, why=why_values
+    )
+
+
+def next_best_contacts_columns(
+    people: PeopleColumns,
+    *,
+    engagement_assessable: bool,
+    k: int = NEXT_BEST_K,
+    why: Sequence[str | None] | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """`next_best_contacts` on the people's columns (see `PeopleColumns`); `why` one text per row."""
+    influence = people.floats("influence")
     keep = influence >= NEXT_BEST_MIN_INFLUENCE
     if engagement_assessable:
-        keep &= people["engagement"].isin(["none", "weak"]).to_numpy(dtype=bool)
-    if "method" in people.columns:
-        keep &= (people["method"] == "model").to_numpy(dtype=bool, na_value=False)
+        engagement = people.obj("engagement")
+        keep &= np.fromiter((e in ("none", "weak") for e in engagement.tolist()), dtype=bool, count=people.n)
+    if "method" in people:
+        method = people.obj("method")
+        keep &= np.fromiter((m == "model" for m in method.tolist()), dtype=bool, count=people.n)
     # Sorted by deal, influence (highest first), person_id, then row order; plain Python on the few candidates
     # (a frame sort + groupby costs milliseconds of overhead for one deal).
-    deal = people["deal_id"].to_numpy(dtype=object)
-    pid = people["person_id"].to_numpy(dtype=object)
+    deal = people.obj("deal_id")
+    pid = people.obj("person_id")
     rows = sorted(np.flatnonzero(keep).tolist(), key=lambda i: (deal[i], -influence[i], pid[i], i))
     chosen, rank = [], []
     for i in rows:
@@ -376,34 +448,51 @@ def next_best_contacts(
         if n <= k:
             chosen.append(i)
             rank.append(n)
-    labels = people.index[chosen]
+    at = np.asarray(chosen, dtype=np.intp)
 
-    def take(column: str) -> pd.Series | None:
-        # Column by column on the few chosen rows: `people.iloc[chosen]` would copy every column of the frame, and Series.iloc costs more than an array take.
-        if column not in people.columns:
+    def take(column: str, dtype: Any = None) -> Any:
+        # Arrays, not Series: the frame constructor would otherwise align every column on its index, and a
+        # Series per column costs ~0.1 ms each on a deal of 30 people.
+        if column not in people:
             return None
-        values = people[column]
-        return pd.Series(values.array.take(np.asarray(chosen, dtype=np.intp)), dtype=values.dtype, copy=False)
+        values = people.typed[column].take(at)
+        return values if dtype is None or values.dtype == dtype else values.astype(dtype)
 
     profile = take("profile")
-    out = pd.DataFrame(
-        {
-            "deal_id": take("deal_id").astype(_string_dtype()),
-            "rank": np.asarray(rank, dtype=np.int64),
-            "person_id": take("person_id").astype(_string_dtype()),
-            "full_name": take("full_name"),
-            "title": take("title"),
-            "profile": profile,
-            "influence": take("influence").astype(np.float64),
-            "engagement": take("engagement"),
-            "seller_meetings": take("seller_meetings").astype(np.int64),
-            "seller_emails": take("seller_emails").astype(np.int64),
-            "angle": profile.map(lambda p: ANGLES.get(str(p), ANGLES["peripheral"])),
-            "why": why.reindex(labels).reset_index(drop=True) if why is not None else None,
-        },
-        columns=NEXT_BEST_COLUMNS,
-    )
-    return out
+    # As `Series.map` did: a missing profile reads "<NA>" and gets the peripheral angle.
+    angles = [ANGLES.get("<NA>" if p is None else str(p), ANGLES["peripheral"]) for p in _objects(profile)]
+    index = pd.RangeIndex(len(at))
+    why_values = None
+    if why is not None:
+        # A Series keeps the object dtype (a bare array of strings would be inferred as `str`, NaN for None).
+        why_values = pd.Series(np.asarray(why, dtype=object)[at], index=index, dtype=object)
+    columns: dict[str, Any] = {
+        "deal_id": take("deal_id", _string_dtype()),
+        "rank": np.asarray(rank, dtype=np.int64),
+        "person_id": take("person_id", _string_dtype()),
+        "full_name": take("full_name"),
+        "title": take("title"),
+        "profile": profile,
+        "influence": influence[at],
+        "engagement": take("engagement"),
+        "seller_meetings": take("seller_meetings").astype(np.int64),
+        "seller_emails": take("seller_emails").astype(np.int64),
+        "angle": pd.array(angles, dtype=_angle_dtype(profile.dtype)),
+        "why": why_values,
+    }
+    return pd.DataFrame(columns, index=index, columns=NEXT_BEST_COLUMNS)
+
+
+def _objects(values: Any) -> list[Any]:
+    """Values as a Python list with None for every missing value."""
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values.tolist()
+    ]
+
+
+def _angle_dtype(profile_dtype: Any) -> Any:
+    """`Series.map` keeps a string dtype for the angles; object profiles give object angles (as before)."""
+    return profile_dtype if isinstance(profile_dtype, pd.StringDtype) else object
 
 
 @functools.cache

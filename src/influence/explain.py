@@ -573,6 +573,116 @@ for _fn, _word in _FUNCTION_WORDS.items():
     )
 
 
+def _speed_vs_deal(subject: str, faster: str, slower: str) -> Callable[[float, Mapping[str, Any], bool], str]:
+    """Wording of a reply time relative to the deal's median reply time (a log ratio: < 0 = faster)."""
+
+    def render(value: float, context: Mapping[str, Any], positive: bool) -> str:
+        effect = _RAISES if positive else _LOWERS
+        if not _finite(value):
+            return f"no reply times to compare with the deal's usual pace, {effect}"
+        if abs(value) < 0.05:
+            return f"{subject} at the deal's usual pace, {effect}"
+        factor = math.exp(min(abs(value), 10.0))
+        shown = "over 100x" if factor > 100 else f"{factor:.1f}x"
+        return f"{subject} {faster if value < 0 else slower} than usual in the deal ({shown}), {effect}"
+
+    return render
+
+
+_PCT_MISSING = "nobody else active in the deal to compare with"
+
+
+def _pct(what: str) -> Template:
+    """Within-deal percentile features: 'ranks above N% of the deal's other people by <what>'."""
+    return _t(
+        f"ranks above {{pct}} of the deal's other people by {what}",
+        f"ranks above only {{pct}} of the deal's other people by {what}",
+        (f"the lowest of the deal's people by {what}", f"the lowest of the deal's people by {what}"),
+        missing=_PCT_MISSING,
+    )
+
+
+# Features added for hidden-influencer recall (issue #3): relative, scale-free and reply-aware measures.
+REASON_TEMPLATES.update(
+    {
+        "mtg_technical_attended_share": _t(
+            "attended {pct} of the deal's technical meetings",
+            "attended only {pct} of the deal's technical meetings",
+            ("attended none of the deal's technical meetings",) * 2,
+            missing="the deal has no technical meetings",
+        ),
+        "mtg_executive_attended_share": _t(
+            "attended {pct} of the deal's executive meetings",
+            "attended only {pct} of the deal's executive meetings",
+            ("attended none of the deal's executive meetings",) * 2,
+            missing="the deal has no executive meetings",
+        ),
+        "em_replied_share": _t(
+            "others answered {pct} of this person's e-mails",
+            "others answered only {pct} of this person's e-mails",
+            ("nobody answered this person's e-mails", "nobody answered this person's e-mails"),
+            missing="no answered e-mails to judge by (nothing sent, or no replies captured in the deal)",
+        ),
+        "em_latency_received_rel": Template(
+            "", "", render=_speed_vs_deal("others answer this person", "faster", "more slowly")
+        ),
+        "em_latency_given_rel": Template(
+            "", "", render=_speed_vs_deal("answers others", "faster", "more slowly")
+        ),
+        "net_cc_weighted": _t(
+            "kept in cc by central people (weighted count {v})",
+            "rarely kept in cc by central people (weighted count {v})",
+            ("never in cc", "never in cc"),
+        ),
+        "mtg_organised_share": _t(
+            "organised {pct} of the meetings this person was in",
+            "organised only {pct} of the meetings this person was in",
+            ("organised none of the meetings this person was in",) * 2,
+            missing="never invited to a meeting",
+        ),
+        "net_cc_sender_rank": _t(
+            "copied in by central people ({v}x the average centrality)",
+            "copied in by less central people ({v}x the average centrality)",
+            missing="never in cc",
+        ),
+        "last_seen_position": _t(
+            "last active {pct} into the deal, {effect}",
+            "last active {pct} into the deal, {effect}",
+            zero=("last active at the very start of the deal",) * 2,
+            missing="not seen in the deal's events",
+        ),
+        "hist_deals_share": _t(
+            "involved in {pct} of the account's earlier deals",
+            "involved in only {pct} of the account's earlier deals",
+            ("not involved in the account's earlier deals",) * 2,
+            missing="first deal with this account",
+        ),
+        "hist_received_share": _t(
+            "received {pct} of the e-mails of the account's earlier deals",
+            "received only {pct} of the e-mails of the account's earlier deals",
+            ("received none of the e-mails of the account's earlier deals",) * 2,
+            missing="no e-mails in the account's earlier deals",
+        ),
+        "hist_attended_share": _t(
+            "attended {pct} of the meetings of the account's earlier deals",
+            "attended only {pct} of the meetings of the account's earlier deals",
+            ("attended none of the meetings of the account's earlier deals",) * 2,
+            missing="no meetings in the account's earlier deals",
+        ),
+        "pct_em_threads_share": _pct("e-mail threads joined"),
+        "pct_em_sent": _pct("e-mails sent"),
+        "pct_mtg_attended": _pct("meetings attended"),
+        "pct_net_pagerank": _pct("centrality in the deal's network"),
+        "pct_acct_pagerank": _pct("centrality across the account's deals"),
+        "pct_net_in_strength": _pct("e-mail traffic received"),
+        "pct_em_fan_in": _pct("number of people writing to them"),
+        "pct_em_received": _pct("e-mails received"),
+        "pct_mtg_invited": _pct("meeting invitations"),
+        "pct_net_cc_weighted": _pct("copies from central people"),
+    }
+)
+
+
 def template_for(feature: str) -> Template:
     """The template of a feature; an unknown feature (a newer model) gets a generic, still honest wording."""
     found = REASON_TEMPLATES.get(feature)

@@ -77,23 +77,28 @@ class ScoreResult:
 
     def deal_report(self, deal_id: str) -> dict[str, Any]:
         """One deal as JSON-ready dicts (NaN -> None); KeyError when the deal was not scored."""
-        deals = self.deals[self.deals["deal_id"] == deal_id]
-        if deals.empty:
+        at = _rows_of(self.deals, deal_id)
+        if not len(at):
             raise KeyError(f"deal {deal_id!r} was not scored")
-        deal = deals.iloc[0]
+        deal = self.deals.iloc[int(at[0])]
         return {
             "deal_id": deal_id,
             "account_id": json_ready(deal["account_id"]),
             "model_version": self.model_version,
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "engagement_assessable": self.engagement_assessable,
-            "people": _records(self.people[self.people["deal_id"] == deal_id]),
-            "coverage": _records(self.coverage[self.coverage["deal_id"] == deal_id]),
+            "people": _records(self.people, _rows_of(self.people, deal_id)),
+            "coverage": _records(self.coverage, _rows_of(self.coverage, deal_id)),
             "gaps": list(deal["gaps"]),
             "next_best_contacts": _records(
-                self.next_best_contacts[self.next_best_contacts["deal_id"] == deal_id]
+                self.next_best_contacts, _rows_of(self.next_best_contacts, deal_id)
             ),
         }
+
+
+def _rows_of(frame: pd.DataFrame, deal_id: str) -> np.ndarray:
+    """Positions of the frame's rows of one deal (a boolean frame filter copies every column)."""
+    return np.flatnonzero(frame["deal_id"].to_numpy(dtype=object, na_value=None) == deal_id)
 
 
 def json_ready(value: Any) -> Any:
@@ -115,11 +120,14 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = list(frame.columns)
-    return [
-        {c: json_ready(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)
-    ]
+def _records(frame: pd.DataFrame, rows: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Rows (all, or the positions `rows`) as JSON-ready dicts. One object matrix for the whole frame: per-row
+    or per-column pandas access (`itertuples`, `items`) costs milliseconds for one deal."""
+    names = [str(c) for c in frame.columns]
+    values = frame.to_numpy(dtype=object)
+    if rows is not None:
+        values = values[np.asarray(rows, dtype=np.intp)]
+    return [{c: json_ready(v) for c, v in zip(names, row, strict=True)} for row in values.tolist()]
 
 
 def network_prior(X: np.ndarray, feature_columns: Sequence[str]) -> np.ndarray:
@@ -472,16 +480,25 @@ class Scorer:
         requested deals are kept. Deterministic: the same input gives the same frames in the same order.
         """
         from influence.coverage import (
-            deal_coverage,
+            PeopleColumns,
+            deal_coverage_columns,
             engagement_counts,
             engagement_level,
             has_seller_side,
-            next_best_contacts,
+            next_best_contacts_columns,
         )
         from influence.features import build_features, parse_as_of
 
         as_of_ts = parse_as_of(as_of)
-        features = build_features(ds, as_of=as_of_ts)
+        # People tied to a deal only by the CRM (a contact or buying role, kept by the importers as a label whose
+        # source starts with "crm_") get a zero-activity row too: the tie is known at scoring time; the label's
+        # values (influence, profile) are never read. Other labels (win/loss reviews) add no rows.
+        labels = ds.labels
+        pairs = None
+        if len(labels):  # an API body has no labels: skip the string operations
+            crm = labels["source"].astype("string").str.startswith("crm_").fillna(False).to_numpy(dtype=bool)
+            pairs = labels.loc[crm, ["deal_id", "person_id"]]
+        features = build_features(ds, as_of=as_of_ts, pairs=pairs)
         if deal_ids is not None:
             wanted = pd.Index(pd.unique(pd.Series(list(deal_ids), dtype=_string_dtype())))
             unknown = wanted.difference(pd.Index(ds.deals["deal_id"].astype(_string_dtype())))
@@ -489,32 +506,24 @@ class Scorer:
                 raise ValueError(f"deal_ids not in the dataset: {', '.join(map(str, unknown[:10]))}")
             features = features[features["deal_id"].isin(wanted)].reset_index(drop=True)
         # Plain arrays and dicts from here on: one API deal is ~30 rows, where each pandas reindex/sort/astype
-        # costs a fixed ~0.1-1 ms; the frames are built once at the end.
+        # costs a fixed ~0.1-1 ms; the frames are built once at the end, each column converted once.
         n = len(features)
-        account = features["account_id"].astype(_string_dtype()).array
-        deal = features["deal_id"].astype(_string_dtype()).array
-        person = features["person_id"].astype(_string_dtype()).array
-        deal_o = deal.to_numpy(dtype=object, na_value=None)
-        person_o = person.to_numpy(dtype=object, na_value=None)
+        account_o = _objects(features["account_id"])
+        deal_o = _objects(features["deal_id"])
+        person_o = _objects(features["person_id"])
         first: dict[Any, int] = {}
-        for i, q in enumerate(ds.people["person_id"].astype(str).tolist()):
-            first.setdefault(q, i)
-        pos = np.asarray([first.get(str(q), -1) for q in person_o], dtype=np.int64)
+        for i, q in enumerate(_objects(ds.people["person_id"]).tolist()):
+            first.setdefault(str(q), i)
+        pos = [first.get(str(q), -1) for q in person_o.tolist()]
         info = {}
         for c in ("email", "full_name", "title"):
-            values = ds.people[c].to_numpy(dtype=object, na_value=None)
-            info[c] = pd.array([values[i] if i >= 0 else None for i in pos.tolist()], dtype=_string_dtype())
+            values = _objects(ds.people[c]).tolist()
+            info[c] = np.asarray([values[i] if i >= 0 else None for i in pos], dtype=object)
 
         X = self.feature_matrix(features)
-        extra = None
-        if explain:
-            extra = [{"title": t} for t in info["title"].to_numpy(dtype=object, na_value=None).tolist()]
+        extra = [{"title": t} for t in info["title"].tolist()] if explain else None
         block = self._score_block(X, extra, explain, contributions)
-        rank = _rank_within(
-            features["deal_id"].to_numpy(dtype=object),
-            block["influence"],
-            features["person_id"].to_numpy(dtype=object),
-        )
+        rank = _rank_within(deal_o, block["influence"], person_o)
         contrib = None
         if contributions:
             contrib = self._contributions_frame(features[["deal_id", "person_id"]], X, block)
@@ -529,7 +538,6 @@ class Scorer:
         def key(v: Any) -> tuple[int, Any]:  # pandas sorts missing values last
             return (1, "") if v is None else (0, v)
 
-        account_o = account.to_numpy(dtype=object, na_value=None)
         order = np.asarray(
             sorted(
                 range(n),
@@ -537,33 +545,45 @@ class Scorer:
             ),
             dtype=np.int64,
         )
+        string = _string_dtype()
+        plain = {
+            "deal_id": deal_o[order],
+            "person_id": person_o[order],
+            "full_name": info["full_name"][order],
+            "email": info["email"][order],
+            "profile": block["profile"][order],
+            "engagement": level[order],
+            "method": block["method"][order],
+        }
         columns: dict[str, Any] = {
-            "account_id": account.take(order),
-            "deal_id": deal.take(order),
-            "person_id": person.take(order),
-            "email": info["email"].take(order),
-            "full_name": info["full_name"].take(order),
-            "title": info["title"].take(order),
+            "account_id": pd.array(account_o[order], dtype=string),
+            "deal_id": pd.array(plain["deal_id"], dtype=string),
+            "person_id": pd.array(plain["person_id"], dtype=string),
+            "email": pd.array(plain["email"], dtype=string),
+            "full_name": pd.array(plain["full_name"], dtype=string),
+            "title": pd.array(info["title"][order], dtype=string),
             "influence": block["influence"][order],
             "influence_rank": rank[order],
-            "profile": pd.array(block["profile"][order], dtype=_string_dtype()),
+            "profile": pd.array(plain["profile"], dtype=string),
             "profile_confidence": block["profile_confidence"][order],
         }
         for j, c in enumerate(PROBA_COLUMNS):
             columns[c] = block["proba"][order, j]
-        columns["method"] = block["method"][order]
-        columns["engagement"] = level[order]
+        columns["method"] = plain["method"]
+        columns["engagement"] = plain["engagement"]
         columns["seller_meetings"] = seller_meetings[order]
         columns["seller_emails"] = seller_emails[order]
         reasons = block["reasons"] if explain else [[] for _ in range(n)]
-        columns["reasons"] = pd.Series([reasons[i] for i in order.tolist()], dtype=object)
-        out = pd.DataFrame(columns)
+        index = pd.RangeIndex(n)
+        columns["reasons"] = pd.Series([reasons[i] for i in order.tolist()], index=index, dtype=object)
+        out = pd.DataFrame(columns, index=index)
         why = block["why"] if explain else [None] * n
-        why_series = pd.Series([why[i] for i in order.tolist()], index=out.index, dtype="object")
+        why_ordered = np.asarray([why[i] for i in order.tolist()] if n else [], dtype=object)
 
-        coverage = deal_coverage(out, engagement_assessable=assessable)
-        nbc = next_best_contacts(out, engagement_assessable=assessable, why=why_series)
-        deals = self._deals_frame(ds, out, coverage, assessable, deal_ids, as_of_ts)
+        people = PeopleColumns(columns, n, plain)
+        coverage = deal_coverage_columns(people, engagement_assessable=assessable)
+        nbc = next_best_contacts_columns(people, engagement_assessable=assessable, why=why_ordered)
+        deals = self._deals_frame(ds, plain["deal_id"], coverage, assessable, deal_ids, as_of_ts)
         return ScoreResult(
             model_version=self.model_version,
             as_of=as_of_ts,
@@ -578,7 +598,7 @@ class Scorer:
     @staticmethod
     def _deals_frame(
         ds: Dataset,
-        people: pd.DataFrame,
+        people_deals: np.ndarray,
         coverage: pd.DataFrame,
         assessable: bool,
         deal_ids: Sequence[str] | None,
@@ -604,7 +624,7 @@ class Scorer:
             sorted(range(len(deal_o)), key=lambda i: (key(account_o[i]), key(deal_o[i]), i)), dtype=np.int64
         )
         counts: dict[str, int] = {}
-        for d in people["deal_id"].to_numpy(dtype=object, na_value=None).tolist():
+        for d in people_deals.tolist():
             if d is not None:
                 counts[d] = counts.get(d, 0) + 1
         messages: dict[str, list[str]] = {}
@@ -636,6 +656,11 @@ class Scorer:
         )
 
 
+def _objects(values: pd.Series) -> np.ndarray:
+    """A column as an object ndarray with None for every missing value."""
+    return np.asarray(values.to_numpy(dtype=object, na_value=None), dtype=object)
+
+
 @functools.cache
 def _string_dtype() -> pd.StringDtype:
     """pandas' "string" dtype; looking it up by name costs ~40 us per call."""
@@ -648,6 +673,17 @@ def _not_assessable() -> str:
     return NOT_ASSESSABLE_MESSAGE
 
 
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Sorted integer codes of ids (missing as ""): what `pd.factorize(..., sort=True)` gives, without a Series."""
+    text = [
+        "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values.tolist()
+    ]
+    try:
+        return np.unique(np.asarray(text, dtype=object), return_inverse=True)[1].astype(np.int64).ravel()
+    except TypeError:  # mixed types do not sort in Python; pandas orders them its own way
+        return pd.factorize(pd.Series(text, dtype="object"), sort=True)[0]
+
+
 def _rank_within(group: np.ndarray | None, score: np.ndarray, tie: np.ndarray | None) -> np.ndarray:
     """1 = highest score within each group; ties broken by `tie` (person_id), then row order."""
     n = len(score)
@@ -656,11 +692,11 @@ def _rank_within(group: np.ndarray | None, score: np.ndarray, tie: np.ndarray | 
     s = -np.where(np.isnan(score), -np.inf, score)
     keys = [np.arange(n)]
     if tie is not None:
-        keys.append(pd.factorize(pd.Series(tie, dtype="object").fillna(""), sort=True)[0])
+        keys.append(_codes(tie))
     keys.append(s)
     g = np.zeros(n, dtype=np.int64)
     if group is not None:
-        g = pd.factorize(pd.Series(group, dtype="object").fillna(""), sort=True)[0]
+        g = _codes(group)
     keys.append(g)
     order = np.lexsort(keys)  # last key is primary: group, then score (desc), then tie, then row
     g_sorted = g[order]

@@ -36,9 +36,18 @@ if TYPE_CHECKING:
     from influence.bundle import ModelBundle
     from influence.predict import Scorer
 
-__all__ = ["DEFAULT_MASTER", "SparkUnavailable", "bundle_files", "bundle_from_files", "score_with_spark"]
+__all__ = [
+    "DEFAULT_MASTER",
+    "DRIVER_MEMORY_ENV",
+    "SparkUnavailable",
+    "bundle_files",
+    "bundle_from_files",
+    "score_with_spark",
+]
 
 DEFAULT_MASTER = "local[*]"
+DRIVER_MEMORY_ENV = "INFLUENCE_SPARK_DRIVER_MEMORY"
+WAVE_TASKS_PER_CORE = 4  # chunks per Spark job and executor core: bounds what is in flight, keeps cores busy
 _RESULT_SCHEMA = "chunk_id long, n_accounts long, n_deals long, n_people long, payload binary"
 _SCORERS: dict[str, Scorer] = {}  # per Python worker: built once from the broadcast bundle, then reused
 
@@ -132,10 +141,14 @@ def _decode_chunk(payload: bytes) -> Dataset:
 
 
 def _scorer_for(files: dict[str, bytes]) -> Scorer:
-    from influence.bundle import METADATA_FILE
     from influence.predict import Scorer
 
-    key = hashlib.sha256(files[METADATA_FILE]).hexdigest()
+    # Keyed by every byte, not by the metadata alone: a reused worker must not skip the checksum check of
+    # artifacts that differ from the ones it verified before (about 2 ms for the shipped 2 MB bundle).
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    key = digest.hexdigest()
     scorer = _SCORERS.get(key)
     if scorer is None:
         scorer = _SCORERS[key] = Scorer(bundle_from_files(files))
@@ -163,10 +176,88 @@ def _score_partition(
             yield pd.DataFrame(rows, columns=["chunk_id", "n_accounts", "n_deals", "n_people", "payload"])
 
 
+def _run_waves(
+    session: Any,
+    shared: Any,
+    encoded: Iterator[tuple[int, int, bytes]],
+    as_of: pd.Timestamp | None,
+    explain: bool,
+    writer: Any,
+    summary: BatchSummary,
+) -> int:
+    """Score the encoded chunks as a series of small Spark jobs ("waves", WAVE_TASKS_PER_CORE chunks per executor
+    core), at most two in flight while the driver slices and encodes the next one, and write the results in chunk
+    order; returns the number of chunks. Why waves: one job over every chunk would need them all encoded at once,
+    in the driver's Python and again in the JVM (the whole dataset twice more); with waves both hold a few
+    chunks, and the next wave's tasks fill the cores while the last tasks of the previous one finish."""
+    import itertools
+    import threading
+    import uuid
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    sc = session.sparkContext
+    wave_size = max(1, sc.defaultParallelism * WAVE_TASKS_PER_CORE)
+    group = f"influence-score-{uuid.uuid4().hex[:12]}"
+    failed = threading.Event()
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        return _score_partition(batches, shared.value, as_of, explain)
+
+    def run(wave: list[tuple[int, int, bytes]]) -> list[Any]:
+        if failed.is_set():  # another wave failed: do not start this one
+            raise RuntimeError("cancelled: another wave of this job failed")
+        sc.setJobGroup(group, "influence score", interruptOnCancel=True)
+        # one chunk per partition, so one task per chunk; no sort (it would sample, i.e. score, twice)
+        frame = session.createDataFrame(
+            sc.parallelize(wave, len(wave)), "chunk_id long, n_accounts long, payload binary"
+        )
+        return frame.mapInPandas(score, schema=_RESULT_SCHEMA).collect()
+
+    def write(job: Future, first: int, n: int) -> None:
+        rows = {int(r["chunk_id"]): r for r in job.result()}
+        missing = [c for c in range(first, first + n) if c not in rows]
+        if missing or len(rows) != n:
+            raise RuntimeError(
+                f"Spark returned {len(rows)} of chunks {first}..{first + n - 1}; nothing written"
+            )
+        for chunk_id in range(first, first + n):
+            done = rows.pop(chunk_id)
+            writer.write(_ipc_to_frame(bytes(done["payload"])))
+            summary.accounts_scored += int(done["n_accounts"])
+            summary.deals += int(done["n_deals"])
+            summary.people += int(done["n_people"])
+
+    in_flight: deque[tuple[Future, int, int]] = deque()
+    n_chunks = 0
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="influence-spark") as pool:
+        try:
+            while wave := list(itertools.islice(encoded, wave_size)):
+                in_flight.append((pool.submit(run, wave), n_chunks, len(wave)))
+                n_chunks += len(wave)
+                del wave
+                if len(in_flight) >= 2:
+                    write(*in_flight.popleft())
+            while in_flight:
+                write(*in_flight.popleft())
+        except BaseException:
+            failed.set()
+            sc.cancelJobGroup(group)  # only this job's waves, not other work on a shared session
+            raise
+    return n_chunks
+
+
 # -- the session --------------------------------------------------------------------------------------------------
-def spark_session(master: str | None = None, *, app_name: str = "influence score") -> Any:
+def spark_session(
+    master: str | None = None, *, app_name: str = "influence score", driver_memory: str | None = None
+) -> Any:
     """A SparkSession on `master` (default local[*]) whose Python workers run this interpreter with one
-    BLAS/OpenMP thread each. Raises SparkUnavailable with the fix when pyspark or Java is missing."""
+    BLAS/OpenMP thread each. Raises SparkUnavailable with the fix when pyspark or Java is missing.
+
+    `driver_memory`: the driver JVM's heap (default INFLUENCE_SPARK_DRIVER_MEMORY, else 2g). The JVM only holds
+    the chunks in flight (a few waves, see `score_with_spark`), never the dataset, so 2g is enough for local[*]
+    on any dataset size; it applies only when this call starts the JVM (in local mode the executors live in it).
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -190,6 +281,9 @@ def spark_session(master: str | None = None, *, app_name: str = "influence score
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.driver.memory", driver_memory or os.environ.get(DRIVER_MEMORY_ENV) or "2g")
+        # the results of one wave come back with collect(); bounded by the wave, far below this
+        .config("spark.driver.maxResultSize", "2g")
     )
     try:
         session = builder.getOrCreate()
@@ -269,50 +363,32 @@ def score_with_spark(
     session = spark_session(master) if own_session else spark
     try:
         sc = session.sparkContext
+        n_known = len(requested) - len(unknown)
         if chunk_accounts is None:
-            n_known = len(requested) - len(unknown)
             chunk_accounts = max(1, min(200, -(-n_known // (sc.defaultParallelism * 4))))
-        chunks = [
+        encoded = (
             (i, len(ids), _encode_chunk(chunk))
             for i, (ids, chunk) in enumerate(
                 iter_account_chunks(ds, requested if accounts is not None else None, chunk_accounts)
             )
-        ]
-        del ds
+        )
         summary.load_seconds = time.perf_counter() - t0
         shared = sc.broadcast(files)
-        n_slices = max(1, min(len(chunks), sc.defaultParallelism * 4))
-        frame = session.createDataFrame(
-            sc.parallelize(chunks, n_slices), "chunk_id long, n_accounts long, payload binary"
-        )
-
-        def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-            return _score_partition(batches, shared.value, as_of_ts, explain)
-
-        # No orderBy: a Spark sort samples its input first, which would run the scoring twice. Results stream
-        # back partition by partition and are written in chunk order through a small reorder buffer.
-        scored = frame.mapInPandas(score, schema=_RESULT_SCHEMA)
         out.parent.mkdir(parents=True, exist_ok=True)
         writer = _Writer(out)
-        pending: dict[int, Any] = {}
-        next_chunk = 0
         try:
-            for row in scored.toLocalIterator(prefetchPartitions=True):
-                pending[int(row["chunk_id"])] = row
-                while next_chunk in pending:
-                    done = pending.pop(next_chunk)
-                    writer.write(_ipc_to_frame(bytes(done["payload"])))
-                    summary.accounts_scored += int(done["n_accounts"])
-                    summary.deals += int(done["n_deals"])
-                    summary.people += int(done["n_people"])
-                    next_chunk += 1
-            if pending or next_chunk != len(chunks):
-                raise RuntimeError(f"Spark returned {next_chunk} of {len(chunks)} chunks; nothing written")
+            n_chunks = _run_waves(session, shared, encoded, as_of_ts, explain, writer, summary)
+            if summary.accounts_scored != n_known:
+                raise RuntimeError(
+                    f"Spark returned {summary.accounts_scored} of {n_known} accounts in {n_chunks} chunks; "
+                    "nothing written"
+                )
             writer.commit([*PEOPLE_COLUMNS, "model_version"])
         except BaseException:
             writer.abort()
             raise
-        shared.unpersist()
+        finally:
+            shared.unpersist()
     finally:
         if own_session:
             session.stop()

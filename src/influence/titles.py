@@ -35,7 +35,14 @@ Choices a user should know:
   Category/Key Account Manager, Chef de projet, Projektleiter, projectleider -> 3. Any other manager -> 4.
 - "Medewerker"/"Mitarbeiter" alone -> 1, with a department ("Medewerker inkoop") -> 2.
 - `is_assistant` is true for assistant/secretary roles (including "Sales Assistant"); "Assistant Manager" is a
-  lowered manager, not an assistant.
+  lowered manager, not an assistant, and so is "Asst Gen Cnsl" (Assistant General Counsel -> 5).
+- Abbreviations read by context: "Gen" is General before counsel/manager/partner/... ("Gen Cnsl", "Gen Mgr")
+  but stays "gen" after Lead/Demand (lead generation); "Mng Dir" is Managing Director; "Dep" is Deputy before a
+  role ("Dep Gen Cnsl", "Dep Dir") and a department otherwise; "Admin Asst" is an administrative assistant.
+  "Cnsl" is counsel (legal, 2), "Trader" a finance professional (2).
+- Joined roles: when every part of a title joined by "&", "and", "/", "," or ";" names a role by itself, the
+  person holds the higher one ("Director & Gen Cnsl Asst" -> 5, not an assistant). Department lists ("Sales &
+  Marketing Director") and an assistant TO someone ("Assistant to the CEO & Chairman") are read whole.
 - `is_technical`: an architect/engineer/developer/administrator/specialist-type role in it, engineering, data
   or security (a "Sales Engineer" is not technical, an "IT Manager" is not an individual technical role).
 - `language` is a guess from distinctive words and accents; "unknown" when nothing tells the languages apart
@@ -167,8 +174,36 @@ _ABBREV: dict[str, str] = {
     "techn": "technical",
     "kfm": "kaufmaennischer",
     "ceo's": "ceo",
+    "cnsl": "counsel",
+    "cnsel": "counsel",
+    "couns": "counsel",
+    "assoc": "associate",
+    "treas": "treasurer",
 }
 _ROLE_AFTER_ENG = {"manager", "director", "lead", "head", "team", "vp", "vicepresident", "department"}
+# Abbreviations whose meaning depends on the next word: "Gen Cnsl" is General Counsel but "Lead Gen" is lead
+# generation; "Mng Dir" is Managing Director but "Mng" elsewhere is a manager; "Dep Dir" is a deputy but
+# "Dep" alone is a department; "Admin Asst" is an administrative assistant, not an IT administrator.
+_GENERAL_BEFORE = {"counsel", "manager", "management", "partner", "secretary", "director", "auditor", "agent"}
+_MANAGING_BEFORE = {"director", "partner", "editor", "consultant"}
+_DEPUTY_BEFORE = {
+    "director",
+    "head",
+    "general",
+    "manager",
+    "chief",
+    "ceo",
+    "cfo",
+    "coo",
+    "cio",
+    "cto",
+    "managing",
+    "counsel",
+    "leiter",
+    "vp",
+    "vicepresident",
+    "treasurer",
+}
 
 
 def _fold(text: str) -> str:
@@ -191,6 +226,18 @@ def normalise_title(title: str) -> str:
             )
         elif tok == "dev":
             out.append("development" if out and out[-1] == "business" else "developer")
+        elif tok in ("gen", "mng", "mang", "mngg", "dep", "admin"):
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+            nxt = _ABBREV.get(nxt, nxt)
+            if tok == "gen":
+                lead_gen = bool(out) and out[-1] in ("lead", "demand")
+                out.append("general" if not lead_gen and (nxt in _GENERAL_BEFORE or nxt == "mng") else tok)
+            elif tok == "dep":
+                out.append("deputy" if nxt in _DEPUTY_BEFORE or nxt == "gen" else "department")
+            elif tok == "admin":
+                out.append("administrative" if nxt in ("assistant", "asst", "secretary") else tok)
+            else:
+                out.append("managing" if nxt in _MANAGING_BEFORE or nxt == "dir" else "manager")
         else:
             out.append(_ABBREV.get(tok, tok))
     text = " ".join(out)
@@ -370,7 +417,7 @@ _ROLE_RULES: tuple[_RoleRule, ...] = (
         r"headhunter|charge(?:e)? de|chargee|\w*coordinator|coordinatrice|\w*koordinator(?:in)?|"
         r"\w*medewerker|\w*medewerkster|\w*mitarbeiter(?:in)?|employe(?:e)?|agent|verkoper|verkaeufer(?:in)?|"
         r"vendeu(?:r|se)|salesperson|account executive|sales executive|marketing executive|"
-        r"beleidsmedewerker|fellow",
+        r"beleidsmedewerker|fellow|trader|\w*haendler(?:in)?|trad(?:eur|euse)",
         2,
     ),
     _r(r"commercial(?:e)?|associate|executive", 2, None, "weak"),
@@ -471,7 +518,8 @@ _DEPT_RULES: tuple[_DeptRule, ...] = (
         r"\w*steuer\w*|"
         r"fiscal\w*|audit\w*|revisor\w*|revision|wirtschaftspruef\w*|credit|kredit\w*|billing|"
         r"facturation|fpa|"
-        r"investor relations|administratie|kaufmaennisch\w*|cfo|daf|raf",
+        r"investor relations|administratie|kaufmaennisch\w*|cfo|daf|raf|trading|trader|\w*handel|"
+        r"\w*haendler(?:in)?|trad(?:eur|euse)",
         "finance",
     ),
     _d(
@@ -747,13 +795,52 @@ def _function(norm: str, role_functions: list[tuple[int, str]]) -> str:
     return "other"
 
 
+# Joined roles: "VP & General Counsel", "Director / Counsel", "Trader and Analyst".
+_ROLE_JOIN = re.compile(r"\s*(?:&|\+|/|,|;|\band\b|\bund\b|\ben\b|\bet\b)\s*", re.IGNORECASE)
+_ASSISTANT_TO = re.compile(
+    r"\b(?:assistant|assistent\w*|secretary|secretaresse|sekretaer\w*)\s+(?:to|of|for)\b"
+)
+
+
 @lru_cache(maxsize=200_000)
 def _parse_clean(raw: str) -> ParsedTitle:
     norm = normalise_title(raw)
     if not norm:
         return _MISSING
     # titles that differ only in case, punctuation or abbreviation share one parse
-    return _parse_normalised(norm, _accent_votes(raw))
+    whole = _parse_normalised(norm, _accent_votes(raw))
+    return _joined_roles(raw, norm, whole)
+
+
+def _joined_roles(raw: str, norm: str, whole: ParsedTitle) -> ParsedTitle:
+    """A person holding two roles at once ("VP & Asst Gen Cnsl", "Director & Gen Cnsl Asst") has the seniority
+    of the higher one. Applies only when every joined part names a role on its own, so department lists
+    ("Sales & Marketing Director", "Head of Data & Analytics") are read as one title, and never to an
+    assistant TO someone ("Assistant to the CEO & Chairman")."""
+    parts = [p for p in _ROLE_JOIN.split(raw) if p.strip()]
+    if len(parts) < 2 or _ASSISTANT_TO.search(norm):
+        return whole
+    parsed = []
+    for part in parts:
+        part_norm = normalise_title(part)
+        if not part_norm:
+            return whole
+        one = _parse_normalised(part_norm, _accent_votes(part))
+        if one.seniority_level == 0:
+            return whole
+        parsed.append(one)
+    best = max(parsed, key=lambda p: p.seniority_level)
+    if best.seniority_level <= whole.seniority_level:
+        return whole
+    return ParsedTitle(
+        seniority_level=best.seniority_level,
+        function=whole.function if whole.function != "other" else best.function,
+        is_missing=False,
+        is_assistant=all(p.is_assistant for p in parsed),
+        is_technical=best.is_technical,
+        language=whole.language,
+        seniority_cue=best.seniority_cue,
+    )
 
 
 @lru_cache(maxsize=200_000)

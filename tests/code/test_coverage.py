@@ -251,6 +251,30 @@ def test_score_dataset_coverage_matches_the_people_frame(scorer) -> None:
     assert np.all(merged["influence"] >= NEXT_BEST_MIN_INFLUENCE)
 
 
+def test_score_dataset_coverage_and_next_best_equal_the_frame_functions(scorer) -> None:
+    # score_dataset computes coverage and next-best contacts from its arrays (PeopleColumns); the public frame
+    # functions on its people frame must give the very same frames, dtypes included.
+    from influence.coverage import deal_coverage, next_best_contacts
+    from influence.generate import generate
+
+    ds = generate(4, 7)
+    for as_of in (None, "2024-03-01T00:00:00Z"):
+        result = scorer.score_dataset(ds, as_of=as_of)
+        assert len(result.next_best_contacts) > 0
+        pd.testing.assert_frame_equal(
+            result.coverage, deal_coverage(result.people, engagement_assessable=result.engagement_assessable)
+        )
+        nbc = next_best_contacts(result.people, engagement_assessable=result.engagement_assessable)
+        pd.testing.assert_frame_equal(result.next_best_contacts.drop(columns="why"), nbc.drop(columns="why"))
+        # the deal report (the API answer) holds the same values as the frames, NaN as None
+        deal_id = str(result.next_best_contacts["deal_id"].iloc[0])
+        report = result.deal_report(deal_id)
+        people = result.people[result.people["deal_id"] == deal_id]
+        assert [p["person_id"] for p in report["people"]] == people["person_id"].tolist()
+        assert [p["influence"] for p in report["people"]] == people["influence"].tolist()
+        assert [p["reasons"] for p in report["people"]] == [list(r) for r in people["reasons"]]
+
+
 def test_score_dataset_without_seller_side_says_engagement_cannot_be_assessed(scorer) -> None:
     from influence.coverage import NOT_ASSESSABLE_MESSAGE
     from influence.generate import generate

@@ -466,3 +466,60 @@ def test_parser_agrees_with_generator_truth() -> None:
     # a missing title in the dataset is parsed as missing, never as a level
     missing = parse_titles(titles[~has_title])
     assert missing["is_missing"].all() and (missing["seniority_level"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("title", "level", "function", "assistant"),
+    [
+        # "Asst"/"Assoc"/"Dep" qualifying a senior role lower it by one; they do not make an assistant
+        ("VP & Asst Gen Cnsl", 5, "legal", False),
+        ("Asst Gen Cnsl", 5, "legal", False),
+        ("Assoc. Gen. Cnsl", 5, "legal", False),
+        ("Dep Gen Cnsl", 5, "legal", False),
+        ("VP & Gen Cnsl", 6, "legal", False),
+        ("Mng Director & Gen Cnsl", 6, "legal", False),
+        # an assistant OF the general counsel is an assistant
+        ("Gen Cnsl Asst", 1, "legal", True),
+        # two roles joined: the higher one counts ("Director" and an assistant role)
+        ("Director & Gen Cnsl Asst", 5, "legal", False),
+        ("Director & Cnsl", 5, "legal", False),
+        ("Cnsl", 2, "legal", False),
+        ("Sr Cnsl", 3, "legal", False),
+        ("Mng Dir Trading", 6, "finance", False),
+        ("Mng Director Research", 6, "executive", False),
+        ("Mng Partner", 6, "executive", False),
+        ("Gen Mgr", 5, "other", False),
+        ("Dep Dir Finance", 4, "finance", False),
+        ("Trader", 2, "finance", False),
+        ("Mgr Trading", 4, "finance", False),
+        ("Admin Asst", 1, "other", True),
+    ],
+)
+def test_abbreviation_combinations(title: str, level: int, function: str, assistant: bool) -> None:
+    parsed = parse_title(title)
+    assert (parsed.seniority_level, parsed.function, parsed.is_assistant) == (level, function, assistant), (
+        parsed
+    )
+
+
+def test_context_dependent_abbreviations_keep_their_other_meaning() -> None:
+    # "Gen" after "Lead"/"Demand" is generation, "Dep" before a non-role word is a department
+    assert normalise_title("Lead Gen Manager") == "lead gen manager"
+    assert parse_title("Lead Gen Manager").function == "marketing"
+    assert normalise_title("Dep Finance") == "department finance"
+    assert normalise_title("Admin") == "admin" and parse_title("Admin").function == "it"
+
+
+def test_joined_roles_do_not_split_department_lists_or_assistants_to_someone() -> None:
+    # department lists stay one title
+    assert parse_title("Sales & Marketing Director").seniority_level == 5
+    assert parse_title("Head of Data & Analytics").seniority_level == 4
+    # the assistant TO a chairman is still an assistant, whatever follows "&"
+    chair = parse_title("Assistant to the CEO & Chairman")
+    assert chair.seniority_level == 1 and chair.is_assistant
+    # both orders of two joined roles give the higher role
+    assert (
+        parse_title("Analyst & Director").seniority_level
+        == parse_title("Director & Analyst").seniority_level
+        == 5
+    )

@@ -50,8 +50,10 @@ def test_chunked_output_equals_one_chunk_and_covers_every_feature_row(workspace,
     a = _sorted(pd.read_parquet(tmp_path / "one.parquet"))
     b = _sorted(pd.read_parquet(tmp_path / "many.parquet"))
     pd.testing.assert_frame_equal(a, b)
-    # rows out = the feature rows of the whole dataset: nobody dropped, nobody invented
-    expected = build_features(workspace["ds"])[["deal_id", "person_id"]]
+    # rows out = the feature rows of the whole dataset (active people plus CRM ties): nobody dropped or invented
+    ds = workspace["ds"]
+    crm_ties = ds.labels[ds.labels["source"].astype(str).str.startswith("crm_")]
+    expected = build_features(ds, pairs=crm_ties)[["deal_id", "person_id"]]
     assert len(a) == len(expected) == one.people == many.people
     assert set(zip(a["deal_id"], a["person_id"], strict=True)) == set(
         zip(expected["deal_id"], expected["person_id"], strict=True)

@@ -1,6 +1,7 @@
 """Zero-label scoring of imported data: each importer's small fixture -> import -> `influence validate` exits 0 ->
 `influence score` gives every buyer/partner person of every deal an influence in [0, 1] from the shipped default
-model (or the network-only prior), and the rows add up: every active person in, one row per (deal, person) out."""
+model (or the network-only prior), and the rows add up: every active person in, one row per (deal, person) out;
+people tied to a deal by the CRM only (a contact or buying role, no e-mail or meeting) get a row too."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def _invoke(args: list[str]) -> str:
 
 # -- the checks ----------------------------------------------------------------------------------------------------
 def _active_pairs(folder: Path) -> pd.DataFrame:
-    """(deal_id, person_id) of every buyer/partner person with an event in the deal, from the raw tables."""
+    """(deal_id, person_id) of every buyer/partner person with an event in the deal or a CRM role on it (a label
+    whose source starts with "crm_"), from the raw tables."""
     ds = load(folder)
     emails, meetings = ds.emails, ds.meetings
     parts = [
@@ -97,6 +99,7 @@ def _active_pairs(folder: Path) -> pd.DataFrame:
         ds.meeting_attendees.merge(meetings[["meeting_id", "deal_id"]], on="meeting_id")[
             ["deal_id", "person_id"]
         ],
+        ds.labels.loc[ds.labels["source"].astype(str).str.startswith("crm_"), ["deal_id", "person_id"]],
     ]
     pairs = pd.concat([p.astype("string") for p in parts], ignore_index=True).drop_duplicates()
     sides = ds.people.set_index(ds.people["person_id"].astype("string"))["side"]
@@ -115,7 +118,7 @@ def _validate_score_and_check(folder: Path, out: Path) -> pd.DataFrame:
     influence = scores["influence"].to_numpy(dtype=np.float64)
     assert not np.isnan(influence).any() and ((influence >= 0) & (influence <= 1)).all()
     assert set(scores["method"]) <= {"model", "prior"}
-    # rows in = rows out: one row per active buyer/partner (deal, person), nobody dropped, nobody invented
+    # rows in = rows out: one row per active or CRM-tied buyer/partner (deal, person), nobody dropped or invented
     got = scores[["deal_id", "person_id"]].astype("string").sort_values(["deal_id", "person_id"])
     assert not got.duplicated().any()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), _active_pairs(folder))
@@ -206,16 +209,11 @@ def test_hubspot_export_validates_and_scores_its_active_people(tmp_path: Path) -
     folder = tmp_path / "ds"
     import_hubspot(_export(tmp_path), folder)
     scores = _validate_score_and_check(folder, tmp_path / "scores.parquet")
-    # the HubSpot fixture has contacts and deal associations but no activity: nobody is active, nothing scored
-    assert len(scores) == len(_active_pairs(folder))
+    # the HubSpot fixture has contacts and deal associations but no activity: only the contacts with a buying
+    # role on a deal (kept as CRM ties) are scored; Pat, associated without a role, is not kept by the importer
+    assert len(scores) == len(_active_pairs(folder)) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: people tied to a deal only by the CRM (HubSpot associations, Salesforce contact roles) "
-    "without any e-mail or meeting get no row from `influence score` (features are built for active people "
-    "only, and role-less associations are not kept by the importer); see docs/benchmarks.md",
-)
 def test_crm_contacts_of_a_deal_without_activity_are_scored(tmp_path: Path) -> None:
     from test_import_hubspot import _export
 
@@ -224,8 +222,69 @@ def test_crm_contacts_of_a_deal_without_activity_are_scored(tmp_path: Path) -> N
     folder = tmp_path / "ds"
     import_hubspot(_export(tmp_path), folder)
     _invoke(["score", str(folder), "--out", str(tmp_path / "s.parquet"), "--no-progress"])
-    scores = pd.read_parquet(tmp_path / "s.parquet")
-    assert {"joerg@acme.nl", "ann@acme.nl", "greta@globex.de"} <= set(scores["email"])
+    scores = pd.read_parquet(tmp_path / "s.parquet").set_index("email")
+    assert {"joerg@acme.nl", "ann@acme.nl", "greta@globex.de"} <= set(scores.index)
+    assert scores.loc[["joerg@acme.nl", "ann@acme.nl"], "deal_id"].tolist() == ["31", "31"]
+    assert scores.loc["greta@globex.de", "deal_id"] == "32"
+    assert "pat@advisors.com" not in scores.index  # associated without a role: the importer keeps no tie
+    assert scores["influence"].between(0, 1).all() and (scores["method"] == "model").all()
+
+
+def test_a_crm_tie_gets_a_low_score_beside_active_people_and_its_label_values_are_never_read(
+    tmp_path: Path,
+) -> None:
+    """The mailbox's deal plus one more acme.nl contact with a CRM contact role and no activity: that contact is
+    scored (as the least influential of the deal: no evidence of any involvement), the active people keep their
+    exact scores, and changing the role's label values (influence, profile) changes nothing."""
+    from influence.contract import write_dataset
+
+    mbox = tmp_path / "acme.mbox"
+    mbox.write_text(_company_mailbox(), encoding="utf-8")
+    folder = tmp_path / "ds"
+    _invoke(["import", "mbox", str(mbox), "--out", str(folder), "--account-domain", "acme.nl",
+             "--deal-by", "account", "--no-progress"])  # fmt: skip
+    before = _validate_score_and_check(folder, tmp_path / "before.parquet")
+    ds = load(folder)
+    deal = ds.deals.iloc[0]
+    people = pd.concat(
+        [ds.people, ds.people.iloc[[0]].assign(person_id="crm-only-1", email="cto@acme.nl", full_name="Chris",
+                                               title="CTO", account_id=deal["account_id"], side="buyer")],
+        ignore_index=True,
+    )  # fmt: skip
+    label = {"deal_id": deal["deal_id"], "person_id": "crm-only-1", "influence": 0.9,
+             "profile": "executive_sponsor", "source": "crm_contact_role"}  # fmt: skip
+    tables = {name: ds[name] for name in ds}
+    tables["people"] = people
+    tables["labels"] = pd.DataFrame([label])
+    write_dataset(type(ds).from_frames(tables), folder)
+    with_tie = _validate_score_and_check(folder, tmp_path / "tie.parquet")
+    assert len(with_tie) == len(before) + 1
+    tied = with_tie.set_index("person_id").loc["crm-only-1"]
+    assert tied["influence"] <= with_tie["influence"].min() + 1e-12  # no activity: the lowest in its deal
+    # ranks: ties on influence are broken by person_id, so only people with a higher influence rank above it
+    assert (
+        with_tie.loc[with_tie["influence"] > tied["influence"], "influence_rank"] < tied["influence_rank"]
+    ).all()
+    active = (
+        with_tie[with_tie["person_id"] != "crm-only-1"].drop(columns="influence_rank").reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(
+        active, before.drop(columns="influence_rank").reset_index(drop=True), check_dtype=False
+    )
+    # the label's values are not evidence: another role and influence give the very same rows
+    tables["labels"] = pd.DataFrame([{**label, "influence": 0.05, "profile": "peripheral"}])
+    write_dataset(type(ds).from_frames(tables), folder)
+    relabelled = _validate_score_and_check(folder, tmp_path / "relabelled.parquet")
+    pd.testing.assert_frame_equal(relabelled, with_tie)
+    # a win/loss-review label is ground truth, not a CRM tie: it adds no row
+    tables["labels"] = pd.DataFrame([{**label, "source": "win_loss_review"}])
+    write_dataset(type(ds).from_frames(tables), folder)
+    assert len(pd.read_parquet(_score(folder, tmp_path / "review.parquet"))) == len(before)
+
+
+def _score(folder: Path, out: Path) -> Path:
+    _invoke(["score", str(folder), "--out", str(out), "--no-progress"])
+    return out
 
 
 # -- the prior -----------------------------------------------------------------------------------------------------

@@ -112,3 +112,51 @@ def test_executors_verify_the_broadcast_bundle() -> None:
     tampered["profile.joblib"] = bytes(data)
     with pytest.raises(BundleError, match="checksum mismatch for broadcast model file profile.joblib"):
         bundle_from_files(tampered)
+
+
+@needs_spark
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_many_small_waves_give_the_same_rows_in_the_same_order(
+    folder, session, single_machine, tmp_path, monkeypatch
+) -> None:
+    import influence.spark as spark_module
+
+    # 1 chunk per core and wave, 1 account per chunk: 10 chunks in 5 waves of 2, two waves in flight at a time,
+    # so results arrive out of order across jobs and must still be written in account order.
+    monkeypatch.setattr(spark_module, "WAVE_TASKS_PER_CORE", 1)
+    out = tmp_path / "waves.parquet"
+    summary = spark_module.score_with_spark(folder, out, spark=session, chunk_accounts=1)
+    waves = pd.read_parquet(out)
+    assert summary.accounts_scored == 10 and summary.people == len(single_machine)
+    keys = ["account_id", "deal_id", "person_id"]
+    pd.testing.assert_frame_equal(waves[keys], single_machine[keys])
+    np.testing.assert_allclose(waves["influence"], single_machine["influence"], rtol=0, atol=1e-9)
+
+
+@needs_spark
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_failing_wave_writes_nothing_and_keeps_the_previous_file(
+    folder, session, tmp_path, monkeypatch
+) -> None:
+    import influence.spark as spark_module
+
+    real = spark_module.bundle_files
+
+    def tampered(bundle):  # the driver broadcasts bytes that no longer match the verified metadata
+        files = dict(real(bundle))
+        files["influence.joblib"] = files["influence.joblib"][:-1] + bytes(
+            [files["influence.joblib"][-1] ^ 1]
+        )
+        return files
+
+    monkeypatch.setattr(spark_module, "bundle_files", tampered)
+    monkeypatch.setattr(spark_module, "WAVE_TASKS_PER_CORE", 1)
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"the previous run's file")
+    with pytest.raises(Exception, match="checksum mismatch for broadcast model file influence.joblib"):
+        spark_module.score_with_spark(folder, out, spark=session, chunk_accounts=2)
+    assert out.read_bytes() == b"the previous run's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]  # no temporary file left behind
+    assert session.sparkContext.defaultParallelism == 2  # the shared session still works

@@ -151,9 +151,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         driver.quit()
 
 
+UPDATE_SCREENSHOTS_ENV = "INFLUENCE_UPDATE_SCREENSHOTS"
+
+
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    """reports/screenshots/ of the project (derived output, rebuilt by the tests)."""
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, so a test run never rewrites tracked
+    files; with INFLUENCE_UPDATE_SCREENSHOTS=1 the committed reports/screenshots/ (to refresh them on purpose)."""
+    if os.environ.get(UPDATE_SCREENSHOTS_ENV) != "1":
+        return tmp_path_factory.mktemp("screenshots")
     from influence.settings import reports_dir
 
     folder = reports_dir() / "screenshots"

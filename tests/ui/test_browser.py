@@ -2,8 +2,8 @@
 
 Counts are checked against the map JSON the page was given (every person of the deal is drawn, every tie too),
 the top-ranked person must be visibly marked, sizes must follow influence, the page must fit a 1366x768 laptop
-screen, and the report must render from file:// with the network switched off. Screenshots land in
-reports/screenshots/ for a human to look at.
+screen, and the report must render from file:// with the network switched off. Screenshots land in a temporary
+folder, or with INFLUENCE_UPDATE_SCREENSHOTS=1 in the committed reports/screenshots/ for a human to look at.
 """
 
 from __future__ import annotations

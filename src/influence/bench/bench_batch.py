@@ -1,23 +1,28 @@
-"""Batch scoring throughput and memory, and single-row scoring latency.
+"""Batch scoring throughput and memory (`influence score`), and single-row scoring latency.
 
 Data: the project's generator, seed 11, written once to data/bench/features-<n>-seed11 (gitignored; the same
-folder the features benchmark uses, identical content for the same n). Full mode: INFLUENCE_BENCH_BATCH_ACCOUNTS
-accounts (default 42,000, about 1M scored people); quick: 300. Model: the shipped default bundle.
+folder the features benchmark uses), or the folder INFLUENCE_BENCH_BATCH_DIR (generated beforehand, e.g. with
+`influence generate --accounts 42000 --seed 11 --workers 2 --out /tmp/batch/gen-42000-seed11`).
+Size: quick 300 accounts; default 1,000 (24k people, a few minutes); INFLUENCE_BENCH_BATCH_ACCOUNTS=42000 for
+about 1M scored people (run it under `flock /work/helpers/bigmem.lock`). Model: the shipped default bundle.
 
-Figures (medians of wall-clock seconds; CPU seconds too, since the 2-core machine is shared):
-- end to end: `score_accounts` from the loaded dataset to a Parquet file (features + models + reasons +
-  coverage), people/s, with and without reasons; loading/validating the folder is timed separately;
-- model only, on the same feature rows: `Scorer.score_features(explain=False)` vs the peer, the bundle's
-  scikit-learn pipelines (`predict_influence` + `predict_profile_proba`) measured in the same run;
-- one row: `Scorer.score_rows` (with reasons) and `score_matrix` vs the scikit-learn pipelines on one row;
-- peak RSS of this process (the runner starts one process per benchmark).
+Jobs, each `influence score DIR --out X.parquet` in its own process (so peak memory is the job's own), with
+the resident memory of the job's process tree (the CLI and its workers) sampled every 0.1 s:
+- `chunked_w1`, `chunked_w2`: the chunked folder reader (influence.chunks) with 1 and 2 worker processes;
+- peer `whole_load` (same run): the previous path, `data.load` of the whole folder then in-memory slicing, on
+  the 1,000-account folder (or the folder itself when it is at most 6,000 accounts), plus `chunked_w2` there;
+- model only (folders up to 6,000 accounts): `Scorer.score_features` vs the bundle's scikit-learn pipelines, and
+  one-row latency.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,28 +31,128 @@ from influence.bench import median_time, peak_rss_mib
 from influence.settings import project_root
 
 SEED = 11
-FULL_ACCOUNTS = 42_000  # about 1M scored (deal, person) rows with the default generator settings
+FULL_ACCOUNTS = 1_000  # INFLUENCE_BENCH_BATCH_ACCOUNTS=42000: about 1M scored (deal, person) rows
 QUICK_ACCOUNTS = 300
+PEER_ACCOUNTS = 1_000
+WHOLE_LOAD_MAX_ACCOUNTS = 6_000  # the whole-folder path needs ~8 KiB per person: keep the peer small
 
 
-def _folder(n_accounts: int) -> Path:
+def _folder(n_accounts: int, *, given: bool = True) -> Path:
     from influence.generate import write_generated
 
+    folder_env = os.environ.get("INFLUENCE_BENCH_BATCH_DIR")
+    if given and folder_env:
+        return Path(folder_env)
     folder = project_root() / "data" / "bench" / f"features-{n_accounts}-seed{SEED}"
     if not (folder / "accounts.parquet").exists():
-        write_generated(folder, n_accounts, SEED)
+        write_generated(folder, n_accounts, SEED, workers=2)
     return folder
 
 
-def _rss_mib() -> float:
-    """Current resident memory (Linux /proc), to split the peak into fixed, dataset and scoring parts."""
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _accounts_from_env() -> int:
+    return int(os.environ.get("INFLUENCE_BENCH_BATCH_ACCOUNTS", FULL_ACCOUNTS))
 
 
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
+def _tree_rss_mib(root: int) -> float:
+    """Resident memory of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, float] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            pid, ppid = int(entry), int(fields[1])
+            rss[pid] = int(fields[21]) * page / 2**20
+            children.setdefault(ppid, []).append(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _job(args: list[str], label: str) -> dict[str, Any]:
+    """Run one scoring process; wall seconds, CPU seconds of the tree, peak RSS of the tree and of the main."""
+    peak = {"tree": 0.0}
+    t0 = time.perf_counter()
+    before = os.times()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak["tree"] = max(peak["tree"], _tree_rss_mib(proc.pid))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
+    wall = time.perf_counter() - t0
+    after = os.times()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label} failed ({proc.returncode}): {err[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": (after.children_user - before.children_user)
+        + (after.children_system - before.children_system),
+        "peak_tree_rss_mib": peak["tree"],
+        "summary": out.strip(),
+    }
+
+
+def _score_job(
+    folder: Path, out: Path, label: str, *, workers: int = 1, whole: bool = False
+) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    if whole:
+        code = (
+            "import sys; from influence.batch import score_accounts; from influence.data import load; "
+            "print(score_accounts(load(sys.argv[1]), sys.argv[2], progress=False).format())"
+        )
+        args = [sys.executable, "-c", code, str(folder), str(out)]
+    else:
+        influence = str(Path(sys.executable).parent / "influence")
+        args = [
+            influence,
+            "score",
+            str(folder),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--workers",
+            str(workers),
+        ]
+    result = _job(args, label)
+    people = pq.ParquetFile(out).metadata.num_rows
+    out.unlink()
+    result.update(
+        people=people, people_per_s=people / result["wall_s"], people_per_cpu_s=people / result["cpu_s"]
+    )
+    return result
+
+
+def _jobs(folder: Path, n_accounts: int, tmp: Path) -> dict[str, Any]:
+    env_ok = {"OMP_NUM_THREADS": os.environ.setdefault("OMP_NUM_THREADS", "1")}
+    jobs: dict[str, Any] = {"env": env_ok, "folder": str(folder), "accounts": n_accounts}
+    big = n_accounts > WHOLE_LOAD_MAX_ACCOUNTS
+    if not big or os.environ.get("INFLUENCE_BENCH_BATCH_W1"):
+        jobs["chunked_w1"] = _score_job(folder, tmp / "w1.parquet", "chunked_w1")
+    jobs["chunked_w2"] = _score_job(folder, tmp / "w2.parquet", "chunked_w2", workers=2)
+    peer_folder = _folder(PEER_ACCOUNTS, given=False) if big else folder
+    jobs["peer_folder"] = str(peer_folder)
+    jobs["peer_whole_load"] = _score_job(peer_folder, tmp / "whole.parquet", "whole_load", whole=True)
+    if big:
+        jobs["peer_chunked_w2"] = _score_job(peer_folder, tmp / "pw2.parquet", "peer_chunked_w2", workers=2)
+    return jobs
 
 
 def _latency(fn: Any, repeat: int) -> dict[str, float]:
@@ -65,79 +170,50 @@ def _latency(fn: Any, repeat: int) -> dict[str, float]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from influence.batch import score_accounts
     from influence.data import load
     from influence.features import build_features
     from influence.predict import Scorer
 
-    n_accounts = (
-        QUICK_ACCOUNTS if quick else int(os.environ.get("INFLUENCE_BENCH_BATCH_ACCOUNTS", FULL_ACCOUNTS))
-    )
+    n_accounts = QUICK_ACCOUNTS if quick else _accounts_from_env()
     folder = _folder(n_accounts)
-    t0 = time.perf_counter()
+    result: dict[str, Any] = {"accounts": n_accounts, "load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["jobs"] = _jobs(folder, n_accounts, Path(tmp))
+    result["load_average_after"] = os.getloadavg()
+    jobs = result["jobs"]
+    main = jobs["chunked_w2"]
+    peer_people = jobs["peer_whole_load"]["people"]
+    result["headline"] = {
+        "people": main["people"],
+        "people_per_s_w2": main["people_per_s"],
+        "peak_tree_rss_mib_w2": main["peak_tree_rss_mib"],
+        "peak_rss_per_1m_people_mib_w2": main["peak_tree_rss_mib"] * 1e6 / max(main["people"], 1),
+        "peer_whole_load_people": peer_people,
+        "peer_whole_load_people_per_s": jobs["peer_whole_load"]["people_per_s"],
+        "peer_whole_load_peak_mib": jobs["peer_whole_load"]["peak_tree_rss_mib"],
+    }
+    if "chunked_w1" in jobs:
+        result["headline"]["ratio_w2_vs_w1"] = main["people_per_s"] / jobs["chunked_w1"]["people_per_s"]
+    if "peer_chunked_w2" in jobs:
+        result["headline"]["ratio_peer_chunked_w2_vs_whole_load"] = (
+            jobs["peer_chunked_w2"]["people_per_s"] / jobs["peer_whole_load"]["people_per_s"]
+        )
+    result["goals"] = {
+        "people_per_s>=100k (with reasons, 2 workers)": main["people_per_s"] >= 100_000,
+        "peak<4GiB (measured)" if main["people"] >= 900_000 else "peak<4GiB (this size)": main[
+            "peak_tree_rss_mib"
+        ]
+        < 4096,
+    }
+    if n_accounts > WHOLE_LOAD_MAX_ACCOUNTS:
+        return result
+
     scorer = Scorer.from_ref(None)
-    scorer_s = time.perf_counter() - t0
-    rss_before_data = _rss_mib()
-    t0 = time.perf_counter()
     ds = load(folder)
-    load_s = time.perf_counter() - t0
-    rss_with_data = _rss_mib()
-    peak_after_load = peak_rss_mib()
-    frames_mib = sum(float(ds[name].memory_usage(deep=True).sum()) for name in ds) / 2**20
     bundle = scorer.bundle
     repeat = 3 if quick else 1
-
-    result: dict[str, Any] = {
-        "accounts": n_accounts,
-        "model": scorer.model_version,
-        "trees": {"influence": scorer._influence.n_trees, "profile": scorer._profile.n_trees},
-        "load_validate_s": load_s,
-        "scorer_build_s": scorer_s,
-        "load_average": os.getloadavg(),
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, explain in (("with_reasons", True), ("no_reasons", False)):
-            out = Path(tmp) / f"{label}.parquet"
-            summaries = []
-            cpu0 = _cpu()
-
-            def job(explain: bool = explain, out: Path = out, summaries: list = summaries) -> None:
-                summaries.append(score_accounts(ds, out, model=scorer, explain=explain, progress=False))
-
-            wall, samples = median_time(job, repeat=repeat)
-            people = summaries[-1].people
-            result[f"end_to_end_{label}"] = {
-                "people": people,
-                "deals": summaries[-1].deals,
-                "wall_s": wall,
-                "cpu_s": (_cpu() - cpu0) / repeat,
-                "people_per_s": people / wall,
-                "people_per_cpu_s": people / ((_cpu() - cpu0) / repeat),
-                "samples_s": samples,
-            }
-
-    people = result["end_to_end_with_reasons"]["people"]
-    peak = peak_rss_mib()
-    dataset_mib = max(rss_with_data - rss_before_data, 0.0)
-    # Measured before the model-only part, which holds a whole feature frame. The dataset (and loading's
-    # transient peak) grows with the number of people; scoring works a chunk at a time, so its part does not.
-    scale = 1_000_000 / max(people, 1)
-    scoring = max(peak - rss_with_data, 0.0)
-    result["memory_mib"] = {
-        "peak": peak,
-        "peak_after_load": peak_after_load,
-        "code_and_model": rss_before_data,
-        "dataset": dataset_mib,
-        "dataset_frames": frames_mib,
-        "scoring_above_dataset": scoring,
-        # What `data.load` peaks at, scaled (its validation holds copies), and what scoring needs once the
-        # frames are loaded (code + frames + one chunk).
-        "estimate_for_1m_people": max(
-            rss_before_data + (peak_after_load - rss_before_data) * scale,
-            rss_before_data + dataset_mib * scale + scoring,
-        ),
-        "estimate_for_1m_people_scoring_only": rss_before_data + frames_mib * scale + scoring,
-    }
+    result["trees"] = {"influence": scorer._influence.n_trees, "profile": scorer._profile.n_trees}
+    result["peak_rss_bench_process_mib"] = peak_rss_mib()
 
     # Model only, same rows: our numpy path vs the scikit-learn pipelines.
     t0 = time.perf_counter()
@@ -176,13 +252,5 @@ def run(quick: bool) -> dict[str, Any]:
         result["one_row"]["sklearn_pipelines"]["p50_us"]
         / result["one_row"]["score_rows_no_reasons"]["p50_us"]
     )
-    result["goals"] = {
-        "people_per_s>=100k (with reasons)": result["end_to_end_with_reasons"]["people_per_s"] >= 100_000,
-        "peak<4GiB for 1M people (estimate)": result["memory_mib"]["estimate_for_1m_people"] < 4096,
-        "scoring<4GiB for 1M people once loaded (estimate)": result["memory_mib"][
-            "estimate_for_1m_people_scoring_only"
-        ]
-        < 4096,
-        "one row p50 < 1 ms (score_matrix)": result["one_row"]["score_matrix"]["p50_us"] < 1000,
-    }
+    result["goals"]["one row p50 < 1 ms (score_matrix)"] = result["one_row"]["score_matrix"]["p50_us"] < 1000
     return result

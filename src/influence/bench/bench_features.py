@@ -1,6 +1,9 @@
 """Feature pipeline throughput: `build_features` on a generated dataset, tabular and graph parts separately,
 plus the latency of one small deal (what the scoring API pays per request).
 
+The single deal (a scoring request) is timed beside the same groupby peer run on that deal alone, which shows
+how much of a small request is pandas' fixed per-call cost.
+
 Data: the project's generator, 10,000 accounts (quick: 1,000), seed 11, written once to data/bench/ (gitignored)
 and reused. Throughput is in interaction rows per second, interaction rows = meeting_attendees + emails +
 email_recipients + signals. The peer measured in the same run is a plain pandas groupby count of the same
@@ -60,14 +63,9 @@ def _groupby_peer(ds: Dataset) -> None:
     assert all(len(p) for p in parts)
 
 
-def _one_deal(ds: Dataset, target_people: int = 30) -> Dataset:
-    """The deal whose participant count is closest to `target_people`, as a dataset of its own (its account,
-    people, meetings, e-mails and the people's signals), like a scoring API request body."""
-    mtg = ds.meetings[["meeting_id", "deal_id"]]
-    people_per_deal = (
-        ds.meeting_attendees.merge(mtg, on="meeting_id").groupby("deal_id")["person_id"].nunique()
-    )
-    deal_id = (people_per_deal - target_people).abs().idxmin()
+def one_deal_dataset(ds: Dataset, deal_id: str) -> Dataset:
+    """One deal as a dataset of its own (its account, people, meetings, e-mails and the people's signals), like
+    a scoring API request body."""
     deal = ds.deals[ds.deals["deal_id"] == deal_id]
     meetings = ds.meetings[ds.meetings["deal_id"] == deal_id]
     attendees = ds.meeting_attendees[ds.meeting_attendees["meeting_id"].isin(meetings["meeting_id"])]
@@ -88,6 +86,15 @@ def _one_deal(ds: Dataset, target_people: int = 30) -> Dataset:
             "signals": ds.signals[ds.signals["person_id"].isin(ids)],
         }
     )
+
+
+def _one_deal(ds: Dataset, target_people: int = 30) -> Dataset:
+    """The deal whose meeting participant count is closest to `target_people`, as a dataset of its own."""
+    mtg = ds.meetings[["meeting_id", "deal_id"]]
+    people_per_deal = (
+        ds.meeting_attendees.merge(mtg, on="meeting_id").groupby("deal_id")["person_id"].nunique()
+    )
+    return one_deal_dataset(ds, str((people_per_deal - target_people).abs().idxmin()))
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -127,12 +134,20 @@ def run(quick: bool) -> dict[str, Any]:
 
     small = _one_deal(ds)
     build_features(small)  # warm-up: imports and the title parser's tables
-    lat, lat_cpu = [], []
+    lat, lat_cpu, peer_lat = [], [], []
+    small_parts: dict[str, list[float]] = {"prepare": [], "tabular": [], "graph": [], "assembly": []}
     for _ in range(50):
+        t = FeatureTimings()
         t0, c0 = time.perf_counter(), time.process_time()
-        build_features(small)
+        build_features(small, timings=t)
         lat.append(time.perf_counter() - t0)
         lat_cpu.append(time.process_time() - c0)
+        for k in ("prepare", "tabular", "graph"):
+            small_parts[k].append(t.cpu[k])
+        small_parts["assembly"].append(lat_cpu[-1] - sum(t.cpu.values()))
+        t0 = time.perf_counter()
+        _groupby_peer(small)
+        peer_lat.append(time.perf_counter() - t0)
     lat.sort()
     lat_cpu.sort()
     return {
@@ -173,5 +188,10 @@ def run(quick: bool) -> dict[str, Any]:
             "p50_ms": round(1000 * lat[len(lat) // 2], 2),
             "p95_ms": round(1000 * lat[int(len(lat) * 0.95)], 2),
             "cpu_p50_ms": round(1000 * lat_cpu[len(lat_cpu) // 2], 2),
+            # CPU p50 per part: prepare (coding, rows), tabular families, graphs, the rest (relative features
+            # and building the frame)
+            "cpu_p50_ms_parts": {k: round(1000 * statistics.median(v), 2) for k, v in small_parts.items()},
+            "peer_groupby_p50_ms": round(1000 * statistics.median(peer_lat), 2),
+            "ratio_p50_vs_groupby_peer": round(lat[len(lat) // 2] / statistics.median(peer_lat), 2),
         },
     }

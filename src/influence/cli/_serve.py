@@ -62,6 +62,13 @@ def _register_score(app: typer.Typer) -> None:
         progress: bool = typer.Option(
             True, "--progress/--no-progress", help="Show a progress bar on stderr."
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            help="Processes scoring chunks in parallel (each holds the model, the people/deals tables and one "
+            "chunk); the output is the same for any value.",
+        ),
         engine: str = typer.Option(
             "local",
             "--engine",
@@ -77,8 +84,11 @@ def _register_score(app: typer.Typer) -> None:
     ) -> None:
         """Batch-score a dataset folder: influence, DMU profile and reasons for every person of every deal.
 
-        Accounts are scored a chunk at a time (all deals of an account together); the output appears only when
-        every chunk succeeded (written to a temporary file and renamed). See docs/scoring.md.
+        The people, accounts and deals tables are validated whole; the event tables are read, validated and
+        scored a chunk of accounts at a time (all deals of an account together), so memory stays bounded. Any
+        invalid row stops the job with its file, row and field. The output appears only when every chunk
+        succeeded (written to a temporary file and renamed); a rerun after a killed job removes its leftovers.
+        See docs/scoring.md.
         """
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
@@ -110,6 +120,7 @@ def _register_score(app: typer.Typer) -> None:
                 deals_out=deals_out,
                 progress=progress,
                 echo=lambda message: typer.echo(f"warning: {message}", err=True),
+                workers=workers,
             )
         except (AccountListError, BundleError, DatasetError, ValueError, OSError) as exc:
             typer.echo(f"error: {exc}", err=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from influence.contract import RECIPIENT_KINDS
 from influence.features._ops import distinct_count, find, group_sum, safe_div, unique
 from influence.features._prepare import NS_PER_DAY, SELLER, Prepared
 from influence.features._spec import ACCOUNT_WINDOW_DAYS, MAX_HOPS
@@ -277,6 +278,18 @@ def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[s
         with_dept="dept_count" in names,
     )
 
+    if "cc_weighted" in names or "cc_sender_rank" in names:
+        # copies received in cc from buyer/partner people, each weighted by how central the sender is in the
+        # same graph (the seller's own copies say little: our team copies whoever it writes to)
+        cc = (p.rec_kind[rec] == RECIPIENT_KINDS.index("cc")) & (
+            p.person_side[p.msg_sender[p.rec_msg[rec]]] != SELLER
+        )
+        sender_rank = metrics["pagerank"][find(nodes, s_send[cc])]
+        cc_node = find(nodes, s_recv[cc])
+        metrics["cc_weighted"] = group_sum(cc_node, n, sender_rank)
+        # the typical centrality of whoever copies this person: free of how much mail the person gets at all
+        metrics["cc_sender_rank"] = safe_div(metrics["cc_weighted"], group_sum(cc_node, n))
+
     node_of_row = find(nodes, rows.keys)
     is_node = node_of_row >= 0
     # rows that are not nodes (added through `pairs`): no ties at all
@@ -290,6 +303,8 @@ def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[s
         "seller_tie_share": np.nan,
         "dept_count": 0.0,
         "cross_dept_share": np.nan,
+        "cc_weighted": 0.0,
+        "cc_sender_rank": np.nan,
     }
     out: Features = {}
     for metric, name in names.items():
@@ -313,6 +328,8 @@ DEAL_METRICS = {
     "cross_dept_share": "cross_dept_share",
     "hops_to_seller": "hops_to_seller",
     "seller_tie_share": "seller_tie_share",
+    "cc_weighted": "cc_weighted",
+    "cc_sender_rank": "cc_sender_rank",
 }
 ACCOUNT_METRICS = {
     "degree": "degree",

@@ -25,6 +25,7 @@ from influence.features._spec import (
 
 SELLER = SIDES.index("seller")
 PARTNER = SIDES.index("partner")
+KNOWN_FUNCTIONS = frozenset(TITLE_FUNCTIONS) - {"other"}  # a department can be inferred from these
 NO_TIME = np.iinfo(np.int64).min
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
@@ -84,79 +85,222 @@ class Prepared:
         return len(self.deal_ids)
 
 
-def to_ns(values: pd.Series) -> np.ndarray:
+Column = pd.Series | pd.api.extensions.ExtensionArray | np.ndarray
+
+
+class _Columns:
+    """Column arrays of a frame without building a pandas Series per access: `frame[name]` costs ~25 us in
+    pandas 3 and `prepare` reads ~35 columns, a large share of a one-deal scoring request."""
+
+    use_internals = (
+        True  # pandas' block manager hands out a column's array in ~1 us; public API as the fallback
+    )
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._fast = (
+            self.use_internals
+            and frame.columns.is_unique
+            and hasattr(getattr(frame, "_mgr", None), "iget_values")
+        )
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, name: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        if self._fast:
+            return self.frame._mgr.iget_values(self.frame.columns.get_loc(name))
+        return self.frame[name].array
+
+
+def _raw(values: Column) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    return values.array if isinstance(values, pd.Series) else values
+
+
+def to_ns(values: Column) -> np.ndarray:
     """int64 nanoseconds since the epoch (UTC); NaT -> NO_TIME."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):  # the contract's dtype: no parsing, just the integers
-        return values.array.as_unit("ns").asi8
-    return pd.to_datetime(values, utc=True).array.as_unit("ns").asi8
+    raw = _raw(values)
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):  # the contract's dtype: no parsing, just the integers
+        return raw.asi8 if raw.unit == "ns" else raw.as_unit("ns").asi8
+    return pd.to_datetime(pd.Series(raw), utc=True).array.as_unit("ns").asi8
 
 
-def arrow_text(values: pd.Series) -> pa.Array:
+def arrow_text(values: Column) -> pa.Array:
     """A column as a pyarrow large_string array (zero-copy for pandas' pyarrow-backed strings)."""
-    # Hand pyarrow the array, not the Series: probing a Series for the Arrow protocols goes through pandas'
-    # __getattr__ and costs ~15x more, which matters for one-deal scoring requests.
-    raw = values.array
-    if isinstance(raw, pd.arrays.NumpyExtensionArray):
-        arr = pa.array(raw.to_numpy(), from_pandas=True)
-    else:
-        arr = pa.array(raw, from_pandas=True)
+    arr = _column(values)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+    return arr
 
 
-def _int_codes(arr: pa.Array) -> np.ndarray:
+def _int_codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """An Arrow integer array as int64 numpy, nulls -> -1."""
     if arr.null_count:
         arr = arr.fill_null(-1)
     return arr.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _codes(values: pa.Array, index: pa.Array) -> np.ndarray:
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _column(values: Column) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow large_string, chunks kept: concatenating them copies every string (0.3 s for 2.3M
+    message ids), and the hash kernels read chunked arrays as they are."""
+    # Hand pyarrow the array, not the Series: probing a Series for the Arrow protocols goes through pandas'
+    # __getattr__ and costs ~15x more, which matters for one-deal scoring requests.
+    raw = _raw(values)
+    if isinstance(raw, pd.arrays.NumpyExtensionArray):
+        raw = raw.to_numpy()
+    arr = pa.array(raw, from_pandas=True)
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+# Runs are worth collapsing when there are fewer than this share of the rows.
+RUN_SHARE = 0.6
+# Columns up to this length (one scoring request) take the plain single-call paths: the multi-step ones only pay
+# on large inputs.
+SMALL_ROWS = 1024
+
+
+def _runs(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, length) of each run of equal consecutive values (a null is a run of its own), or None when the
+    column is short or has too few repeats for collapsing runs to pay."""
+    n = len(values)
+    if n <= SMALL_ROWS or n < 2:
+        return None
+    change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).fill_null(True)
+    starts = np.flatnonzero(np.concatenate(([True], change.to_numpy(zero_copy_only=False))))
+    if len(starts) >= RUN_SHARE * n:
+        return None
+    return starts, np.diff(np.append(starts, n))
+
+
+def _codes(values: pa.Array | pa.ChunkedArray, index: pa.Array) -> np.ndarray:
     """Position of each value in `index` (hash lookup in Arrow, much faster than pandas on strings); -1 if absent.
 
     Child tables usually list their rows grouped by parent (recipients by message, e-mails by deal), so runs of
     equal values are looked up once; when the runs are exactly the parent ids in order, nothing is hashed at all.
     Long message ids made these lookups the largest cost of the whole tabular part.
     """
-    n = len(values)
-    if n > 1024:
-        change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).fill_null(True)
-        starts = np.flatnonzero(np.concatenate(([True], change.to_numpy(zero_copy_only=False))))
-        if len(starts) < 0.6 * n:
-            run_values = values.take(pa.array(starts))
-            lengths = np.diff(np.append(starts, n))
-            if len(run_values) == len(index) and pc.all(pc.equal(run_values, index)).as_py():
-                return np.repeat(np.arange(len(index), dtype=np.int64), lengths)
-            return np.repeat(_int_codes(pc.index_in(run_values, value_set=index)), lengths)
+    runs = _runs(values)
+    if runs is not None:
+        starts, lengths = runs
+        run_values = values.take(pa.array(starts))
+        if len(run_values) == len(index) and pc.all(pc.equal(run_values, index)).as_py():
+            return np.repeat(np.arange(len(index), dtype=np.int64), lengths)
+        return np.repeat(_int_codes(pc.index_in(run_values, value_set=index)), lengths)
     return _int_codes(pc.index_in(values, value_set=index))
 
 
+def _codes_many(columns: list[pa.Array | pa.ChunkedArray], index: pa.Array) -> list[np.ndarray]:
+    """`_codes` of several columns in the same `index` with a single Arrow call: one hash table of `index`
+    instead of one per column, and one call's fixed cost (most of the cost for a one-deal scoring request).
+    Runs of equal values are still collapsed per column."""
+    keys: list[pa.Array | pa.ChunkedArray] = []
+    lengths: list[np.ndarray | None] = []
+    for arr in columns:
+        runs = _runs(arr)
+        keys.append(arr if runs is None else arr.take(pa.array(runs[0])))
+        lengths.append(None if runs is None else runs[1])
+    chunks = [c for k in keys for c in (k.chunks if isinstance(k, pa.ChunkedArray) else (k,))]
+    codes = _int_codes(pc.index_in(pa.chunked_array(chunks, type=pa.large_string()), value_set=index))
+    out, at = [], 0
+    for key, length in zip(keys, lengths, strict=True):
+        part = codes[at : at + len(key)]
+        at += len(key)
+        out.append(part if length is None else np.repeat(part, length))
+    return out
+
+
+class _References:
+    """Codes of several columns that reference the same ids (see `_codes_many`), each checked only when it is
+    used, so errors come in the same order as with one lookup per column."""
+
+    def __init__(self, index: pa.Array, columns: dict[str, Column]) -> None:
+        self.values = columns
+        self.arrays = {name: _column(values) for name, values in columns.items()}
+        self.codes = dict(zip(columns, _codes_many(list(self.arrays.values()), index), strict=True))
+
+    def get(self, name: str, ref: str, nullable: bool, rows: np.ndarray | None = None) -> np.ndarray:
+        """Codes of column `name` ("table.column"), only `rows` of it if given; unknown values are an error."""
+        codes = self.codes[name] if rows is None else self.codes[name][rows]
+        if (codes < 0).any():  # only then is the check's input worth building
+            table, column = name.split(".")
+            values, arr = self.values[name], self.arrays[name]
+            if rows is not None:
+                values, arr = _raw(values)[rows], arr.take(pa.array(rows))
+            _check_found(codes, values, arr, table, column, ref, nullable, file_rows=rows)
+        return codes
+
+
+def _parents(message_ids: pa.Array | pa.ChunkedArray, in_reply_to: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per e-mail, the row of the message it replies to (first row with that id), -1 when none is captured.
+
+    A hash table of all message ids (long strings) cost ~1 s for 2.3M e-mails, the largest single cost of the
+    tabular part, so: a reply usually comes right after its parent (exports list threads in time order: 85% of
+    generated replies), which one vectorised comparison confirms; the others are found by probing every message
+    id against a small table of just the parent ids still wanted. (Message ids are a primary key; were one
+    duplicated, a reply right after a copy resolves to that copy.)
+    """
+    n = len(message_ids)
+    if n <= SMALL_ROWS:
+        return _int_codes(pc.index_in(in_reply_to, value_set=message_ids))
+    out = np.full(n, -1, np.int64)
+    wanted = np.asarray(in_reply_to.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if n > 1:
+        same = pc.equal(in_reply_to.slice(1), message_ids.slice(0, n - 1)).fill_null(False)
+        follows = np.concatenate(([False], np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)))
+        out[follows] = np.flatnonzero(follows) - 1
+        wanted &= ~follows
+    rest = np.flatnonzero(wanted)
+    if len(rest) > n // 4:  # rows in another order: the small table would not be small, look everything up
+        return _int_codes(pc.index_in(in_reply_to, value_set=message_ids))
+    if len(rest):
+        enc = pc.dictionary_encode(_flat(in_reply_to.take(pa.array(rest))))
+        which = _int_codes(pc.index_in(message_ids, value_set=enc.dictionary))  # per message: wanted id or -1
+        at = np.flatnonzero(which >= 0)
+        first = np.full(len(enc.dictionary), n, np.int64)
+        np.minimum.at(first, which[at], at)
+        first[first == n] = -1
+        out[rest] = first[_int_codes(enc.indices)]
+    return out
+
+
 def _lookup(
-    index: pa.Array, values: pd.Series, table: str, column: str, ref: str, nullable: bool
+    index: pa.Array | pa.ChunkedArray, values: Column, table: str, column: str, ref: str, nullable: bool
 ) -> np.ndarray:
     """Codes of `values` in `index`; a value that is not there is a clear error (table, row, field)."""
-    arr = arrow_text(values)
+    arr = _column(values)
     codes = _codes(arr, index)
     _check_found(codes, values, arr, table, column, ref, nullable)
     return codes
 
 
 def _check_found(
-    codes: np.ndarray, values: pd.Series, arr: pa.Array, table: str, column: str, ref: str, nullable: bool
+    codes: np.ndarray,
+    values: Column,
+    arr: pa.Array | pa.ChunkedArray,
+    table: str,
+    column: str,
+    ref: str,
+    nullable: bool,
+    file_rows: np.ndarray | None = None,
 ) -> None:
+    """Raise naming the first unknown value; `file_rows` maps positions in `codes` to rows of the table."""
     missing = codes < 0
     if nullable and arr.null_count and missing.any():
         missing &= ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if missing.any():
         pos = int(np.flatnonzero(missing)[0])
         raise ValueError(
-            f"{table}: row {pos}: {column} {values.iloc[pos]!r} is not a known {ref} "
+            f"{table}: row {pos if file_rows is None else int(file_rows[pos])}: {column} {_raw(values)[pos]!r} "
+            f"is not a known {ref} "
             f"({int(missing.sum())} such rows); validate the dataset first (influence validate)"
         )
 
 
-def _sorted_ids(values: pd.Series, table: str, column: str) -> tuple[pa.Array, np.ndarray]:
+def _sorted_ids(values: Column, table: str, column: str) -> tuple[pa.Array, np.ndarray]:
     """The ids sorted (so codes order like ids) and, per input row, its code; duplicates are an error."""
     arr = arrow_text(values)
     order = pc.sort_indices(arr).to_numpy()
@@ -174,28 +318,56 @@ def _sorted_ids(values: pd.Series, table: str, column: str) -> tuple[pa.Array, n
     return ids, codes
 
 
-def _dictionary_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Integer codes (-1 for null) and the distinct values, in order of first appearance."""
-    enc = pc.dictionary_encode(values)
+def _dictionary_of(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes (-1 for null) and the distinct values, in order of first appearance (runs of equal values,
+    e.g. e-mails listed by thread, are encoded once)."""
+    runs = _runs(values)
+    if runs is not None:
+        starts, lengths = runs
+        run_values = _flat(values.take(pa.array(starts)))
+        valid = run_values.drop_null() if run_values.null_count else run_values
+        n = len(valid)
+        if pc.all(pc.less(valid.slice(0, n - 1), valid.slice(1))).as_py() if n > 1 else True:
+            # strictly ascending runs (e.g. e-mails sorted by thread) are all distinct: nothing to hash
+            codes = np.full(len(run_values), -1, np.int64)
+            codes[np.asarray(run_values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = np.arange(n)
+            return np.repeat(codes, lengths), valid
+        enc = pc.dictionary_encode(run_values)
+        return np.repeat(_int_codes(enc.indices), lengths), enc.dictionary
+    enc = pc.dictionary_encode(_flat(values))
     return _int_codes(enc.indices), enc.dictionary
 
 
-def _dictionary(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    return _dictionary_of(arrow_text(values))
+def _dictionary(values: Column) -> tuple[np.ndarray, pa.Array]:
+    return _dictionary_of(_column(values))
 
 
 def _match(dictionary: pa.Array, codes: np.ndarray, pattern: str) -> np.ndarray:
     """Per row: does its (lower-cased) dictionary value contain `pattern`? Regex runs once per distinct value."""
+    if len(dictionary) <= 64:  # a request's few meeting kinds repeat across requests: match them once
+        hit = _matches_cached(tuple(dictionary.to_pylist()), pattern)
+    else:
+        hit = _matches(dictionary, pattern)
+    return hit[codes]
+
+
+def _matches(dictionary: pa.Array, pattern: str) -> np.ndarray:
     hit = (
         pc.match_substring_regex(pc.utf8_lower(dictionary), pattern)
         .fill_null(False)
         .to_numpy(zero_copy_only=False)
     )
     hit = np.append(np.asarray(hit, dtype=bool), False)  # code -1 (null) -> False
-    return hit[codes]
+    hit.flags.writeable = False  # shared by the cache below
+    return hit
 
 
-def _domain(values: pd.Series) -> np.ndarray:
+@functools.lru_cache(maxsize=256)
+def _matches_cached(values: tuple[str | None, ...], pattern: str) -> np.ndarray:
+    return _matches(pa.array(values, pa.large_string()), pattern)
+
+
+def _domain(values: Column) -> np.ndarray:
     text = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(values)))
     return np.asarray(text.to_pylist(), dtype=object)
 
@@ -236,7 +408,9 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     as_of_ns = None if as_of is None else int(as_of.value)
 
     # --- people: computed in file order (so errors name the right row), then put in person-code order --------
-    people = ds.people
+    people, accounts, deals = _Columns(ds.people), _Columns(ds.accounts), _Columns(ds.deals)
+    meetings, att = _Columns(ds.meetings), _Columns(ds.meeting_attendees)
+    emails, rec, sig = _Columns(ds.emails), _Columns(ds.email_recipients), _Columns(ds.signals)
     person_ids, person_code = _sorted_ids(people["person_id"], "people", "person_id")
     n_people = len(person_ids)
     by_code = np.empty(n_people, np.int64)
@@ -244,18 +418,30 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     side = _codes(arrow_text(people["side"]), pa.array(SIDES, pa.large_string())).astype(np.int8)
     if (side < 0).any():
         pos = int(np.flatnonzero(side < 0)[0])
-        raise ValueError(f"people: row {pos}: side {people['side'].iloc[pos]!r} is not one of {SIDES}")
+        raise ValueError(f"people: row {pos}: side {people['side'][pos]!r} is not one of {SIDES}")
 
-    accounts = ds.accounts
+    person_refs = _References(
+        person_ids,
+        {
+            "meetings.organizer_id": meetings["organizer_id"],
+            "meeting_attendees.person_id": att["person_id"],
+            "emails.sender_id": emails["sender_id"],
+            "email_recipients.person_id": rec["person_id"],
+            "signals.person_id": sig["person_id"],
+        },
+    )
     account_ids = arrow_text(accounts["account_id"])
-    person_account = _lookup(account_ids, people["account_id"], "people", "account_id", "account_id", True)
+    account_refs = _References(
+        account_ids, {"people.account_id": people["account_id"], "deals.account_id": deals["account_id"]}
+    )
+    person_account = account_refs.get("people.account_id", "account_id", True)
     email = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["email"])))
     has_at = pc.match_substring(email, "@").fill_null(False)
     email_domain = pc.if_else(has_at, pc.replace_substring_regex(email, pattern="^.*@", replacement=""), None)
 
     title = parse_title_columns(arrow_text(people["title"]))
     fn = title["function"]
-    fn_known = np.isin(fn, TITLE_FUNCTIONS) & (fn != "other")
+    fn_known = np.fromiter((f in KNOWN_FUNCTIONS for f in fn), bool, len(fn))  # np.isin sorts objects: slower
     dept = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["department"])))
     dept = pc.if_else(pc.equal(dept, ""), None, dept)
     dept = pc.coalesce(dept, pa.array(np.where(fn_known, fn, None), pa.large_string()))
@@ -263,7 +449,6 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     title = {k: v[by_code] for k, v in title.items()}
 
     # --- deals (only what existed before as_of; codes follow the sorted deal_id) ------------------------------
-    deals = ds.deals
     deal_ids_all, deal_code_all = _sorted_ids(deals["deal_id"], "deals", "deal_id")
     deal_created_all = to_ns(deals["created_at"])
     keep_deal = np.ones(len(deals), bool) if as_of_ns is None else deal_created_all < as_of_ns
@@ -273,38 +458,42 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     sorted_to_kept = np.where(kept_sorted, np.cumsum(kept_sorted) - 1, -1)
     kept_rows = np.empty(int(keep_deal.sum()), np.int64)
     kept_rows[sorted_to_kept[deal_code_all[keep_deal]]] = np.flatnonzero(keep_deal)
-    kept = deals.iloc[kept_rows]
     deal_ids = deal_ids_all.filter(pa.array(kept_sorted))
-    deal_account = _lookup(account_ids, kept["account_id"], "deals", "account_id", "account_id", False)
+    # only deals that existed at as_of need a known account
+    deal_account = account_refs.get("deals.account_id", "account_id", False, rows=kept_rows)
     deal_created = deal_created_all[kept_rows]
 
-    def deal_codes(values: pd.Series, table: str) -> np.ndarray:
-        return sorted_to_kept[_lookup(deal_ids_all, values, table, "deal_id", "deal_id", False)]
+    deal_refs = _References(
+        deal_ids_all, {"meetings.deal_id": meetings["deal_id"], "emails.deal_id": emails["deal_id"]}
+    )
+
+    def deal_codes(table: str) -> np.ndarray:
+        return sorted_to_kept[deal_refs.get(f"{table}.deal_id", "deal_id", False)]
 
     def before(times: np.ndarray) -> np.ndarray:
         return np.ones(len(times), bool) if as_of_ns is None else times < as_of_ns
 
     # --- meetings -------------------------------------------------------------------------------------------
-    meetings = ds.meetings
-    m_deal = deal_codes(meetings["deal_id"], "meetings")
+    m_deal = deal_codes("meetings")
     m_time = to_ns(meetings["start_at"])
     m_keep = (m_deal >= 0) & before(m_time)
     meeting_ids = arrow_text(meetings["meeting_id"])
-    m_org = _lookup(person_ids, meetings["organizer_id"], "meetings", "organizer_id", "person_id", True)
+    m_org = person_refs.get("meetings.organizer_id", "person_id", True)
     kind_codes, kinds = _dictionary(meetings["kind"])
     m_tech = _match(kinds, kind_codes, TECHNICAL_KIND_PATTERN)
     m_exec = _match(kinds, kind_codes, EXECUTIVE_KIND_PATTERN)
     m_new = np.full(len(meetings), -1, np.int64)
     m_new[m_keep] = np.arange(int(m_keep.sum()))
 
-    att = ds.meeting_attendees
     a_mtg = m_new[
         _lookup(meeting_ids, att["meeting_id"], "meeting_attendees", "meeting_id", "meeting_id", False)
     ]
-    a_person = _lookup(person_ids, att["person_id"], "meeting_attendees", "person_id", "person_id", False)
-    a_resp = _codes(arrow_text(att["response"]), pa.array(RESPONSES, pa.large_string())).astype(np.int8)
+    a_person = person_refs.get("meeting_attendees.person_id", "person_id", False)
+    a_resp = _codes(_column(att["response"]), pa.array(RESPONSES, pa.large_string())).astype(np.int8)
     attended = att["attended"]
-    a_known = attended.notna().to_numpy()
+    a_known = ~np.asarray(pd.isna(attended), dtype=bool)
+    if not isinstance(attended, pd.arrays.BooleanArray):
+        attended = pd.array(attended, dtype="boolean")
     a_flag = attended.to_numpy(dtype=bool, na_value=False)
     a_keep = a_mtg >= 0
     a_mtg, a_person, a_resp = a_mtg[a_keep], a_person[a_keep], a_resp[a_keep]
@@ -328,42 +517,33 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     part_organiser = np.concatenate([org_invited, np.ones(int(org_missing.sum()), bool)])
 
     # --- e-mails --------------------------------------------------------------------------------------------
-    emails = ds.emails
-    e_deal = deal_codes(emails["deal_id"], "emails")
+    e_deal = deal_codes("emails")
     e_time = to_ns(emails["sent_at"])
     e_keep = (e_deal >= 0) & before(e_time)
-    e_sender = _lookup(person_ids, emails["sender_id"], "emails", "sender_id", "person_id", False)
-    message_ids = arrow_text(emails["message_id"])
+    e_sender = person_refs.get("emails.sender_id", "person_id", False)
+    message_ids = _column(emails["message_id"])
     e_new = np.full(len(emails), -1, np.int64)
     e_new[e_keep] = np.arange(int(e_keep.sum()))
-    rec = ds.email_recipients
-    # One hash table of the (long) message ids serves both the recipients and the replies.
-    rec_message = arrow_text(rec["message_id"])
-    both = _codes(pa.concat_arrays([rec_message, arrow_text(emails["in_reply_to"])]), message_ids)
-    r_codes, parent_all = both[: len(rec)], both[len(rec) :]
-    _check_found(
-        r_codes, rec["message_id"], rec_message, "email_recipients", "message_id", "message_id", False
-    )
-    r_msg = e_new[r_codes]
+    r_msg = e_new[
+        _lookup(message_ids, rec["message_id"], "email_recipients", "message_id", "message_id", False)
+    ]
+    parent_all = _parents(message_ids, _column(emails["in_reply_to"]))
     parent = np.where(parent_all >= 0, e_new[np.maximum(parent_all, 0)], -1)
     thread_codes, threads = _dictionary(emails["thread_id"])
     # a message without a thread id is a thread of its own
     no_thread = thread_codes < 0
     thread_codes[no_thread] = len(threads) + np.arange(int(no_thread.sum()))
-    r_person = _lookup(person_ids, rec["person_id"], "email_recipients", "person_id", "person_id", False)
-    r_kind = _codes(arrow_text(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
+    r_person = person_refs.get("email_recipients.person_id", "person_id", False)
+    r_kind = _codes(_column(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
     msg_sender = e_sender[e_keep]
     r_keep = r_msg >= 0
     r_keep[r_keep] &= msg_sender[r_msg[r_keep]] != r_person[r_keep]
 
     # --- signals --------------------------------------------------------------------------------------------
-    sig = ds.signals
-    s_person = _lookup(person_ids, sig["person_id"], "signals", "person_id", "person_id", False)
+    s_person = person_refs.get("signals.person_id", "person_id", False)
     s_time = to_ns(sig["occurred_at"])
     s_keep = before(s_time)
-    s_kind, _ = _dictionary(
-        pd.Series(pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(sig["kind"]))), dtype="string")
-    )
+    s_kind, _ = _dictionary_of(pc.utf8_lower(pc.utf8_trim_whitespace(_column(sig["kind"]))))
 
     # --- observation end per deal: the last event seen (before as_of), else creation --------------------------
     msg_deal = e_deal[e_keep]
@@ -371,8 +551,8 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     mtg_deal = m_deal[m_keep]
     mtg_time = m_time[m_keep]
     obs_end = deal_created.copy()
-    if len(kept):
-        last = np.full(len(kept), NO_TIME, np.int64)
+    if len(kept_rows):
+        last = np.full(len(kept_rows), NO_TIME, np.int64)
         np.maximum.at(last, mtg_deal, mtg_time)
         np.maximum.at(last, msg_deal, msg_time)
         obs_end = np.where(last == NO_TIME, deal_created, last)

@@ -24,6 +24,7 @@ _GROUPS: dict[str, dict[str, str]] = {
         "mtg_attended": "Meetings attended (attended flag; when unknown, an accepted invitation; organisers attend).",
         "mtg_attended_share": "mtg_attended / number of the deal's meetings (0 when the deal has no meetings).",
         "mtg_organised": "Meetings of the deal the person organised.",
+        "mtg_organised_share": "mtg_organised / mtg_invited: share of the person's meetings they organised; NaN when none.",
         "mtg_attended_early": "Attended meetings in the first half of the deal's observed span (see Time).",
         "mtg_attended_late": "Attended meetings in the second half of the deal's observed span.",
         "mtg_late_share": "mtg_attended_late / mtg_attended; NaN when nothing attended.",
@@ -38,6 +39,12 @@ _GROUPS: dict[str, dict[str, str]] = {
         "mtg_technical_share": "Share of attended meetings whose kind is technical (demo, PoC, ...); NaN when none.",
         "mtg_executive_share": "Share of attended meetings whose kind is executive (board, steering, ...); NaN when none.",
         "mtg_size_mean": "Mean number of attendees of the meetings the person attended; NaN when none.",
+        "mtg_technical_attended_share": (
+            "Share of the deal's technical meetings the person attended; NaN when the deal has none."
+        ),
+        "mtg_executive_attended_share": (
+            "Share of the deal's executive meetings the person attended; NaN when the deal has none."
+        ),
     },
     "email": {
         "em_sent": "E-mails of the deal the person sent.",
@@ -46,13 +53,27 @@ _GROUPS: dict[str, dict[str, str]] = {
         "em_cc_by_senior": "E-mails received in cc from a buyer/partner sender with title seniority >= 5.",
         "em_threads_share": "Share of the deal's threads the person sent or received in (0 when no threads).",
         "em_threads_started": "Threads whose first captured message the person sent (ties: every earliest sender).",
-        "em_replies_received": "Replies by others to messages this person sent.",
-        "em_replies_given": "Replies this person sent to others' messages.",
+        "em_replies_received": (
+            "Replies by others to messages this person sent; NaN when the deal has no captured reply at all."
+        ),
+        "em_replies_given": "Replies this person sent to others' messages; NaN when the deal has no reply at all.",
+        "em_replied_share": (
+            "Share of this person's sent e-mails that someone else answered; NaN when nothing sent or the deal "
+            "has no reply at all."
+        ),
         "em_latency_received_h": "Median hours others took to reply to this person; NaN with no such reply.",
         "em_latency_given_h": "Median hours this person took to reply to others; NaN with no such reply.",
         "em_latency_log_ratio": (
             "log((1 + latency given) / (1 + latency received)): > 0 when others answer faster than this person "
             "does; NaN when either is NaN."
+        ),
+        "em_latency_received_rel": (
+            "log((1 + em_latency_received_h) / (1 + the deal's median reply time)): < 0 when others answer this "
+            "person faster than is usual in the deal; NaN without such replies."
+        ),
+        "em_latency_given_rel": (
+            "log((1 + em_latency_given_h) / (1 + the deal's median reply time)): > 0 when this person answers "
+            "slower than is usual in the deal; NaN without such replies."
         ),
         "em_fan_out": "Distinct people this person e-mailed.",
         "em_fan_in": "Distinct people who e-mailed this person.",
@@ -76,6 +97,14 @@ _GROUPS: dict[str, dict[str, str]] = {
             "not connected); NaN when the deal has no seller-side participant."
         ),
         "net_seller_tie_share": "Share of the person's tie weight that goes to seller-side people; NaN when isolated.",
+        "net_cc_weighted": (
+            "E-mails received in cc from a buyer/partner sender, each weighted by the sender's net_pagerank "
+            "(copied by central people counts more); 0 when never in such cc."
+        ),
+        "net_cc_sender_rank": (
+            "The mean net_pagerank of the buyer/partner senders who copy the person in cc (1 = an average "
+            "person); NaN when never in such cc."
+        ),
         "acct_degree": (
             f"net_degree in the account graph: events of all the account's deals in the {ACCOUNT_WINDOW_DAYS} "
             "days up to this deal's observation end (never later ones)."
@@ -115,12 +144,25 @@ _GROUPS: dict[str, dict[str, str]] = {
     "history": {
         "hist_account_deals": "Earlier deals of the same account (created before this deal).",
         "hist_deals": "Earlier deals of the same account in which the person appeared before this deal's creation.",
+        "hist_deals_share": "hist_deals / hist_account_deals; NaN for the account's first deal.",
+        "hist_received_share": (
+            "E-mails of earlier deals of the account the person received, before this deal, / all e-mails of "
+            "those deals before this deal; NaN when there were none."
+        ),
+        "hist_attended_share": (
+            "Meetings of earlier deals of the account the person attended, before this deal, / all meetings of "
+            "those deals before this deal; NaN when there were none."
+        ),
         "hist_meetings": "Meetings of earlier deals of the account the person was invited to, before this deal.",
         "hist_emails": "E-mails of earlier deals of the account the person sent or received, before this deal.",
     },
     "timing": {
         "first_seen_days": "Days from deal creation to the person's first event in the deal (negative = before).",
         "first_seen_position": "Position of that first event in the deal's observed span (0 = creation, 1 = end).",
+        "last_seen_position": (
+            "Position of the person's last event in the deal's observed span (0 = creation, 1 = end); NaN when "
+            "not seen."
+        ),
     },
     "relative": {
         "rel_mtg_attended": "mtg_attended / the deal's maximum over its people (0 when the maximum is 0).",
@@ -129,6 +171,24 @@ _GROUPS: dict[str, dict[str, str]] = {
         "rel_em_fan_in": "em_fan_in / the deal's maximum.",
         "rel_net_degree": "net_degree / the deal's maximum.",
         "rel_net_pagerank": "net_pagerank / the deal's maximum.",
+        **{
+            f"pct_{base}": (
+                f"Percentile of {of} among the other active buyer/partner people of the deal (share with a lower "
+                "value, ties count half; 0 = lowest, 1 = highest); NaN when nobody else is active."
+            )
+            for base, of in (
+                ("net_pagerank", "net_pagerank"),
+                ("acct_pagerank", "acct_pagerank"),
+                ("net_in_strength", "net_in_strength_share (weighted e-mail in-degree)"),
+                ("em_fan_in", "em_fan_in (distinct senders)"),
+                ("em_received", "em_received"),
+                ("mtg_invited", "mtg_invited"),
+                ("net_cc_weighted", "net_cc_weighted"),
+                ("em_threads_share", "em_threads_share"),
+                ("em_sent", "em_sent"),
+                ("mtg_attended", "mtg_attended"),
+            )
+        },
     },
     "context": {
         "ctx_deal_people": "Buyer/partner people active in the deal (rows added only through `pairs` not counted).",

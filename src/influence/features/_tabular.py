@@ -110,11 +110,13 @@ def meetings(p: Prepared, rows: Rows) -> Features:
     others_senior = (senior_per_mtg[p.part_mtg] - senior) > 0
     size_per_mtg = group_sum(p.part_mtg, len(p.mtg_deal), att)
 
+    organised = group_sum(r, n, p.part_organiser)
     out: Features = {
         "mtg_invited": group_sum(r, n),
         "mtg_attended": mtg_attended,
         "mtg_attended_share": safe_div(mtg_attended, n_deal_mtg[rows.deal], empty=0.0),
-        "mtg_organised": group_sum(r, n, p.part_organiser),
+        "mtg_organised": organised,
+        "mtg_organised_share": safe_div(organised, group_sum(r, n)),
         "mtg_attended_early": mtg_attended - attended_late,
         "mtg_attended_late": attended_late,
         "mtg_late_share": safe_div(attended_late, mtg_attended),
@@ -128,6 +130,12 @@ def meetings(p: Prepared, rows: Rows) -> Features:
     out["mtg_size_mean"] = safe_div(
         group_sum(r, n, np.where(att, size_per_mtg[p.part_mtg], 0.0)), mtg_attended
     )
+    # of the deal's meetings of one kind, the share attended (the other shares above are "of MY meetings")
+    for name, kind in (("technical", p.mtg_technical), ("executive", p.mtg_executive)):
+        deal_kind = group_sum(p.mtg_deal, p.n_deals, kind)
+        out[f"mtg_{name}_attended_share"] = safe_div(
+            group_sum(r, n, att & kind[p.part_mtg]), deal_kind[rows.deal]
+        )
     return out
 
 
@@ -165,19 +173,36 @@ def email(p: Prepared, rows: Rows) -> Features:
     r_replier = rows.of(p.msg_deal[child], p.msg_sender[child])
     lat_recv = group_median(r_parent_author, latency, n)
     lat_given = group_median(r_replier, latency, n)
+    deal_latency = np.log1p(group_median(p.msg_deal[child], latency, p.n_deals))[rows.deal]
+    # A deal without any captured reply (e.g. a header-only import without In-Reply-To) says nothing about who
+    # gets answered: reply counts there are undefined (NaN), not "nobody replies to this person".
+    no_replies = (group_sum(p.msg_deal[child], p.n_deals) == 0)[rows.deal]
+    replied = np.zeros(len(p.msg_deal), bool)
+    replied[par] = True
+    sent = group_sum(r_sent, n)
+    replied_share = safe_div(group_sum(r_sent, n, replied), sent)
+    replied_share[no_replies] = np.nan
+
+    def reply_count(r: np.ndarray) -> np.ndarray:
+        out = group_sum(r, n)
+        out[no_replies] = np.nan
+        return out
 
     return {
-        "em_sent": group_sum(r_sent, n),
+        "em_sent": sent,
         "em_received": group_sum(r_recv, n),
         "em_received_cc": group_sum(r_recv, n, is_cc),
         "em_cc_by_senior": group_sum(r_recv, n, is_cc & senior_sender),
         "em_threads_share": safe_div(person_threads, n_threads_deal[rows.deal], empty=0.0),
         "em_threads_started": group_sum(r_sent[first], n),
-        "em_replies_received": group_sum(r_parent_author, n),
-        "em_replies_given": group_sum(r_replier, n),
+        "em_replies_received": reply_count(r_parent_author),
+        "em_replies_given": reply_count(r_replier),
+        "em_replied_share": replied_share,
         "em_latency_received_h": lat_recv,
         "em_latency_given_h": lat_given,
         "em_latency_log_ratio": np.log1p(lat_given) - np.log1p(lat_recv),
+        "em_latency_received_rel": np.log1p(lat_recv) - deal_latency,
+        "em_latency_given_rel": np.log1p(lat_given) - deal_latency,
         "em_fan_out": distinct_count(r_sent[p.rec_msg], p.rec_person, n),
         "em_fan_in": distinct_count(r_recv, sender, n),
     }
@@ -294,9 +319,25 @@ def history(p: Prepared, rows: Rows, first_seen: np.ndarray) -> Features:
     deal_eff = np.maximum(first_seen[seen], q_time[seen])
 
     account_deals = count_before(account_of_deal, p.deal_created, account_of_deal[rows.deal], q_time)
+    deals = count_before(deal_group, deal_eff, row_group, q_time)
+    # the account's whole traffic in earlier deals, same cut-off: the denominators of the relative history
+    q_account = account_of_deal[rows.deal]
+    all_msgs = count_before(
+        account_of_deal[p.msg_deal], np.maximum(p.msg_time, p.deal_created[p.msg_deal]), q_account, q_time
+    )
+    all_mtgs = count_before(
+        account_of_deal[p.mtg_deal], np.maximum(p.mtg_time, p.deal_created[p.mtg_deal]), q_account, q_time
+    )
+    received = count_before(recv_group, recv_eff, row_group, q_time)
+    att = rows.of_part >= 0
+    att[att] = p.part_attended[att]
+    att_group, att_eff = events(np.where(att, rows.of_part, -1), p.mtg_time[p.part_mtg])
     return {
         "hist_account_deals": account_deals,
-        "hist_deals": count_before(deal_group, deal_eff, row_group, q_time),
+        "hist_deals": deals,
+        "hist_deals_share": safe_div(deals, account_deals),
+        "hist_received_share": safe_div(received, all_msgs),
+        "hist_attended_share": safe_div(count_before(att_group, att_eff, row_group, q_time), all_mtgs),
         "hist_meetings": count_before(mtg_group, mtg_eff, row_group, q_time),
         "hist_emails": count_before(
             np.concatenate([sent_group, recv_group]), np.concatenate([sent_eff, recv_eff]), row_group, q_time
@@ -325,7 +366,17 @@ def timing(p: Prepared, rows: Rows, first: np.ndarray) -> Features:
     days[seen] = (first[seen] - p.deal_created[rows.deal[seen]]).astype(np.float64) / NS_PER_DAY
     position = np.full(rows.n, np.nan)
     position[seen] = _position(p, rows.deal[seen], first[seen])
-    return {"first_seen_days": days, "first_seen_position": position}
+    last = np.full(rows.n, NO_TIME, np.int64)
+    for r, t in (
+        (rows.of_part, p.mtg_time[p.part_mtg]),
+        (rows.of_sender, p.msg_time),
+        (rows.of_recipient, p.msg_time[p.rec_msg]),
+    ):
+        keep = r >= 0
+        np.maximum.at(last, r[keep], t[keep])
+    last_position = np.full(rows.n, np.nan)
+    last_position[seen] = _position(p, rows.deal[seen], last[seen])
+    return {"first_seen_days": days, "first_seen_position": position, "last_seen_position": last_position}
 
 
 def context(p: Prepared, rows: Rows, participants: np.ndarray) -> Features:
@@ -353,10 +404,48 @@ RELATIVE = {
 }
 
 
+# Within-deal percentiles: scale-free, so a 150-person mailbox and a 10-person deal read alike.
+PERCENTILE = {
+    "pct_net_pagerank": "net_pagerank",
+    "pct_acct_pagerank": "acct_pagerank",
+    "pct_net_in_strength": "net_in_strength_share",
+    "pct_em_fan_in": "em_fan_in",
+    "pct_em_received": "em_received",
+    "pct_mtg_invited": "mtg_invited",
+    "pct_net_cc_weighted": "net_cc_weighted",
+    "pct_em_threads_share": "em_threads_share",
+    "pct_em_sent": "em_sent",
+    "pct_mtg_attended": "mtg_attended",
+}
+
+
+def percentile_in_deal(values: np.ndarray, rows: Rows, n_deals: int) -> np.ndarray:
+    """Mid-rank percentile of each row's value among the OTHER active people of its deal: the share of them
+    with a lower value, ties counting half (0 = lowest, 1 = highest). NaN when nobody else is active.
+
+    Only active rows are compared against, so rows added through `pairs` never shift anyone's percentile.
+    """
+    # rounding makes people in symmetric positions tie despite float noise (PageRank's power iteration)
+    rank, distinct = dense_rank(np.round(np.nan_to_num(values), 9))
+    width = np.int64(len(distinct) + 1)
+    deal = rows.deal.astype(np.int64)
+    active = rows.active
+    keys = np.sort(deal[active] * width + rank[active])
+    base = deal * width
+    q = base + rank
+    lo, hi = np.searchsorted(keys, q, side="left"), np.searchsorted(keys, q, side="right")
+    below = lo - np.searchsorted(keys, base, side="left")
+    equal = hi - lo - active
+    others = group_sum(deal[active], n_deals)[deal] - active
+    return safe_div(below + 0.5 * equal, others)
+
+
 def relative(features: Features, rows: Rows, n_deals: int) -> Features:
     out: Features = {}
     for name, base in RELATIVE.items():
         values = np.nan_to_num(features[base])
         deal_max = group_max(rows.deal, values, n_deals)
         out[name] = safe_div(values, deal_max[rows.deal], empty=0.0)
+    for name, base in PERCENTILE.items():
+        out[name] = percentile_in_deal(features[base], rows, n_deals)
     return out

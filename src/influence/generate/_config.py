@@ -175,6 +175,103 @@ class GeneratorConfig:
         metadata=_doc("Share of labelled deals whose labels come from a win/loss review (else CRM roles)."),
     )
 
+    # --- real-world evidence: header-only exports, whole mailboxes, hierarchy ------------------------------
+    header_only_share: float = field(
+        default=0.25,
+        metadata=_doc(
+            "Share of accounts (besides mailboxes) whose history is a header-only mail export: no meetings and "
+            "no digital signals; Cc, reply headers, threads, our side and titles may be missing too (below)."
+        ),
+    )
+    mailbox_share: float = field(
+        default=0.04,
+        metadata=_doc(
+            "Share of accounts that are one whole company mailbox: one deal holding all of the account's mail "
+            "(`mailbox_people` people, months to years), header-only as above. Everyone in it is labelled."
+        ),
+    )
+    mailbox_people: tuple[int, int] = field(
+        default=(50, 200),
+        metadata=_doc("Range of people in a mailbox account (log-uniform)."),
+    )
+    mailbox_days: tuple[int, int] = field(
+        default=(180, 1000), metadata=_doc("Range of the time a mailbox spans, in days (uniform).")
+    )
+    mailbox_threads_per_person: tuple[float, float] = field(
+        default=(8.0, 50.0),
+        metadata=_doc(
+            "Range of mail threads per person in a mailbox (log-uniform per mailbox, then Poisson); a thread "
+            "has 1-8 messages."
+        ),
+    )
+    mailbox_seller_thread_share: float = field(
+        default=0.1,
+        metadata=_doc(
+            "Share of a mailbox's threads that involve our side (most of a company's mail is internal)."
+        ),
+    )
+    mailbox_tie_sd: float = field(
+        default=2.5,
+        metadata=_doc(
+            "SD (log scale) of a persistent, symmetric tie strength per pair of people in a mailbox: people "
+            "write mostly to their regular correspondents and their threads run longer (0 = off)."
+        ),
+    )
+    mailbox_copies_per_message: float = field(
+        default=0.8,
+        metadata=_doc("Mean Cc recipients per message in a mailbox (the copy rates are scaled to it)."),
+    )
+    mailbox_team_affinity: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Extra log-weight, in a mailbox, of writing to and copying people of one's own function (real "
+            "mail is clustered in teams)."
+        ),
+    )
+    header_only_no_cc_rate: float = field(
+        default=0.5,
+        metadata=_doc("Header-only accounts whose export keeps no Cc: every recipient is written as To."),
+    )
+    header_only_no_reply_rate: float = field(
+        default=0.6,
+        metadata=_doc("Header-only accounts without In-Reply-To/References (no reply chains in the data)."),
+    )
+    header_only_flat_thread_rate: float = field(
+        default=0.5,
+        metadata=_doc(
+            "Of the header-only accounts without reply headers, the share whose threads cannot be rebuilt "
+            "either (each message its own thread)."
+        ),
+    )
+    header_only_no_seller_rate: float = field(
+        default=0.5,
+        metadata=_doc(
+            "Header-only accounts that are a buyer-internal export: no message to or from our side is in it."
+        ),
+    )
+    header_only_no_titles_rate: float = field(
+        default=0.5,
+        metadata=_doc("Header-only accounts with no titles and no departments at all (a bare address book)."),
+    )
+    header_only_title_missing_rate: float = field(
+        default=0.3,
+        metadata=_doc("In the other header-only accounts, the share of people with no title."),
+    )
+    mail_hierarchy_strength: float = field(
+        default=1.0,
+        metadata=_doc(
+            "How strongly mail follows the hierarchy: people write and copy up to their manager and seniors, "
+            "managers write down to their reports, seniors receive from many people (0 = off)."
+        ),
+    )
+    assistant_rate: float = field(
+        default=0.5,
+        metadata=_doc(
+            "Chance a top-level executive in a deal has an assistant who sends and receives mail on their "
+            "behalf (a busy, low-influence peripheral person)."
+        ),
+    )
+
     def __post_init__(self) -> None:
         for name in (
             "title_missing_rate",
@@ -188,6 +285,16 @@ class GeneratorConfig:
             "seller_thread_share",
             "attendance_unknown_rate",
             "win_loss_review_share",
+            "header_only_share",
+            "mailbox_share",
+            "header_only_no_cc_rate",
+            "header_only_no_reply_rate",
+            "header_only_flat_thread_rate",
+            "header_only_no_seller_rate",
+            "header_only_no_titles_rate",
+            "header_only_title_missing_rate",
+            "assistant_rate",
+            "mailbox_seller_thread_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -201,6 +308,19 @@ class GeneratorConfig:
         if self.max_deals < 1 or self.history_days < 30 or self.meetings_mean <= 0 or self.threads_mean <= 0:
             raise ValueError(
                 "GeneratorConfig: max_deals >= 1, history_days >= 30, meetings/threads means > 0"
+            )
+
+        if self.header_only_share + self.mailbox_share > 1.0:
+            raise ValueError("GeneratorConfig: header_only_share + mailbox_share must be at most 1")
+        lo, hi = self.mailbox_people
+        if not 10 <= lo <= hi or self.mailbox_days[0] < 30 or self.mailbox_days[0] > self.mailbox_days[1]:
+            raise ValueError(
+                "GeneratorConfig: mailbox_people needs 10 <= low <= high; mailbox_days 30 <= low <= high"
+            )
+        tlo, thi = self.mailbox_threads_per_person
+        if not 0 < tlo <= thi or self.mail_hierarchy_strength < 0:
+            raise ValueError(
+                "GeneratorConfig: mailbox_threads_per_person needs 0 < low <= high; mail_hierarchy_strength >= 0"
             )
 
     def expected_profile_mix(self) -> dict[str, float]:

@@ -71,6 +71,7 @@ TRUTH_COLUMNS: dict[str, str] = {
     "deal_outcome": "won, lost or open.",
     "deal_engaged_share": "Influence-weighted share of key people our team met in the first third.",
     "deal_focus": "Latent quality of our team's early targeting in this deal (0-1).",
+    "evidence": "What the account's export holds: full, header_only or mailbox (docs/synthetic-data.md).",
 }
 _TRUTH_TYPES = {
     "deal_id": pa.string(),
@@ -92,6 +93,7 @@ _TRUTH_TYPES = {
     "deal_outcome": pa.string(),
     "deal_engaged_share": pa.float64(),
     "deal_focus": pa.float64(),
+    "evidence": pa.string(),
 }
 
 

@@ -962,3 +962,30 @@ DEPARTMENT_NAMES: dict[str, dict[str, str]] = {
     "de": {f: d[0] for f, d in _DE_DEPT.items()} | {"executive": "Geschäftsleitung"},
     "fr": {f: d[0].capitalize() for f, d in _FR_DEPT.items()} | {"executive": "Direction générale"},
 }
+
+# Assistants who work for an executive (sent on their behalf); (male, female) per language. All read as an
+# assistant TO someone (level 1) by `influence.titles`.
+ASSISTANT_TITLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("Executive Assistant", "Executive Assistant"),
+        ("Assistant to the CEO", "Assistant to the CEO"),
+        ("PA to the Managing Director", "PA to the Managing Director"),
+        ("Management Assistant", "Management Assistant"),
+        ("Exec. Asst. to the CFO", "Exec. Asst. to the CFO"),
+    ),
+    "nl": (
+        ("Directieassistent", "Directiesecretaresse"),
+        ("Managementassistent", "Managementassistente"),
+        ("Executive Assistant", "Executive Assistant"),
+    ),
+    "de": (
+        ("Assistent der Geschäftsführung", "Assistentin der Geschäftsführung"),
+        ("Vorstandsassistent", "Vorstandsassistentin"),
+        ("Sekretär der Geschäftsleitung", "Sekretärin der Geschäftsleitung"),
+    ),
+    "fr": (
+        ("Assistant de direction", "Assistante de direction"),
+        ("Secrétaire de direction", "Secrétaire de direction"),
+        ("Assistant du PDG", "Assistante du PDG"),
+    ),
+}

@@ -288,6 +288,53 @@ class _Person:
     clout: float
     title: str | None
     profiles: set[int]
+    is_assistant: bool = False
+    has_assistant: bool | None = None  # decided the first time a top executive joins a deal
+    assistant: _Person | None = None
+
+
+FULL, HEADER_ONLY, MAILBOX = 0, 1, 2
+EVIDENCE_KINDS: tuple[str, ...] = ("full", "header_only", "mailbox")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an account's export holds. `full`: everything the contract can carry. `header_only`/`mailbox`: mail
+    headers only (no meetings, no signals), with Cc, reply headers, threads, our side and titles each present or
+    not. The world behind it is generated in full either way; only the observation differs."""
+
+    kind: int = FULL
+    cc: bool = True
+    reply_headers: bool = True
+    threads: bool = True
+    seller: bool = True
+    titles: bool = True
+    title_missing: float = 0.0
+
+    @property
+    def header_only(self) -> bool:
+        return self.kind != FULL
+
+
+def _draw_evidence(rng: np.random.Generator, cfg: GeneratorConfig) -> Evidence:
+    u = rng.random(7)  # always 7 draws, so the rest of the account does not depend on the branch taken
+    if u[0] < cfg.mailbox_share:
+        kind = MAILBOX
+    elif u[0] < cfg.mailbox_share + cfg.header_only_share:
+        kind = HEADER_ONLY
+    else:
+        return Evidence()
+    reply = bool(u[2] >= cfg.header_only_no_reply_rate)
+    titles = bool(u[5] >= cfg.header_only_no_titles_rate)
+    return Evidence(
+        kind=kind,
+        cc=bool(u[1] >= cfg.header_only_no_cc_rate),
+        reply_headers=reply,
+        threads=reply or bool(u[3] >= cfg.header_only_flat_thread_rate),
+        seller=bool(u[4] >= cfg.header_only_no_seller_rate),
+        titles=titles,
+        title_missing=cfg.header_only_title_missing_rate if titles else 1.0,
+    )
 
 
 def _choice(rng: np.random.Generator, options: tuple) -> object:
@@ -305,6 +352,94 @@ def _business_time(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
     day = day + np.where(weekday == 5, 2, 0) + np.where(weekday == 6, 1, 0)
     return day * DAY + (7 + rng.integers(0, 21, t.shape) * 0.5) * 3600.0
+
+
+@dataclass(frozen=True)
+class _Hierarchy:
+    """Reporting lines among a deal's people (indices into the deal's role array; sellers never take part)."""
+
+    pull: np.ndarray  # [P] log-weight of being written to or copied, from seniority
+    link: np.ndarray  # [P, P] log-weight, sender row -> addressee column, along reporting lines
+    cc_link: np.ndarray  # [P, P] the same for copies
+    assistant: np.ndarray  # [P] index of the person's assistant in this deal, -1 if none
+
+
+def _hierarchy(
+    rng: np.random.Generator,
+    members: list[tuple[int, _Person | None, int]],
+    seniority: np.ndarray,
+    n_roles: int,
+    strength: float,
+) -> _Hierarchy:
+    """Everyone's manager in this deal is the nearest more senior buyer, preferably of their own function
+    (an assistant's manager is their executive). People write and copy up to their manager, managers write
+    down to their reports, and seniority alone draws mail: seniors hear from many people."""
+    n = len(members)
+    buyer = np.array([m[1] is not None for m in members], dtype=bool)
+    helper = np.array([m[1] is not None and m[1].is_assistant for m in members], dtype=bool)
+    func = np.array([m[1].function if m[1] is not None else -1 for m in members])
+    sen = seniority.astype(np.float64)
+    pull = np.zeros(n_roles)
+    pull[:n] = np.where(buyer, 0.4 * strength * (sen - 3.5), 0.0)
+    cost = (sen[None, :] - sen[:, None]) + 1.5 * (func[None, :] != func[:, None]) + rng.uniform(0, 1, (n, n))
+    ok = (sen[None, :] > sen[:, None]) & buyer[None, :] & buyer[:, None] & ~helper[None, :]
+    cost = np.where(ok, cost, np.inf)
+    boss = np.where(np.isfinite(cost).any(axis=1), np.argmin(cost, axis=1), -1)
+    assistant = np.full(n_roles, -1)
+    where = {m[1].pid: i for i, m in enumerate(members) if m[1] is not None}
+    for i, (_, person, _) in enumerate(members):
+        if person is not None and person.assistant is not None and person.assistant.pid in where:
+            j = where[person.assistant.pid]
+            assistant[i], boss[j] = j, i
+    link = np.zeros((n_roles, n_roles))
+    cc_link = np.zeros((n_roles, n_roles))
+    rows = np.flatnonzero(boss >= 0)
+    up = boss[rows]
+    link[rows, up] += 1.5 * strength
+    link[up, rows] += 0.7 * strength
+    cc_link[rows, up] += 1.2 * strength
+    cc_link[up, rows] += 0.6 * strength
+    return _Hierarchy(pull=pull, link=link, cc_link=cc_link, assistant=assistant)
+
+
+def _cc_shift(logit: np.ndarray, eligible: np.ndarray, target: float) -> float:
+    """The constant to add to copy logits so that a message has `target` copies on average (bisection on a
+    sample of threads): a message in a 150-person mailbox has a handful of recipients, like anyone's mail."""
+    lo, hi = -12.0, 6.0
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        mean = (_sigmoid(logit + mid) * eligible[None, :]).sum(axis=1).mean()
+        lo, hi = (mid, hi) if mean < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _on_behalf(
+    rng: np.random.Generator,
+    hier: _Hierarchy,
+    msg_sender: np.ndarray,
+    msg_to: np.ndarray,
+    msg_cc: np.ndarray,
+    exists: np.ndarray,
+    active: np.ndarray,
+) -> None:
+    """Assistants send half of their executive's mail (the executive in copy half the time) and are copied on a
+    third of the mail to the executive. Edits the message arrays in place."""
+    assistant = np.where(
+        active[np.maximum(hier.assistant, 0)], hier.assistant, -1
+    )  # inactive ones do nothing
+    helper_of_sender = assistant[msg_sender]
+    swap = exists & (helper_of_sender >= 0) & (msg_to != helper_of_sender)
+    swap &= rng.random(msg_sender.shape) < 0.5
+    t, k = np.nonzero(swap)
+    principal = msg_sender[t, k]
+    msg_sender[t, k] = helper_of_sender[t, k]
+    msg_cc[t, k, msg_sender[t, k]] = False
+    keep = rng.random(len(t)) < 0.5
+    msg_cc[t[keep], k[keep], principal[keep]] = True
+    helper_of_to = assistant[msg_to]
+    copy = exists & (helper_of_to >= 0) & (helper_of_to != msg_sender) & (rng.random(msg_to.shape) < 0.35)
+    t, k = np.nonzero(copy)
+    msg_cc[t, k, helper_of_to[t, k]] = True
 
 
 def generate_account(
@@ -337,11 +472,12 @@ def generate_account(
     depth = int(_choice(rng, cfg.org_levels))
     levels = _LEVELS_BY_DEPTH[depth]
     email_style = rng.integers(3)
+    ev = _draw_evidence(rng, cfg)
     staff: list[_Person] = []
     used_emails: set[str] = set()
     ppl: dict[str, list] = {k: [] for k in ("person_id", "full_name", "email", "title", "department")}
 
-    def new_person(profile: int) -> _Person:
+    def new_person(profile: int, assistant: bool = False) -> _Person:
         u = rng.random(3)
         func = min(int(np.searchsorted(_FUNCTION_CUM[profile], u[0], side="right")), len(V.FUNCTIONS) - 1)
         want = min(int(np.searchsorted(_SENIORITY_CUM[profile], u[1], side="right")), 5) + 1
@@ -349,6 +485,8 @@ def generate_account(
         level = min(levels, key=lambda lv: (abs(lv - want), (lv > want) == (u[2] < 0.5)))
         if func == _F["executive"] and profile == ES:
             level = max(level, 5)
+        if assistant:  # an executive's assistant is entry level in any organisation
+            func, level = _F["executive"], 1
         female = bool(rng.random() < 0.42)
         name_lang = lang if rng.random() < 0.85 else langs[rng.integers(len(langs))]
         title_lang = "en" if (lang != "en" and rng.random() < cfg.english_title_share) else name_lang
@@ -361,19 +499,38 @@ def generate_account(
             email, k = f"{local}{k}@{domain}", k + 1
         used_emails.add(email)
         fname = V.FUNCTIONS[func]
-        title = _noisy_title(rng, str(_choice(rng, V.title_options(title_lang, fname, level, female))), cfg)
+        if assistant:
+            clean = _choice(rng, V.ASSISTANT_TITLES[title_lang])[int(female)]
+        else:
+            clean = str(_choice(rng, V.title_options(title_lang, fname, level, female)))
+        title = _noisy_title(rng, clean, cfg)
+        if ev.title_missing and rng.random() < ev.title_missing:
+            title = None  # a header-only export knows addresses and names, often nothing more
         person = _Person(
-            f"P-{index:06d}-{len(staff) + 1:03d}", func, level, float(rng.normal()), title, {profile}
+            f"P-{index:06d}-{len(staff) + 1:03d}",
+            func,
+            level,
+            float(rng.normal()),
+            title,
+            {profile},
+            is_assistant=assistant,
         )
         staff.append(person)
         ppl["person_id"].append(person.pid)
         ppl["full_name"].append(f"{first} {last}")
         ppl["email"].append(email)
         ppl["title"].append(title)
-        ppl["department"].append(V.DEPARTMENT_NAMES[lang][fname] if rng.random() < 0.75 else None)
+        keep_dept = rng.random() < 0.75 and ev.titles
+        ppl["department"].append(V.DEPARTMENT_NAMES[lang][fname] if keep_dept else None)
         return person
 
-    n_deals = min(cfg.max_deals, 1 + int(rng.poisson(cfg.extra_deals_mean)))
+    n_deals = 1 if ev.kind == MAILBOX else min(cfg.max_deals, 1 + int(rng.poisson(cfg.extra_deals_mean)))
+    # A mailbox is the whole company's mail: every slot count scales up to `mailbox_people` people.
+    scale = 1.0
+    if ev.kind == MAILBOX:
+        lo, hi = cfg.mailbox_people
+        target = float(np.exp(rng.uniform(np.log(lo), np.log(hi + 1))))
+        scale = target / sum(f + n * q for name, f, n, q in cfg.dmu_slots if name != "external_advisor")
     ae = int(rng.integers(team.n_ae))
     se = int(rng.integers(team.n_se))
     sm = int(rng.integers(team.n_sm))
@@ -386,7 +543,10 @@ def generate_account(
         taken: set[str] = set()
         for profile_name, fixed, n, p in cfg.dmu_slots:
             prof = PROFILES.index(profile_name)
-            count = fixed + int(rng.binomial(n, p))
+            if ev.kind == MAILBOX:
+                count = int(rng.poisson(scale * (fixed + n * p)))
+            else:
+                count = fixed + int(rng.binomial(n, p))
             for _ in range(count):
                 if prof == EA:
                     adv = int(rng.integers(len(team.advisor_ids)))
@@ -405,8 +565,23 @@ def generate_account(
             person = new_person(EU)
             taken.add(person.pid)
             members.append((EU, person, -1))
+        # Top executives may have an assistant who handles their mail; the same one in every deal.
+        for _prof, exec_person, _adv in list(members):
+            if exec_person is None or exec_person.seniority < 6 or exec_person.function != _F["executive"]:
+                continue
+            if exec_person.has_assistant is None:
+                exec_person.has_assistant = bool(rng.random() < cfg.assistant_rate)
+            if not exec_person.has_assistant:
+                continue
+            if exec_person.assistant is None:
+                exec_person.assistant = new_person(PE, assistant=True)
+            helper = exec_person.assistant
+            if helper.pid not in taken:
+                taken.add(helper.pid)
+                helper.profiles.add(PE)
+                members.append((PE, helper, -1))
         _generate_deal(
-            rng, cfg, team, now, out, index, d, account_id, domain, currency, members, sellers, mean_of
+            rng, cfg, team, now, out, index, d, account_id, domain, currency, members, sellers, mean_of, ev
         )
 
     out.add(
@@ -435,6 +610,7 @@ def _generate_deal(
     members: list[tuple[int, _Person | None, int]],
     sellers: tuple[str, str, str],
     mean_of: dict[str, float],
+    ev: Evidence,
 ) -> None:
     s = cfg.behaviour_strength
     deal_id = f"D-{index:06d}-{d + 1}"
@@ -467,11 +643,21 @@ def _generate_deal(
     )
     focus = float(rng.beta(2.0, 2.0))  # how well our team targets the real influencers early on
     dead = np.where(active, 0.0, -60.0)
+    hier = _hierarchy(rng, members, seniority, P, cfg.mail_hierarchy_strength)
+    outside = -2.5
+    if ev.kind == MAILBOX:
+        # A mailbox spans the company's ordinary work, not the phases of one deal; people join and leave.
+        join = np.where(rng.random(P) < 0.5, rng.uniform(0.0, 0.8, P), 0.0)
+        leave = np.where(rng.random(P) < 0.25, join + (1.0 - join) * rng.uniform(0.3, 1.0, P), 1.0)
+        win = np.where(dmu[:, None], np.stack([join, leave], axis=1), np.array([0.0, 1.0]))
+        outside = -8.0
 
     # --- deal timeline -------------------------------------------------------------------------------------
     duration = (
         float(np.clip(cfg.duration_median_days * np.exp(rng.normal(0, cfg.duration_sigma)), 14, 400)) * DAY
     )
+    if ev.kind == MAILBOX:
+        duration = float(rng.uniform(*cfg.mailbox_days)) * DAY
     is_open = bool(rng.random() < cfg.open_deal_share)
     if is_open:
         created = now - duration * rng.uniform(0.1, 0.95)
@@ -486,7 +672,7 @@ def _generate_deal(
 
     def window_term(t: np.ndarray) -> np.ndarray:
         inside = (t[:, None] >= win[None, :, 0]) & (t[:, None] <= win[None, :, 1])
-        return np.where(inside, 0.0, -2.5)
+        return np.where(inside, 0.0, outside)
 
     def focus_term(t: np.ndarray) -> np.ndarray:
         early = (t < 1 / 3)[:, None]
@@ -548,9 +734,16 @@ def _generate_deal(
     m_keep = held & (rng.random(M) < cfg.capture_rate)
 
     # --- e-mail threads --------------------------------------------------------------------------------------
-    T = max(1, int(rng.poisson(cfg.threads_mean * size)))
+    n_buyers = int(buyer.sum())
+    if ev.kind == MAILBOX:
+        lo, hi = cfg.mailbox_threads_per_person
+        T = max(1, int(rng.poisson(np.exp(rng.uniform(np.log(lo), np.log(hi))) * n_buyers)))
+    else:
+        T = max(1, int(rng.poisson(cfg.threads_mean * size)))
     tt = rng.random(T)
-    facing = rng.random(T) < cfg.seller_thread_share
+    facing = rng.random(T) < (
+        cfg.mailbox_seller_thread_share if ev.kind == MAILBOX else cfg.seller_thread_share
+    )
     seller_starts = facing & (rng.random(T) < 0.5)
     wterm = window_term(tt)
     base = log_prop[None, :] + wterm + dead[None, :]
@@ -562,7 +755,8 @@ def _generate_deal(
         seller_starts, _pick(rng, seller_pick[None, :] + np.zeros((T, 1))), _pick(rng, start_w)
     )
     sender_role = role[first_sender]
-    to_logw = _TO[role][None, :] + 3.0 * s * infl[None, :] + base
+    # Seniors receive from many people: a pull towards seniority on top of influence (0 for sellers).
+    to_logw = _TO[role][None, :] + 3.0 * s * infl[None, :] + base + hier.pull[None, :]
     to_seller_w = np.where(seller, 0.0, -np.inf)[None, :] + np.where(
         ((sender_role == TG) | (sender_role == SI) | (sender_role == EA))[:, None],
         np.log(np.array([1e-9] * (P - 3) + [0.4, 0.55, 0.05]))[None, :],
@@ -572,7 +766,17 @@ def _generate_deal(
     bridge = np.where(
         (sender_role == PG)[:, None], np.where(same_dept, -0.8, 1.5), np.where(same_dept, 0.8, 0.0)
     )
-    internal_w = np.where(dmu[None, :], to_logw + bridge, -np.inf)
+    own_team = (cfg.mailbox_team_affinity if ev.kind == MAILBOX else 0.0) * same_dept
+    bridge = bridge + own_team
+    ties = np.zeros((P, P))
+    if ev.kind == MAILBOX and cfg.mailbox_tie_sd > 0:
+        # Everyone has regular correspondents: a persistent strength per pair of people, which draws new threads
+        # to them and keeps their threads going, so mail volume concentrates on a few pairs (breadth does not).
+        ties = rng.normal(0.0, cfg.mailbox_tie_sd, (P, P))
+        ties = (ties + ties.T) / np.sqrt(2.0)
+        bridge = bridge + ties[first_sender]
+    # Buyer-internal mail follows the reporting lines: up to the manager, down to the reports.
+    internal_w = np.where(dmu[None, :], to_logw + bridge + hier.link[first_sender], -np.inf)
     buyer_target_w = np.where(dmu[None, :], to_logw + focus_term(tt), -np.inf)
     to_w = np.where(
         seller_starts[:, None], buyer_target_w, np.where(facing[:, None], to_seller_w, internal_w)
@@ -586,7 +790,14 @@ def _generate_deal(
         + base
         + np.where((sender_infl > 0.55)[:, None] & (role == SI)[None, :], 2.5 * s, 0.0)
         + np.where((sender_role == PG)[:, None] & ~same_dept, 1.2, 0.0)
+        + hier.cc_link[first_sender]
+        + own_team
+        + hier.pull[None, :]
+        # Copies per message stay at a human scale when a deal (a whole mailbox) has many people.
+        - np.log(max(n_buyers / 12.0, 1.0))
     )
+    if ev.kind == MAILBOX:
+        cc_logit = cc_logit + _cc_shift(cc_logit[:200], dmu, cfg.mailbox_copies_per_message)
     cc = (rng.random((T, P)) < _sigmoid(cc_logit)) & dmu[None, :]
     # A seller writing to the buyer sometimes copies a colleague; our manager is sometimes in blind copy.
     se_col, sm_col, ae_col = n_dmu + 1, n_dmu + 2, n_dmu
@@ -603,13 +814,14 @@ def _generate_deal(
         if step > 0:
             # Who answers: usually the addressee, sometimes someone in copy; influential senders get answers.
             awaiting = infl[sender]
-            alive = alive & (rng.random(T) < np.clip(0.35 + 0.5 * s * awaiting, 0.05, 0.9))
+            keep_going = 0.35 + 0.5 * s * awaiting + 0.12 * ties[sender, to_]
+            alive = alive & (rng.random(T) < np.clip(keep_going, 0.05, 0.9))
             if not alive.any():
                 break
-            cc_pick = np.where(cc_now, 0.0, -np.inf)
-            from_cc = cc_now.any(axis=1) & (rng.random(T) < 0.15)
-            cc_choice = _pick(rng, np.where(cc_now.any(axis=1)[:, None], cc_pick, 0.0))
-            replier = np.where(from_cc, cc_choice, to_)
+            from_cc = cc_now.any(axis=1) & (rng.random(T) < 0.15) & alive
+            replier = to_.copy()
+            by_cc = np.flatnonzero(from_cc)  # only these threads need a draw among their copies
+            replier[by_cc] = _pick(rng, np.where(cc_now[by_cc], 0.0, -np.inf))
             new_cc = cc_now.copy()
             new_cc[np.arange(T), replier] = False
             new_cc[np.arange(T), to_] = new_cc[np.arange(T), to_] | from_cc
@@ -643,6 +855,7 @@ def _generate_deal(
     msg_cc = np.stack(ccs, axis=1)  # [T, steps, P]
     msg_bcc = np.stack(bccs, axis=1)
     exists = msg_step >= 0
+    _on_behalf(rng, hier, msg_sender, msg_to, msg_cc, exists, active)
     captured = exists & (rng.random((T, n_steps)) < cfg.capture_rate)
     early_mail = msg_time < created + duration / 3
     with_seller = seller[msg_sender] | seller[msg_to]
@@ -651,6 +864,14 @@ def _generate_deal(
     touched[msg_sender[ex_early]] = True
     touched[msg_to[ex_early]] = True
     met_early |= touched & dmu
+    # --- what the export shows (the world above is complete; only the observation is reduced) ------------------
+    if ev.header_only:
+        m_keep = np.zeros(M, dtype=bool)  # mail headers only: no calendar
+    if not ev.seller:
+        # A buyer-internal export: nothing to or from our side, and none of us in copy.
+        captured &= ~with_seller
+        msg_cc = msg_cc & ~seller[None, None, :]
+        msg_bcc = np.zeros_like(msg_bcc)
 
     # --- outcome ---------------------------------------------------------------------------------------------
     key = influence >= 0.5
@@ -706,11 +927,18 @@ def _generate_deal(
     ]
     th, st = np.nonzero(captured)
     parents = np.where(st > 0, ids[th, np.maximum(st - 1, 0)], None)
+    if not ev.reply_headers:
+        parents = np.full(len(th), None, dtype=object)
+    thread_ids = np.array([f"T-{index:06d}-{d + 1}-{t + 1:03d}" for t in range(T)], dtype=object)[th]
+    if not ev.threads:  # no reply headers and no usable subjects: every message is its own thread
+        thread_ids = np.array(
+            [f"{t}.{k}" for t, k in zip(thread_ids, st.tolist(), strict=True)], dtype=object
+        )
     out.add(
         "emails",
         message_id=ids[th, st],
         deal_id=np.full(len(th), deal_id, dtype=object),
-        thread_id=np.array([f"T-{index:06d}-{d + 1}-{t + 1:03d}" for t in range(T)], dtype=object)[th],
+        thread_id=thread_ids,
         sent_at=msg_time[th, st],
         sender_id=pids[msg_sender[th, st]],
         in_reply_to=parents,
@@ -724,6 +952,8 @@ def _generate_deal(
     rec_kind = np.concatenate(
         [np.zeros(len(th), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)]
     )
+    if not ev.cc:  # the export kept one recipient list: every recipient is To
+        rec_kind = np.zeros_like(rec_kind)
     out.add("email_recipients", message_id=rec_msg, person_id=rec_person, kind=rec_kind)
 
     # --- digital signals ------------------------------------------------------------------------------------
@@ -739,7 +969,14 @@ def _generate_deal(
     sig_kind = (rng.random(len(who))[:, None] > np.cumsum(_SIGNAL_MIX[role[who]], axis=1)).sum(axis=1)
     sig_kind = np.minimum(sig_kind, len(SIGNAL_KINDS) - 1)
     detail_pick = rng.random(len(who))
-    out.add("signals", person_id=pids[who], occurred_at=np.floor(sig_t), kind=sig_kind, detail_u=detail_pick)
+    shown = np.full(len(who), not ev.header_only)
+    out.add(
+        "signals",
+        person_id=pids[who][shown],
+        occurred_at=np.floor(sig_t)[shown],
+        kind=sig_kind[shown],
+        detail_u=detail_pick[shown],
+    )
 
     # --- labels (closed deals only) and truth ---------------------------------------------------------------
     label_infl = np.clip(influence + rng.normal(0, cfg.influence_label_noise_sd, n_dmu), 0.0, 1.0)
@@ -791,4 +1028,5 @@ def _generate_deal(
         deal_outcome=np.full(n_dmu, outcome, dtype=object),
         deal_engaged_share=np.full(n_dmu, engaged),
         deal_focus=np.full(n_dmu, focus),
+        evidence=np.full(n_dmu, EVIDENCE_KINDS[ev.kind], dtype=object),
     )
