@@ -502,8 +502,7 @@ def _work(group: int, score: bool) -> _Outcome:
 
 
 def _run_groups(
-    source: Any,
-    scorer: Scorer,
+    job: dict[str, Any],
     tasks: Iterator[tuple[int, bool]],
     *,
     as_of: Any,
@@ -514,10 +513,11 @@ def _run_groups(
 ) -> Iterator[_Outcome]:
     """Outcomes in task order; with `workers` > 1, from that many processes (at most 2 per worker in flight, so
     finished chunks waiting to be written stay few). Worker processes are spawned, not forked: a fork after
-    OpenMP has run in this process can hang the child."""
+    OpenMP has run in this process can hang the child. `job` holds the source and the scorer; with workers, they
+    are handed over to the workers and dropped here, so this process only writes."""
     if workers == 1:
         for group, score in tasks:
-            yield _score_group(source, scorer, group, score, as_of, explain, deals)
+            yield _score_group(job["source"], job["scorer"], group, score, as_of, explain, deals)
         return
     import multiprocessing
     import pickle
@@ -528,10 +528,17 @@ def _run_groups(
     state = state_dir / "worker-state.pickle"
     with open(state, "wb") as handle:
         pickle.dump(
-            {"source": source, "scorer": scorer, "as_of": as_of, "explain": explain, "deals": deals},
+            {
+                "source": job["source"],
+                "scorer": job["scorer"],
+                "as_of": as_of,
+                "explain": explain,
+                "deals": deals,
+            },
             handle,
             protocol=pickle.HIGHEST_PROTOCOL,
         )
+    job.clear()
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -613,9 +620,8 @@ def score_accounts(
         from influence.chunks import NeedsWholeLoad, plan_folder
 
         try:
-            plan = plan_folder(data_dir, listed, chunk_accounts, spill)
-            source = _PlanSource(plan)
-            parts = [plan.parent_report, plan.global_report]
+            source = _PlanSource(plan_folder(data_dir, listed, chunk_accounts, spill))
+            parts = [source.plan.parent_report, source.plan.global_report]
         except NeedsWholeLoad:
             shutil.rmtree(spill, ignore_errors=True)
             from influence.data import load
@@ -653,16 +659,18 @@ def score_accounts(
     n_known = len(requested) - len(unknown)
     bar = _progress(n_known, progress)
     n_scoring = source.plan.n_scoring if isinstance(source, _PlanSource) else len(source.groups)
+    groups = source.groups
     ok = {"score": all(p.ok for p in parts)}
 
     def tasks() -> Iterator[tuple[int, bool]]:
-        for group in source.groups:  # read `ok` at submission: after an error, chunks are only validated
+        for group in groups:  # read `ok` at submission: after an error, chunks are only validated
             yield group, group < n_scoring and ok["score"]
 
+    job = {"source": source, "scorer": scorer}
+    del source, scorer  # with workers, `_run_groups` hands them over and this process lets them go
     try:
         for outcome in _run_groups(
-            source,
-            scorer,
+            job,
             tasks(),
             as_of=as_of_ts,
             explain=explain,
@@ -713,8 +721,7 @@ def score_accounts(
         raise
     finally:
         bar.close()
-        source.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)  # the plan's spill folder, and the workers' state
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -266,12 +266,61 @@ def evaluate_frame(bundle: Any, frame: pd.DataFrame) -> EvaluationResult:
     metrics["baseline_rules_profile_accuracy"] = rules_profile["accuracy"]
     metrics["baseline_rules_profile_per_class_f1"] = rules_profile["per_class_f1"]
     metrics["profile_rows"] = len(with_profile)
+    metrics["by_evidence"] = evidence_breakdown(rows, with_influence, with_profile, truth, predicted)
     return EvaluationResult(
         metrics=metrics,
         rows=rows,
         confusion=confusion(truth, predicted),
         baseline_confusion=confusion(truth, rules),
     )
+
+
+EVIDENCE_SEGMENTS = ("with_meetings", "mail_only")
+
+
+def evidence_of(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's evidence segment, read from the data alone: does its deal have any meeting before as-of?
+
+    Customers' exports range from full CRM + calendar + mail histories to header-only mailboxes; the model is
+    much surer with meetings. Reporting the two apart keeps a mix of worlds from hiding either figure.
+    """
+    meetings = pd.to_numeric(frame["ctx_deal_meetings"], errors="coerce").fillna(0).to_numpy()
+    return np.where(meetings > 0, EVIDENCE_SEGMENTS[0], EVIDENCE_SEGMENTS[1])
+
+
+def evidence_breakdown(
+    rows: pd.DataFrame,
+    with_influence: pd.DataFrame,
+    with_profile: pd.DataFrame,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+) -> dict[str, dict[str, Any]]:
+    """The model's headline metrics per evidence segment (see `evidence_of`); empty segments are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    seg_rows = evidence_of(with_influence)
+    seg_profile = evidence_of(with_profile)
+    for segment in EVIDENCE_SEGMENTS:
+        mask = seg_rows == segment
+        if not mask.any():
+            continue
+        part = rows.loc[mask]
+        score = part["score_model"].to_numpy()
+        recall, n_hidden = hidden_influencer_recall_at_k(
+            part["deal_id"], score, part["key"].to_numpy(), part["title_seniority"].to_numpy(), k=3
+        )
+        pmask = seg_profile == segment
+        out[segment] = {
+            "rows": int(mask.sum()),
+            "deals": int(part["deal_id"].nunique()),
+            "influence_roc_auc": influence_metrics(part["key"].to_numpy(), score)["roc_auc"],
+            "ndcg_at_3": ndcg_at_k(part["deal_id"], score, part["influence"].to_numpy(), k=3)[0],
+            "hidden_influencer_recall_at_3": recall,
+            "hidden_influencers": n_hidden,
+            "profile_macro_f1": profile_metrics(truth[pmask], predicted[pmask])["macro_f1"]
+            if pmask.any()
+            else math.nan,
+        }
+    return out
 
 
 def evaluate(bundle: Any, ds: Any) -> EvaluationResult:
@@ -438,7 +487,24 @@ def report_markdown(result: EvaluationResult, *, title: str, data: str, images: 
         f"deals in NDCG@3: {m.get('ndcg_deals')}. Brier {_fmt(m.get('influence_brier'))}, "
         f"expected calibration error {_fmt(m.get('influence_ece'))}.",
         "",
-        "## Profile F1 per class",
+    ]
+    segments = m.get("by_evidence") or {}
+    if segments:
+        lines += [
+            "## By evidence (deals with meetings vs mail-only deals)",
+            "",
+            "| segment | rows | deals | ROC-AUC | NDCG@3 | hidden recall@3 | profile macro-F1 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, seg in segments.items():
+            lines.append(
+                f"| {name} | {seg['rows']} | {seg['deals']} | {_fmt(seg['influence_roc_auc'])} | "
+                f"{_fmt(seg['ndcg_at_3'])} | {_fmt(seg['hidden_influencer_recall_at_3'])} | "
+                f"{_fmt(seg['profile_macro_f1'])} |"
+            )
+        lines.append("")
+    lines += [
+        "## Profile F1 per class (all rows)",
         "",
         "| profile | model F1 | title rules F1 |",
         "|---|---|---|",

@@ -40,7 +40,7 @@ Choices a user should know:
   but stays "gen" after Lead/Demand (lead generation); "Mng Dir" is Managing Director; "Dep" is Deputy before a
   role ("Dep Gen Cnsl", "Dep Dir") and a department otherwise; "Admin Asst" is an administrative assistant.
   "Cnsl" is counsel (legal, 2), "Trader" a finance professional (2).
-- Joined roles: when every part of a title joined by "&", "and", "/", "," or ";" names a role by itself, the
+- Joined roles: when every part of a title joined by "&", "+" or "and" (und/en/et) names a role by itself, the
   person holds the higher one ("Director & Gen Cnsl Asst" -> 5, not an assistant). Department lists ("Sales &
   Marketing Director") and an assistant TO someone ("Assistant to the CEO & Chairman") are read whole.
 - `is_technical`: an architect/engineer/developer/administrator/specialist-type role in it, engineering, data
@@ -795,8 +795,9 @@ def _function(norm: str, role_functions: list[tuple[int, str]]) -> str:
     return "other"
 
 
-# Joined roles: "VP & General Counsel", "Director / Counsel", "Trader and Analyst".
-_ROLE_JOIN = re.compile(r"\s*(?:&|\+|/|,|;|\band\b|\bund\b|\ben\b|\bet\b)\s*", re.IGNORECASE)
+# Joined roles: "VP & General Counsel", "Trader and Analyst". Only "&", "+" and the word "and" (en/de/nl/fr) join
+# roles: commas, slashes and dashes are layout ("Director, Sales"), and punctuation never changes a parse.
+_ROLE_JOIN = re.compile(r"\s*(?:&|\+|\band\b|\bund\b|\ben\b|\bet\b)\s*", re.IGNORECASE)
 _ASSISTANT_TO = re.compile(
     r"\b(?:assistant|assistent\w*|secretary|secretaresse|sekretaer\w*)\s+(?:to|of|for)\b"
 )

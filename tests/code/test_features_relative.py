@@ -151,29 +151,6 @@ def test_last_seen_position(feats: pd.DataFrame) -> None:
 def test_history_share(feats: pd.DataFrame) -> None:
     assert feats.loc["D1", "hist_deals_share"].isna().all()  # the account's first deal
     assert feats.loc[("D2", "b1"), "hist_deals_share"] == 1.0  # took part in D1, the one earlier deal
-    # D1 had 4 e-mails before D2 opened; b2 received 2 of them, b1 1 (copies from the seller count too)
-    assert feats.loc[("D2", "b2"), "hist_received_share"] == pytest.approx(2 / 4)
-    assert feats.loc[("D2", "b1"), "hist_received_share"] == pytest.approx(1 / 4)
-    assert feats.loc["D1", "hist_received_share"].isna().all()  # nothing earlier
-    assert feats.loc["D2", "hist_attended_share"].isna().all()  # the earlier deal had no meetings
-
-
-def test_history_shares_ignore_what_happened_after_the_deal_opened() -> None:
-    """An e-mail of the earlier deal sent after D2 was created must not count for D2's history."""
-    data = frames()
-    late = pd.DataFrame([("late", "D1", "TL", ts("2024-03-10"), "b1", None)], columns=data["emails"].columns)
-    data["emails"] = pd.concat([data["emails"], late], ignore_index=True)
-    data["email_recipients"] = pd.concat(
-        [
-            data["email_recipients"],
-            pd.DataFrame([("late", "b3", "to")], columns=["message_id", "person_id", "kind"]),
-        ],
-        ignore_index=True,
-    )
-    with_late = build_features(Dataset.from_frames(data)).set_index(["deal_id", "person_id"])
-    plain = features()
-    for column in ("hist_received_share", "hist_deals_share"):
-        pd.testing.assert_series_equal(with_late.loc["D2", column], plain.loc["D2", column])
 
 
 def test_cc_weighted_by_the_senders_centrality(feats: pd.DataFrame) -> None:

@@ -242,7 +242,9 @@ def test_a_killed_job_leaves_no_output_and_a_rerun_finishes_it(
     while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if proc.poll() is not None:
-        pytest.skip(f"the job ended before it could be killed: {proc.stderr.read().decode()[-500:]}")
+        error = proc.stderr.read().decode()[-1000:]
+        assert proc.returncode == 0, error
+        pytest.skip(f"the job ended before it could be killed: {error}")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()  # the output never looks complete when the job died

@@ -129,3 +129,33 @@ def test_classic_dmu_rules() -> None:
     ]
     assert title_seniority_scores(frame).tolist() == [6, 4, 2, 3, 2, 5, 6]
     assert centrality_scores(frame).tolist() == [1.0, 0.0, 2, 0, 0, 0, 0]
+
+
+def test_evidence_breakdown_scores_each_segment_on_its_own_rows() -> None:
+    from influence.evaluate import evidence_breakdown, evidence_of
+
+    # Two deals with meetings where the model ranks perfectly, two mail-only deals where it ranks backwards.
+    deal = np.repeat(["m1", "m2", "e1", "e2"], 3)
+    influence = np.tile([0.9, 0.4, 0.1], 4)
+    good = np.tile([0.8, 0.5, 0.2], 2)
+    score = np.concatenate([good, good[::-1]])
+    features = pd.DataFrame({"ctx_deal_meetings": [3] * 6 + [0] * 6})
+    rows = pd.DataFrame(
+        {
+            "deal_id": deal,
+            "influence": influence,
+            "key": (influence >= 0.5).astype(int),
+            "title_seniority": [2.0] * 12,
+            "score_model": score,
+        }
+    )
+    truth = np.array(["end_user"] * 12, dtype=object)
+    predicted = np.array(["end_user"] * 6 + ["procurement"] * 6, dtype=object)
+    assert list(evidence_of(features)) == ["with_meetings"] * 6 + ["mail_only"] * 6
+    out = evidence_breakdown(rows, features, features, truth, predicted)
+    assert out["with_meetings"]["rows"] + out["mail_only"]["rows"] == len(rows)
+    assert out["with_meetings"]["influence_roc_auc"] == 1.0
+    assert out["mail_only"]["influence_roc_auc"] == 0.0
+    assert out["with_meetings"]["hidden_influencer_recall_at_3"] == 1.0
+    assert out["with_meetings"]["profile_macro_f1"] == 1.0
+    assert out["mail_only"]["profile_macro_f1"] == 0.0

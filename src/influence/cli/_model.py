@@ -28,6 +28,12 @@ def _print_table(metrics: dict[str, Any]) -> None:
             f"{row['metric']:<28} {_fmt(row['model']):>8} {_fmt(row['title_seniority']):>8} "
             f"{_fmt(row['centrality_or_rules']):>9} {goal:>7}"
         )
+    for name, seg in (metrics.get("by_evidence") or {}).items():
+        typer.echo(
+            f"  {name:<14} {seg['rows']:>7} rows: ROC-AUC {_fmt(seg['influence_roc_auc'])}, "
+            f"NDCG@3 {_fmt(seg['ndcg_at_3'])}, hidden recall@3 {_fmt(seg['hidden_influencer_recall_at_3'])}, "
+            f"macro-F1 {_fmt(seg['profile_macro_f1'])}"
+        )
     missed = [k for k, ok in goal_checks(metrics).items() if not ok]
     typer.echo("goals: all met" if not missed else f"goals missed: {', '.join(missed)}")
     typer.echo(

@@ -92,9 +92,8 @@ class _Columns:
     """Column arrays of a frame without building a pandas Series per access: `frame[name]` costs ~25 us in
     pandas 3 and `prepare` reads ~35 columns, a large share of a one-deal scoring request."""
 
-    use_internals = (
-        True  # pandas' block manager hands out a column's array in ~1 us; public API as the fallback
-    )
+    # pandas' block manager hands out a column's array in ~1 us; the public API is the fallback
+    use_internals = True
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame

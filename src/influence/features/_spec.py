@@ -145,14 +145,6 @@ _GROUPS: dict[str, dict[str, str]] = {
         "hist_account_deals": "Earlier deals of the same account (created before this deal).",
         "hist_deals": "Earlier deals of the same account in which the person appeared before this deal's creation.",
         "hist_deals_share": "hist_deals / hist_account_deals; NaN for the account's first deal.",
-        "hist_received_share": (
-            "E-mails of earlier deals of the account the person received, before this deal, / all e-mails of "
-            "those deals before this deal; NaN when there were none."
-        ),
-        "hist_attended_share": (
-            "Meetings of earlier deals of the account the person attended, before this deal, / all meetings of "
-            "those deals before this deal; NaN when there were none."
-        ),
         "hist_meetings": "Meetings of earlier deals of the account the person was invited to, before this deal.",
         "hist_emails": "E-mails of earlier deals of the account the person sent or received, before this deal.",
     },
@@ -184,9 +176,6 @@ _GROUPS: dict[str, dict[str, str]] = {
                 ("em_received", "em_received"),
                 ("mtg_invited", "mtg_invited"),
                 ("net_cc_weighted", "net_cc_weighted"),
-                ("em_threads_share", "em_threads_share"),
-                ("em_sent", "em_sent"),
-                ("mtg_attended", "mtg_attended"),
             )
         },
     },

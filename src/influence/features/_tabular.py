@@ -320,24 +320,10 @@ def history(p: Prepared, rows: Rows, first_seen: np.ndarray) -> Features:
 
     account_deals = count_before(account_of_deal, p.deal_created, account_of_deal[rows.deal], q_time)
     deals = count_before(deal_group, deal_eff, row_group, q_time)
-    # the account's whole traffic in earlier deals, same cut-off: the denominators of the relative history
-    q_account = account_of_deal[rows.deal]
-    all_msgs = count_before(
-        account_of_deal[p.msg_deal], np.maximum(p.msg_time, p.deal_created[p.msg_deal]), q_account, q_time
-    )
-    all_mtgs = count_before(
-        account_of_deal[p.mtg_deal], np.maximum(p.mtg_time, p.deal_created[p.mtg_deal]), q_account, q_time
-    )
-    received = count_before(recv_group, recv_eff, row_group, q_time)
-    att = rows.of_part >= 0
-    att[att] = p.part_attended[att]
-    att_group, att_eff = events(np.where(att, rows.of_part, -1), p.mtg_time[p.part_mtg])
     return {
         "hist_account_deals": account_deals,
         "hist_deals": deals,
         "hist_deals_share": safe_div(deals, account_deals),
-        "hist_received_share": safe_div(received, all_msgs),
-        "hist_attended_share": safe_div(count_before(att_group, att_eff, row_group, q_time), all_mtgs),
         "hist_meetings": count_before(mtg_group, mtg_eff, row_group, q_time),
         "hist_emails": count_before(
             np.concatenate([sent_group, recv_group]), np.concatenate([sent_eff, recv_eff]), row_group, q_time
@@ -413,9 +399,6 @@ PERCENTILE = {
     "pct_em_received": "em_received",
     "pct_mtg_invited": "mtg_invited",
     "pct_net_cc_weighted": "net_cc_weighted",
-    "pct_em_threads_share": "em_threads_share",
-    "pct_em_sent": "em_sent",
-    "pct_mtg_attended": "mtg_attended",
 }
 
 
