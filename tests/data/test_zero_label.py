@@ -234,7 +234,8 @@ def test_a_crm_tie_gets_a_low_score_beside_active_people_and_its_label_values_ar
     tmp_path: Path,
 ) -> None:
     """The mailbox's deal plus one more acme.nl contact with a CRM contact role and no activity: that contact is
-    scored (as the least influential of the deal: no evidence of any involvement), the active people keep their
+    scored (as the least influential of the deal: no title and no activity, so no evidence of any involvement;
+    with a senior title the model may rightly rank it above inactive juniors), the active people keep their
     exact scores, and changing the role's label values (influence, profile) changes nothing."""
     from influence.contract import write_dataset
 
@@ -248,7 +249,7 @@ def test_a_crm_tie_gets_a_low_score_beside_active_people_and_its_label_values_ar
     deal = ds.deals.iloc[0]
     people = pd.concat(
         [ds.people, ds.people.iloc[[0]].assign(person_id="crm-only-1", email="cto@acme.nl", full_name="Chris",
-                                               title="CTO", account_id=deal["account_id"], side="buyer")],
+                                               title=None, account_id=deal["account_id"], side="buyer")],
         ignore_index=True,
     )  # fmt: skip
     label = {"deal_id": deal["deal_id"], "person_id": "crm-only-1", "influence": 0.9,

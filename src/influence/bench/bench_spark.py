@@ -3,11 +3,11 @@
 Sizes (the default `make bench` stays short; the 1M-people run is opt-in):
 - quick (`--quick`): 300 generated accounts, about 7k people;
 - default: INFLUENCE_BENCH_SPARK_ACCOUNTS generated accounts (default 1,000: about 24k people);
-- 1M+ people: `INFLUENCE_BENCH_SPARK_ACCOUNTS=42000 python -m influence.bench spark` (about 1.05M scored
+- 1M+ people: `INFLUENCE_BENCH_SPARK_ACCOUNTS=42000 python -m influence.bench spark` (about 1.1M scored
   people; the same variable applies under `make bench`), or point INFLUENCE_BENCH_SPARK_DATA at an existing
   dataset folder (e.g. one written by `influence generate --accounts 42000 --seed 11 --out /tmp/...`) to skip
-  generating it. Needs about 10 GiB at peak (the dataset on one machine, once per side, one side at a time): on a
-  shared machine run it under the shared memory lock, see docs/scaling.md.
+  generating it. Needs about 11 GiB at peak (measured: the Spark driver loads the whole folder; the single
+  path 1.8 GiB): on a shared machine run it under the shared memory lock, see docs/scaling.md.
 Generated data: the project's generator, seed 11, in data/bench/features-<n>-seed11 (gitignored; the same folder
 the batch and features benchmarks use).
 
