@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +140,29 @@ def _index_in(values: pd.Series | np.ndarray | Any, keys: Any) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def chunk_people(
+    events: Mapping[str, pd.DataFrame], person_keys: Any, own: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in the people table keyed by `person_keys`) of a chunk's people: the chunk accounts' `own`
+    people plus every person its event tables reference (sellers, partners, other accounts' people), and the
+    positions of those referenced people who are not `own`. Shared by the in-memory slicer and the chunked loader.
+    """
+    import pyarrow as pa
+
+    referenced = pa.concat_arrays(
+        [
+            _arrow_text(events["meeting_attendees"]["person_id"]),
+            _arrow_text(events["meetings"]["organizer_id"]),
+            _arrow_text(events["emails"]["sender_id"]),
+            _arrow_text(events["email_recipients"]["person_id"]),
+            _arrow_text(events["labels"]["person_id"]),
+        ]
+    ).unique()
+    extra = _index_in(referenced, person_keys)
+    people_pos = np.union1d(own, extra[extra >= 0])
+    return people_pos, np.setdiff1d(people_pos, own)
+
+
 class _AccountSlicer:
     """Pre-sorted row positions per account for every table, so a chunk of accounts is sliced in O(chunk)."""
 
@@ -207,21 +230,8 @@ class _AccountSlicer:
         ds = self.ds
         pos = self.positions(codes)
         tables = {name: ds.tables[name].iloc[pos[name]] for name in pos}
-        import pyarrow as pa
-
-        referenced = pa.concat_arrays(
-            [
-                _arrow_text(tables["meeting_attendees"]["person_id"]),
-                _arrow_text(tables["meetings"]["organizer_id"]),
-                _arrow_text(tables["emails"]["sender_id"]),
-                _arrow_text(tables["email_recipients"]["person_id"]),
-                _arrow_text(tables["labels"]["person_id"]),
-            ]
-        ).unique()
-        extra = _index_in(referenced, self.person_keys)
-        people_pos = np.union1d(pos["people"], extra[extra >= 0])
+        people_pos, outside = chunk_people(tables, self.person_keys, pos["people"])
         tables["people"] = ds.people.iloc[people_pos]
-        outside = np.setdiff1d(people_pos, pos["people"])
         if len(outside):  # sellers, partners, other accounts' people: add their signals (and accounts) too
             theirs = self.person_acc[outside]
             tables["accounts"] = ds.accounts.iloc[np.union1d(np.sort(codes), theirs[theirs >= 0])]

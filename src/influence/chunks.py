@@ -666,7 +666,7 @@ def validate_group(plan: ChunkPlan, group: int, *, assemble: bool = True) -> Gro
         return GroupResult(group, ids, report, None)
     import pyarrow as pa
 
-    from influence.batch import _arrow_text, _index_in
+    from influence.batch import _arrow_text, _index_in, chunk_people
 
     parents = plan.parents
     codes = np.sort(plan.group_accounts[group])
@@ -677,21 +677,10 @@ def validate_group(plan: ChunkPlan, group: int, *, assemble: bool = True) -> Gro
     for name in EVENTS:
         if name != "signals":
             tables[name] = accepted[name] if name in accepted else empty_table(name)
-    referenced = pa.concat_arrays(
-        [
-            _arrow_text(tables["meeting_attendees"]["person_id"]),
-            _arrow_text(tables["meetings"]["organizer_id"]),
-            _arrow_text(tables["emails"]["sender_id"]),
-            _arrow_text(tables["email_recipients"]["person_id"]),
-            _arrow_text(tables["labels"]["person_id"]),
-        ]
-    ).unique()
     person_keys = _arrow_text(parents.people["person_id"])
-    extra = _index_in(referenced, person_keys)
     own = np.flatnonzero(np.isin(plan.person_account, codes))
-    people_pos = np.union1d(own, extra[extra >= 0])
+    people_pos, outside = chunk_people(tables, person_keys, own)
     tables["people"] = parents.people.iloc[people_pos]
-    outside = np.setdiff1d(people_pos, own)
     theirs = plan.person_account[outside]
     if (theirs >= 0).any():  # a person of another account: that account's row too (as the slicer does)
         tables["accounts"] = parents.accounts.iloc[np.union1d(codes, theirs[theirs >= 0])]

@@ -334,16 +334,23 @@ def history(p: Prepared, rows: Rows, first_seen: np.ndarray) -> Features:
 def first_seen(p: Prepared, rows: Rows) -> np.ndarray:
     """Time of each row's first event in its deal (NO_TIME for rows added only through `pairs`)."""
     big = np.iinfo(np.int64).max
-    first = np.full(rows.n, big, np.int64)
+    first = _event_time_extreme(p, rows, np.minimum, big)
+    first[first == big] = NO_TIME
+    return first
+
+
+def _event_time_extreme(p: Prepared, rows: Rows, reduce: np.ufunc, start: int) -> np.ndarray:
+    """Per row, `reduce` (np.minimum / np.maximum) over the times of its meetings attended, e-mails sent and
+    e-mails received, starting from `start` (which rows without any event keep)."""
+    out = np.full(rows.n, start, np.int64)
     for r, t in (
         (rows.of_part, p.mtg_time[p.part_mtg]),
         (rows.of_sender, p.msg_time),
         (rows.of_recipient, p.msg_time[p.rec_msg]),
     ):
         keep = r >= 0
-        np.minimum.at(first, r[keep], t[keep])
-    first[first == big] = NO_TIME
-    return first
+        reduce.at(out, r[keep], t[keep])
+    return out
 
 
 def timing(p: Prepared, rows: Rows, first: np.ndarray) -> Features:
@@ -352,14 +359,7 @@ def timing(p: Prepared, rows: Rows, first: np.ndarray) -> Features:
     days[seen] = (first[seen] - p.deal_created[rows.deal[seen]]).astype(np.float64) / NS_PER_DAY
     position = np.full(rows.n, np.nan)
     position[seen] = _position(p, rows.deal[seen], first[seen])
-    last = np.full(rows.n, NO_TIME, np.int64)
-    for r, t in (
-        (rows.of_part, p.mtg_time[p.part_mtg]),
-        (rows.of_sender, p.msg_time),
-        (rows.of_recipient, p.msg_time[p.rec_msg]),
-    ):
-        keep = r >= 0
-        np.maximum.at(last, r[keep], t[keep])
+    last = _event_time_extreme(p, rows, np.maximum, NO_TIME)
     last_position = np.full(rows.n, np.nan)
     last_position[seen] = _position(p, rows.deal[seen], last[seen])
     return {"first_seen_days": days, "first_seen_position": position, "last_seen_position": last_position}
