@@ -12,6 +12,9 @@ Metrics (definitions are part of the contract with the issue's quality goals):
   includes 0 = unknown title), the share found in their deal's top 3 (ties: expected share under random order).
 - profile: macro-F1 over the profiles present in the labels, per-class F1 and the confusion matrix (PROFILES
   order), for the model and for the classic DMU title rules.
+- label oracle: the two ranking metrics for a ranking by the true label influence itself. It is the ceiling of
+  any ranker that orders people by influence: in a deal with four or more key influencers, senior ones rightly
+  take top places and the hidden ones below them cannot all be in a top 3 (recall@3 < 1 even for the oracle).
 """
 
 from __future__ import annotations
@@ -248,6 +251,7 @@ def evaluate_frame(bundle: Any, frame: pd.DataFrame) -> EvaluationResult:
         if name == "model":
             metrics["ndcg_deals"] = n_deals
             metrics["hidden_influencers"] = n_hidden
+    metrics.update(_oracle_ranking(rows))
     metrics["reliability_curve"] = reliability_curve(rows["key"], rows["score_model"]).to_dict(
         orient="records"
     )
@@ -273,6 +277,18 @@ def evaluate_frame(bundle: Any, frame: pd.DataFrame) -> EvaluationResult:
         confusion=confusion(truth, predicted),
         baseline_confusion=confusion(truth, rules),
     )
+
+
+def _oracle_ranking(rows: pd.DataFrame) -> dict[str, float]:
+    """NDCG@3 and hidden-influencer recall@3 of ranking by the true label influence (the ranking ceiling)."""
+    truth = rows["influence"].to_numpy()
+    recall, _ = hidden_influencer_recall_at_k(
+        rows["deal_id"], truth, rows["key"].to_numpy(), rows["title_seniority"].to_numpy(), k=3
+    )
+    return {
+        "oracle_ndcg_at_3": ndcg_at_k(rows["deal_id"], truth, truth, k=3)[0],
+        "oracle_hidden_influencer_recall_at_3": recall,
+    }
 
 
 EVIDENCE_SEGMENTS = ("with_meetings", "mail_only")
@@ -316,6 +332,7 @@ def evidence_breakdown(
             "ndcg_at_3": ndcg_at_k(part["deal_id"], score, part["influence"].to_numpy(), k=3)[0],
             "hidden_influencer_recall_at_3": recall,
             "hidden_influencers": n_hidden,
+            **_oracle_ranking(part),
             "profile_macro_f1": profile_metrics(truth[pmask], predicted[pmask])["macro_f1"]
             if pmask.any()
             else math.nan,
@@ -358,7 +375,8 @@ GOALS: dict[str, float] = {
 
 
 def headline_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the side-by-side table: metric, model, title baseline, centrality / rules baseline, goal."""
+    """Rows of the side-by-side table: metric, model, title baseline, centrality / rules baseline, label oracle
+    (the ranking ceiling; None where it does not apply), goal."""
     out = []
     for label, model_key, title_key, other_key in HEADLINE:
         out.append(
@@ -367,6 +385,7 @@ def headline_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                 "model": metrics.get(model_key),
                 "title_seniority": metrics.get(title_key) if title_key else None,
                 "centrality_or_rules": metrics.get(other_key) if other_key else None,
+                "label_oracle": metrics.get(f"oracle_{model_key}"),
                 "goal": GOALS.get(model_key),
             }
         )
@@ -471,17 +490,22 @@ def report_markdown(result: EvaluationResult, *, title: str, data: str, images: 
         "",
         "## Model vs baselines",
         "",
-        "| metric | model | title seniority | PageRank / title rules | goal |",
-        "|---|---|---|---|---|",
+        "| metric | model | title seniority | PageRank / title rules | label oracle | goal |",
+        "|---|---|---|---|---|---|",
     ]
     for row in headline_table(m):
         goal = f">= {row['goal']:.2f}" if row["goal"] is not None else ""
         lines.append(
             f"| {row['metric']} | {_fmt(row['model'])} | {_fmt(row['title_seniority'])} | "
-            f"{_fmt(row['centrality_or_rules'])} | {goal} |"
+            f"{_fmt(row['centrality_or_rules'])} | {_fmt(row['label_oracle'])} | {goal} |"
         )
     checks = goal_checks(m)
     lines += ["", "Goals: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in checks.items()), ""]
+    lines += [
+        "Label oracle = ranking by the true label influence: the ceiling of any ranking by influence. A goal above",
+        "it cannot be met by ranking people correctly (deals with 4+ key influencers put senior ones first).",
+        "",
+    ]
     lines += [
         f"Hidden influencers (key, title seniority < director incl. unknown): {m.get('hidden_influencers')}; "
         f"deals in NDCG@3: {m.get('ndcg_deals')}. Brier {_fmt(m.get('influence_brier'))}, "
@@ -493,13 +517,14 @@ def report_markdown(result: EvaluationResult, *, title: str, data: str, images: 
         lines += [
             "## By evidence (deals with meetings vs mail-only deals)",
             "",
-            "| segment | rows | deals | ROC-AUC | NDCG@3 | hidden recall@3 | profile macro-F1 |",
+            "| segment | rows | deals | ROC-AUC | NDCG@3 | hidden recall@3 (oracle) | profile macro-F1 |",
             "|---|---|---|---|---|---|---|",
         ]
         for name, seg in segments.items():
             lines.append(
                 f"| {name} | {seg['rows']} | {seg['deals']} | {_fmt(seg['influence_roc_auc'])} | "
-                f"{_fmt(seg['ndcg_at_3'])} | {_fmt(seg['hidden_influencer_recall_at_3'])} | "
+                f"{_fmt(seg['ndcg_at_3'])} | {_fmt(seg['hidden_influencer_recall_at_3'])} "
+                f"({_fmt(seg.get('oracle_hidden_influencer_recall_at_3'))}) | "
                 f"{_fmt(seg['profile_macro_f1'])} |"
             )
         lines.append("")

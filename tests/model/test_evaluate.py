@@ -159,3 +159,23 @@ def test_evidence_breakdown_scores_each_segment_on_its_own_rows() -> None:
     assert out["with_meetings"]["hidden_influencer_recall_at_3"] == 1.0
     assert out["with_meetings"]["profile_macro_f1"] == 1.0
     assert out["mail_only"]["profile_macro_f1"] == 0.0
+
+
+def test_label_oracle_recall_is_below_one_when_a_deal_has_more_key_people_than_k() -> None:
+    from influence.evaluate import _oracle_ranking
+
+    # Deal "small": two key people, one hidden -> the oracle finds her. Deal "big": three senior key people with
+    # higher influence than two hidden key people -> ranking by true influence leaves both hidden ones out.
+    rows = pd.DataFrame(
+        {
+            "deal_id": ["small"] * 3 + ["big"] * 6,
+            "influence": [0.9, 0.6, 0.1, 0.95, 0.9, 0.85, 0.7, 0.6, 0.2],
+            "title_seniority": [6.0, 2.0, 2.0, 6.0, 7.0, 5.0, 3.0, 0.0, 1.0],
+        }
+    )
+    rows["key"] = (rows["influence"] >= 0.5).astype(int)
+    oracle = _oracle_ranking(rows)
+    assert oracle["oracle_hidden_influencer_recall_at_3"] == pytest.approx(1 / 3)
+    assert oracle["oracle_ndcg_at_3"] == pytest.approx(1.0)
+    small = _oracle_ranking(rows[rows["deal_id"] == "small"])
+    assert small["oracle_hidden_influencer_recall_at_3"] == 1.0

@@ -21,23 +21,25 @@ def _fmt(value: Any) -> str:
 def _print_table(metrics: dict[str, Any]) -> None:
     from influence.evaluate import goal_checks, headline_table
 
-    typer.echo(f"{'metric':<28} {'model':>8} {'title':>8} {'PR/rules':>9} {'goal':>7}")
+    typer.echo(f"{'metric':<28} {'model':>8} {'title':>8} {'PR/rules':>9} {'oracle':>7} {'goal':>7}")
     for row in headline_table(metrics):
         goal = f">={row['goal']:.2f}" if row["goal"] is not None else ""
         typer.echo(
             f"{row['metric']:<28} {_fmt(row['model']):>8} {_fmt(row['title_seniority']):>8} "
-            f"{_fmt(row['centrality_or_rules']):>9} {goal:>7}"
+            f"{_fmt(row['centrality_or_rules']):>9} {_fmt(row['label_oracle']):>7} {goal:>7}"
         )
     for name, seg in (metrics.get("by_evidence") or {}).items():
         typer.echo(
             f"  {name:<14} {seg['rows']:>7} rows: ROC-AUC {_fmt(seg['influence_roc_auc'])}, "
-            f"NDCG@3 {_fmt(seg['ndcg_at_3'])}, hidden recall@3 {_fmt(seg['hidden_influencer_recall_at_3'])}, "
+            f"NDCG@3 {_fmt(seg['ndcg_at_3'])}, hidden recall@3 {_fmt(seg['hidden_influencer_recall_at_3'])} "
+            f"(oracle {_fmt(seg.get('oracle_hidden_influencer_recall_at_3'))}), "
             f"macro-F1 {_fmt(seg['profile_macro_f1'])}"
         )
     missed = [k for k, ok in goal_checks(metrics).items() if not ok]
     typer.echo("goals: all met" if not missed else f"goals missed: {', '.join(missed)}")
     typer.echo(
-        "(title = title-seniority ranking; PR/rules = PageRank-only ranking, or classic DMU title rules)"
+        "(title = title-seniority ranking; PR/rules = PageRank-only ranking, or classic DMU title rules;"
+        " oracle = ranking by the true label influence, the ceiling of any ranking by influence)"
     )
 
 
