@@ -160,16 +160,28 @@ class ModelBundle:
         return self.profile_pipeline.named_steps["model"]
 
     @cached_property
-    def _isotonic(self) -> tuple[np.ndarray, np.ndarray]:
+    def _calibrator(self) -> tuple[str, np.ndarray, np.ndarray]:
+        """("isotonic", x thresholds, y thresholds) or ("sigmoid", [a], [b]): the fitted map of the raw log-odds."""
         calibrator = self.influence_pipeline.named_steps["model"].calibrated_classifiers_[0].calibrators[0]
-        return np.asarray(calibrator.X_thresholds_, np.float64), np.asarray(
-            calibrator.y_thresholds_, np.float64
-        )
+        if hasattr(calibrator, "X_thresholds_"):
+            return (
+                "isotonic",
+                np.asarray(calibrator.X_thresholds_, np.float64),
+                np.asarray(calibrator.y_thresholds_, np.float64),
+            )
+        if hasattr(calibrator, "a_") and hasattr(calibrator, "b_"):
+            return "sigmoid", np.array([calibrator.a_], np.float64), np.array([calibrator.b_], np.float64)
+        raise ValueError(f"unsupported influence calibrator {type(calibrator).__name__}")
 
     def calibrate_scores(self, raw_score: np.ndarray) -> np.ndarray:
-        """Isotonic map applied to the HGB's raw log-odds (`influence_hgb.decision_function(X)`): pure numpy."""
-        x_thr, y_thr = self._isotonic
-        out = np.interp(np.asarray(raw_score, dtype=np.float64), x_thr, y_thr)
+        """The calibration map applied to the HGB's raw log-odds (`influence_hgb.decision_function(X)`): pure
+        numpy. Isotonic (bundles before 2026-11-27) interpolates its thresholds; sigmoid (Platt) is
+        1 / (1 + exp(a * raw + b)), as scikit-learn's `_SigmoidCalibration`."""
+        kind, first, second = self._calibrator
+        raw = np.asarray(raw_score, dtype=np.float64)
+        if kind == "sigmoid":
+            return 1.0 / (1.0 + np.exp(first[0] * raw + second[0]))
+        out = np.interp(raw, first, second)
         out[(out > 1.0) & (out <= 1.0 + 1e-5)] = 1.0  # as CalibratedClassifierCV does
         return out
 

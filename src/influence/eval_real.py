@@ -15,6 +15,9 @@ simple baselines computed in the same run from the same imported dataset:
   imported people (what a user with a CRM export would do). Titles are evidence, not labels, but the
   Senior/Junior label was assigned from these very titles, so this row says little about the mail evidence.
 
+The report also holds the imported mailbox's label-free shape statistics (`influence.generate.mail_shape`: how
+mail volume and breadth spread over people and pairs), the figures the generator's mailboxes are compared with.
+
 Scoring rule for the AUC: every one of the labelled people counts. People who never appear in a message have no
 mail evidence; every method that relies on mail gives them its lowest score (they tie at the bottom), while the
 title baseline still scores them from their title. `auc_seen` is the same AUC over the people seen in mail.
@@ -314,6 +317,7 @@ def run_eval_real(
     """
     from influence.data import load
     from influence.features import FEATURE_COLUMNS, build_features
+    from influence.generate import mail_shape
     from influence.importers import import_mbox
     from influence.predict import Scorer, network_prior
 
@@ -351,6 +355,7 @@ def run_eval_real(
         timings["score_with_titles"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        shape = mail_shape(ds)
         activity = mail_activity(ds)
         features = build_features(ds)
         cols = [c for c in FEATURE_COLUMNS if c in ("rel_net_pagerank", "rel_net_degree")]
@@ -410,6 +415,7 @@ def run_eval_real(
             "rows_scored": len(scores),
             "rows_by_method": {str(k): int(v) for k, v in method_counts.items()},
         },
+        "mail_shape": shape,
         "auc": {name: aucs[name]["auc"] for name in METHODS},
         "auc_seen": {name: aucs[name]["auc_seen"] for name in METHODS},
         "model_scores": {
@@ -574,6 +580,8 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"({cov['senior']} Senior, {cov['junior']} Junior); {cov['people_never_seen']} never seen in a message; "
         f"{cov['scored_not_listed']} scored but not in the people file; rows by method "
         + ", ".join(f"{k} {v}" for k, v in cov["rows_by_method"].items()),
+        "label-free mail shape (compare docs/synthetic-data.md, 'Real mail vs the generator'): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in report.get("mail_shape", {}).items() if k != "people"),
         "",
         f"  {'ROC-AUC':>7}  {'seen':>6}  method",
     ]

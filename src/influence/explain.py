@@ -28,7 +28,9 @@ __all__ = [
     "RowContext",
     "Template",
     "render_reason",
+    "render_reasons",
     "template_for",
+    "top_features",
     "top_reasons",
 ]
 
@@ -153,6 +155,9 @@ class Template:
     zero: str | tuple[str, str] | None = None
     missing: str | tuple[str, str] | None = None
     render: Callable[[float, Mapping[str, Any], bool], str] | None = None
+    # The context entries `render` reads besides the value (None: unknown, so `render_reasons` cannot reuse one
+    # rendering for other rows with the same value and must call it for every row).
+    reads: tuple[str, ...] | None = None
 
     def text(
         self,
@@ -390,7 +395,7 @@ REASON_TEMPLATES: dict[str, Template] = {
         missing="no ties yet",
     ),
     # -- title
-    "title_seniority": Template("", "", render=lambda v, c, pos: _seniority(v, c, pos)),
+    "title_seniority": Template("", "", render=lambda v, c, pos: _seniority(v, c, pos), reads=("title",)),
     "title_missing": _t(
         "no title on record, {effect}", "no title on record, {effect}", zero="has a title on record"
     ),
@@ -454,7 +459,7 @@ REASON_TEMPLATES: dict[str, Template] = {
         ("no e-mail in earlier deals", "no e-mail in earlier deals"),
     ),
     # -- timing
-    "first_seen_days": Template("", "", render=lambda v, c, pos: _first_seen(v, pos)),
+    "first_seen_days": Template("", "", render=lambda v, c, pos: _first_seen(v, pos), reads=()),
     "first_seen_position": _t(
         "appeared {pct} into the deal, {effect}",
         "appeared {pct} into the deal, {effect}",
@@ -624,10 +629,10 @@ REASON_TEMPLATES.update(
             missing="no answered e-mails to judge by (nothing sent, or no replies captured in the deal)",
         ),
         "em_latency_received_rel": Template(
-            "", "", render=_speed_vs_deal("others answer this person", "faster", "more slowly")
+            "", "", render=_speed_vs_deal("others answer this person", "faster", "more slowly"), reads=()
         ),
         "em_latency_given_rel": Template(
-            "", "", render=_speed_vs_deal("answers others", "faster", "more slowly")
+            "", "", render=_speed_vs_deal("answers others", "faster", "more slowly"), reads=()
         ),
         "net_cc_weighted": _t(
             "kept in cc by central people (weighted count {v})",
@@ -664,6 +669,19 @@ REASON_TEMPLATES.update(
         "pct_em_received": _pct("e-mails received"),
         "pct_mtg_invited": _pct("meeting invitations"),
         "pct_net_cc_weighted": _pct("copies from central people"),
+        # Distinct-contact network measures (a heavy pair cannot make a person central).
+        "net_pagerank_distinct": _t(
+            "central among distinct contacts in the deal ({v}x an average person)",
+            "peripheral among distinct contacts in the deal ({v}x an average person)",
+            ("no contacts in the deal's network", "no contacts in the deal's network"),
+        ),
+        "net_top_tie_share": _t(
+            "{pct} of this person's ties go to one contact, {effect}",
+            "{pct} of this person's ties go to one contact, {effect}",
+            missing="no ties to measure",
+        ),
+        "pct_net_degree": _pct("number of distinct contacts"),
+        "pct_net_pagerank_distinct": _pct("centrality among distinct contacts"),
     }
 )
 
@@ -764,6 +782,195 @@ class RowContext(Mapping[str, Any]):
         return key in self._extra or key in self._index
 
 
+def top_features(
+    contributions: np.ndarray, n: int, min_abs: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the `n` feature positions with the largest |contribution| (ties broken by feature order): the
+    positions (rows, k), their contributions, and whether each is a reason (|contribution| >= `min_abs`)."""
+    k = min(n, contributions.shape[1])
+    # argsort of -|c| is stable, so equal contributions keep feature order: deterministic output.
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(contributions, order, axis=1)
+    return order, chosen, np.abs(chosen) >= min_abs
+
+
+# Fields computed from the value ({effect} is from the direction; {meetings}, {title} and features by name are
+# from the row's context).
+_SHOWS_VALUE = frozenset({"n", "v", "pct", "hours", "duration", "days", "s", "people", "share_of_meetings"})
+
+
+@lru_cache(maxsize=256)
+def _value_fields(template: Template) -> frozenset[str]:
+    """The fields of the template's strings that are computed from the value itself ({n}, {pct}, ...)."""
+    texts = [template.positive, template.negative]
+    for extra in (template.zero, template.missing):
+        if isinstance(extra, tuple):
+            texts.extend(extra)
+        elif extra is not None:
+            texts.append(extra)
+    names = set()
+    for text in texts:
+        for _, field_name, _, _ in string.Formatter().parse(text):
+            if field_name and field_name in _SHOWS_VALUE:
+                names.add(field_name)
+    return frozenset(names)
+
+
+_TEXT_FIELDS: dict[str, Callable[[float], str]] = {
+    "v": _number,
+    "hours": _hours,
+    "duration": _duration_h,
+    "days": lambda x: _days(abs(x)),
+}
+
+
+def _shown_value_keys(fields: frozenset[str], values: np.ndarray, finite: np.ndarray) -> list[np.ndarray]:
+    """Key columns that determine what the value fields of a template show ({n} and {s} show round(v), {pct}
+    round(100 v), the others their own text), for finite values (others are 0 here)."""
+    keys = []
+    if fields & {"n", "s", "people"}:
+        keys.append(np.rint(values))  # Python's round() rounds half to even, as rint does
+    if "pct" in fields:
+        keys.append(np.rint(100.0 * values))
+    if fields & _TEXT_FIELDS.keys():
+        import pandas as pd
+
+        live = values[finite].tolist()
+        for name in sorted(fields & _TEXT_FIELDS.keys()):
+            fn = _TEXT_FIELDS[name]
+            codes = np.zeros(len(values))
+            codes[finite] = pd.factorize(np.asarray([fn(x) for x in live], dtype=object))[0]
+            keys.append(codes)
+    return keys
+
+
+def _groups(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Entries with equal values in every key column (finite floats): the first entry of each group, and each
+    entry's group (np.unique(axis=0) does the same through a slower structured view)."""
+    order = np.lexsort(keys[::-1])
+    if len(order) == 0:
+        return order, order
+    change = np.zeros(len(order), dtype=bool)
+    change[0] = True
+    for column in keys:
+        ordered = column[order]
+        change[1:] |= ordered[1:] != ordered[:-1]
+    group_sorted = np.cumsum(change) - 1
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = group_sorted
+    return order[change], inverse
+
+
+def _key_columns(values: np.ndarray) -> list[np.ndarray]:
+    """A float column as exact-comparison key columns: the finite value (-0.0 as 0.0), and its kind (finite,
+    NaN, +inf, -inf), which the templates word differently."""
+    finite = np.isfinite(values)
+    kind = np.where(finite, 0.0, np.where(np.isnan(values), 1.0, np.where(values > 0, 2.0, 3.0)))
+    return [np.where(finite, values, 0.0) + 0.0, kind]
+
+
+# Below this many sentences `render_reasons` renders each one directly (with `render_reason`'s own cache).
+_GROUPED_MIN_ENTRIES = 512
+
+
+def render_reasons(
+    features: np.ndarray,
+    rows: np.ndarray,
+    positive: np.ndarray,
+    X: np.ndarray,
+    feature_columns: Sequence[str],
+    *,
+    titles: Sequence[Any] | None = None,
+    typical: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """`render_reason` for many (row, feature) entries at once: entry e is feature `features[e]` of row
+    `rows[e]` of X, worded as raising the score when `positive[e]`; `titles` (one per row of X, or None) fill
+    {title}. Returns the sentences (object array, one per entry), each exactly what `render_reason` gives.
+
+    Why: a batch has a few sentences per person and many people share them ("attended 3 of the deal's 5
+    meetings"). Per feature, entries are keyed by everything their sentence depends on (the value, or only its
+    rounding when the template shows nothing finer, e.g. {pct}; the direction; the other features and the title
+    the template reads) and each distinct key is rendered once."""
+    features = np.asarray(features, dtype=np.intp)
+    rows = np.asarray(rows, dtype=np.intp)
+    positive = np.asarray(positive, dtype=bool)
+    m = len(features)
+    out = np.empty(m, dtype=object)
+    if m == 0:
+        return out
+    columns = list(feature_columns)
+    index = {c: j for j, c in enumerate(columns)}
+    typical = typical or {}
+    title_values = np.asarray(titles, dtype=object) if titles is not None else None
+
+    def context_of(row: int) -> RowContext:
+        return RowContext(index, X[row], {"title": title_values[row]} if title_values is not None else None)
+
+    if m < _GROUPED_MIN_ENTRIES:  # one API deal: grouping costs more than it saves
+        typical_of = typical.get
+        for e, (j, row, p) in enumerate(
+            zip(features.tolist(), rows.tolist(), positive.tolist(), strict=True)
+        ):
+            name = columns[j]
+            out[e] = render_reason(name, float(X[row, j]), 1 if p else -1, context_of(row), typical_of(name))
+        return out
+    title_codes: np.ndarray | None = None
+    if title_values is not None:
+        import pandas as pd
+
+        title_codes = pd.factorize(title_values, use_na_sentinel=True)[0].astype(np.float64)
+    order = np.argsort(features, kind="stable")
+    sorted_features = features[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_features[1:] != sorted_features[:-1], True])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        j = int(sorted_features[lo])
+        name = columns[j]
+        template = template_for(name)
+        entries = order[lo:hi]
+        r = rows[entries]
+        values = X[r, j]
+        pos = positive[entries]
+        if template.render is not None and template.reads is None:
+            for e, row, value, p in zip(
+                entries.tolist(), r.tolist(), values.tolist(), pos.tolist(), strict=True
+            ):
+                out[e] = render_reason(name, value, 1 if p else -1, context_of(row), typical.get(name))
+            continue
+        typ = typical.get(name)
+        finite = np.isfinite(values)
+        keys: list[np.ndarray] = [pos.astype(np.float64)]
+        if template.render is not None:
+            keys += _key_columns(values)
+            reads: tuple[str, ...] = template.reads or ()
+        else:
+            fields = _value_fields(template)
+            if "share_of_meetings" in fields:
+                keys += _key_columns(values)
+            else:
+                # The sentence shows the value only as its fields ({pct}, {n}, {v} with 2 decimals, ...):
+                # entries whose fields read the same share it. Non-finite values keep their kind.
+                keys += _key_columns(values)[1:]
+                keys += _shown_value_keys(fields, np.where(finite, values, 0.0), finite)
+            unexpected = np.zeros(len(values), dtype=bool)
+            if typ is not None:
+                unexpected = (~pos & (values > typ)) | (pos & (values < typ))
+            keys += [(values == 0).astype(np.float64), unexpected.astype(np.float64)]
+            reads = _fields_of(name)
+        for field_name in reads:
+            if field_name == "title" and title_codes is not None:
+                keys.append(title_codes[r])
+            elif field_name != "title" and field_name in index:
+                keys += _key_columns(X[r, index[field_name]])
+        first, inverse = _groups(keys)
+        texts = np.empty(len(first), dtype=object)
+        for g, at in enumerate(first.tolist()):
+            texts[g] = render_reason(
+                name, float(values[at]), 1 if pos[at] else -1, context_of(int(r[at])), typ
+            )
+        out[entries] = texts[inverse]
+    return out
+
+
 def top_reasons(
     X: np.ndarray,
     contributions: np.ndarray,
@@ -788,20 +995,32 @@ def top_reasons(
     k = min(n, len(columns))
     if n_rows == 0 or k == 0:
         return [[] for _ in range(n_rows)]
-    magnitude = np.abs(contributions)
-    # argsort of -|c| is stable, so equal contributions keep feature order: deterministic output.
-    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
-    chosen = np.take_along_axis(contributions, order, axis=1)
+    order, chosen, keep = top_features(contributions, n, min_abs)
     values = np.take_along_axis(X, order, axis=1)
+    titles_only = context is None or all(set(c) <= {"title"} for c in context)
+    texts = None
+    if titles_only:
+        rows, slots = np.nonzero(keep)
+        titles = None if context is None else [c.get("title") for c in context]
+        flat = render_reasons(
+            order[rows, slots], rows, chosen[rows, slots] > 0, X, columns, titles=titles, typical=typical
+        )
+        texts = np.full(order.shape, None, dtype=object)
+        texts[rows, slots] = flat
     out: list[list[Reason]] = []
     for i in range(n_rows):
-        row_context = RowContext(index, X[i], context[i] if context is not None else None)
         reasons = []
-        for j, c, value in zip(order[i].tolist(), chosen[i].tolist(), values[i].tolist(), strict=True):
-            if abs(c) < min_abs:
+        for s, (j, c, value) in enumerate(
+            zip(order[i].tolist(), chosen[i].tolist(), values[i].tolist(), strict=True)
+        ):
+            if not keep[i, s]:
                 continue
             direction = 1 if c > 0 else -1
-            text = render_reason(columns[j], value, direction, row_context, typical.get(columns[j]))
+            if texts is not None:
+                text = texts[i, s]
+            else:
+                row_context = RowContext(index, X[i], context[i] if context is not None else None)
+                text = render_reason(columns[j], value, direction, row_context, typical.get(columns[j]))
             reasons.append(Reason(columns[j], value, c, direction, text))
         out.append(reasons)
     return out

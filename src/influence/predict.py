@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
-from influence.explain import Reason, RowContext, render_reason, top_reasons
+from influence.explain import render_reasons, top_features
 from influence.fastpath import SKLEARN_MIN_ROWS, FastForest
 
 if TYPE_CHECKING:
@@ -206,29 +206,25 @@ class Scorer:
         self, X: np.ndarray, extra: Sequence[Mapping[str, Any]] | None, explain: bool, want_contrib: bool
     ) -> dict[str, Any]:
         """Score in blocks of `_BLOCK` rows: the per-tree leaf arrays are (rows x ~1,300 trees), so blocks keep
-        memory flat whatever the input size."""
+        memory flat whatever the input size. The reason sentences are rendered once for all blocks (each distinct
+        sentence once). `extra`: per row {"title": ...} for the templates (only the title is read)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         if len(X) <= _BLOCK:
-            return self._score_rows_block(X, extra, explain, want_contrib)
-        parts = [
-            self._score_rows_block(
-                X[s : s + _BLOCK], None if extra is None else extra[s : s + _BLOCK], explain, want_contrib
-            )
-            for s in range(0, len(X), _BLOCK)
-        ]
-        merged: dict[str, Any] = {}
-        for key in parts[0]:
-            values = [p[key] for p in parts]
-            merged[key] = (
-                [v for chunk in values for v in chunk]
-                if isinstance(values[0], list)
-                else np.concatenate(values)
-            )
+            merged = self._score_rows_block(X, explain, want_contrib)
+        else:
+            parts = [
+                self._score_rows_block(X[s : s + _BLOCK], explain, want_contrib)
+                for s in range(0, len(X), _BLOCK)
+            ]
+            merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        if explain:
+            titles = None if extra is None else [e.get("title") for e in extra]
+            merged["reasons"], merged["why"] = self._reasons(X, merged, titles)
+        for key in [k for k in merged if k.startswith("_")]:
+            del merged[key]
         return merged
 
-    def _score_rows_block(
-        self, X: np.ndarray, extra: Sequence[Mapping[str, Any]] | None, explain: bool, want_contrib: bool
-    ) -> dict[str, Any]:
+    def _score_rows_block(self, X: np.ndarray, explain: bool, want_contrib: bool) -> dict[str, Any]:
         n = len(X)
         if not explain and not want_contrib and n >= SKLEARN_MIN_ROWS:
             # No leaves needed: scikit-learn's own compiled prediction is the fastest exact path.
@@ -271,69 +267,67 @@ class Scorer:
             return out
         c_inf = self._influence.contributions(leaves=leaves_i, output=0)
         c_prof = self._profile.contributions(leaves=leaves_p, output=best_model)
-        out["contrib_influence"], out["contrib_profile"] = c_inf, c_prof
+        if want_contrib:
+            out["contrib_influence"], out["contrib_profile"] = c_inf, c_prof
         if explain:
-            out["reasons"], out["why"] = self._reasons(X, c_inf, c_prof, profile, prior, extra)
+            # What the sentences need, kept small across blocks: the top influence contributions, and the
+            # profile's strongest positive evidence (worded the way it reads for the person's influence, see
+            # `_profile_text`).
+            out["_top_order"], out["_top_chosen"], out["_top_keep"] = top_features(c_inf, self.n_reasons)
+            best = np.argmax(np.where(c_prof > 0, c_prof, -np.inf), axis=1)
+            rows = np.arange(n)
+            out["_best_feature"] = best
+            out["_best_shown"] = c_prof[rows, best] > 0
+            out["_best_raises"] = ~(c_inf[rows, best] < 0)
         return out
 
     def _reasons(
-        self,
-        X: np.ndarray,
-        c_inf: np.ndarray,
-        c_prof: np.ndarray,
-        profile: np.ndarray,
-        prior: np.ndarray,
-        extra: Sequence[Mapping[str, Any]] | None,
+        self, X: np.ndarray, block: Mapping[str, Any], titles: Sequence[Any] | None
     ) -> tuple[list[list[str]], list[str | None]]:
-        cols = self.feature_columns
+        """Per row: the influence model's top reasons, then the profile's strongest positive evidence; and the
+        first reason that raised the influence (the next-best contacts' "why"). All sentences are rendered in one
+        `render_reasons` call (each distinct sentence once), with no per-row objects."""
         n = len(X)
-        influence_reasons = top_reasons(
-            X, c_inf, cols, context=extra, n=self.n_reasons, typical=self._typical
+        if n == 0:
+            return [], []
+        prior = block["method"] == "prior"
+        order, chosen = block["_top_order"], block["_top_chosen"]
+        keep = block["_top_keep"] & ~prior[:, None]
+        rows, slots = np.nonzero(keep)
+        p_rows = np.flatnonzero(~prior & block["_best_shown"])
+        p_features = block["_best_feature"][p_rows]
+        k = order.shape[1]
+        texts_flat = render_reasons(
+            np.concatenate([order[rows, slots], p_features]),
+            np.concatenate([rows, p_rows]),
+            np.concatenate([chosen[rows, slots] > 0, block["_best_raises"][p_rows]]),
+            X,
+            self.feature_columns,
+            titles=titles,
+            typical=self._typical,
         )
-        # The profile's strongest positive piece of evidence, worded for the profile.
-        best_feature = np.argmax(np.where(c_prof > 0, c_prof, -np.inf), axis=1)
-        texts: list[list[str]] = []
-        why: list[str | None] = []
-        for i in range(n):
-            if prior[i]:
-                share = float(np.isfinite(X[i]).mean()) if X.shape[1] else 0.0
-                texts.append(
-                    [
-                        f"network-only prior: only {round(100 * share)}% of the model's features are known for "
-                        "this person, so the score is the relative network centrality, not the model"
-                    ]
-                )
-                why.append(None)
-                continue
-            reasons: list[Reason] = influence_reasons[i]
-            row = [r.text for r in reasons]
-            j = int(best_feature[i])
-            if c_prof[i, j] > 0:
-                row.append(
-                    self._profile_reason(
-                        str(profile[i]), cols[j], float(X[i, j]), float(c_inf[i, j]), X[i], extra, i
-                    )
-                )
-            texts.append(row)
-            why.append(next((r.text for r in reasons if r.direction > 0), None))
+        grid = np.full((n, k + 1), None, dtype=object)
+        grid[rows, slots] = texts_flat[: len(rows)]
+        profile = block["profile"]
+        grid[p_rows, k] = [
+            self._profile_text(str(profile[i]), t)
+            for i, t in zip(p_rows.tolist(), texts_flat[len(rows) :].tolist(), strict=True)
+        ]
+        raised = keep & (chosen > 0)
+        first_raised = np.argmax(raised, axis=1) if k else np.zeros(n, dtype=np.intp)
+        why = np.where(raised.any(axis=1), grid[np.arange(n), first_raised], None).tolist()
+        texts = [[t for t in row if t is not None] for row in grid.tolist()]
+        for i in np.flatnonzero(prior).tolist():
+            share = float(np.isfinite(X[i]).mean()) if X.shape[1] else 0.0
+            texts[i] = [
+                f"network-only prior: only {round(100 * share)}% of the model's features are known for "
+                "this person, so the score is the relative network centrality, not the model"
+            ]
         return texts, why
 
-    def _profile_reason(
-        self,
-        profile: str,
-        feature: str,
-        value: float,
-        influence_contribution: float,
-        row: np.ndarray,
-        extra: Sequence[Mapping[str, Any]] | None,
-        i: int,
-    ) -> str:
-        """The profile's strongest evidence, described the way it reads for this person's influence (a low
-        PageRank reads "peripheral ...", not "central ...") but without the influence-direction clause, which
-        would be about the other model."""
-        context = RowContext(self._column_index, row, extra[i] if extra is not None else None)
-        direction = -1 if influence_contribution < 0 else 1
-        text = render_reason(feature, value, direction, context, self._typical.get(feature))
+    @staticmethod
+    def _profile_text(profile: str, text: str) -> str:
+        """The profile's evidence without the influence-direction clause, which would be about the other model."""
         for clause in (", which raises the estimate", ", which lowers the estimate"):
             text = text.replace(clause, "")
         return f"{profile.replace('_', ' ')} profile: {text}"

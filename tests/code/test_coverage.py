@@ -301,3 +301,28 @@ def test_score_dataset_without_seller_side_says_engagement_cannot_be_assessed(sc
     assert not result.engagement_assessable
     assert set(result.people["engagement"]) == {"unknown"}
     assert all(NOT_ASSESSABLE_MESSAGE in gaps for gaps in result.deals["gaps"])
+
+
+def test_engagement_counts_arrays_agree_with_the_loop() -> None:
+    """Large inputs take integer arrays, small ones a plain loop: the same counts, cut-off or not."""
+    from influence.coverage import _engagement_counts_arrays, _engagement_counts_loop
+    from influence.generate import generate
+
+    generated = generate(6, 29)
+    middle = generated.emails["sent_at"].sort_values().iloc[len(generated.emails) // 2]
+    for ds in (_dataset(), generated):
+        for as_of in (None, ts("2024-02-01T00:00Z"), middle):
+            arrays = _engagement_counts_arrays(ds, as_of)
+            assert arrays is not None
+            assert arrays == _engagement_counts_loop(ds, as_of)
+    assert len(_engagement_counts_loop(generated, None)) > 20  # the generated deals do have seller contact
+
+
+def test_engagement_counts_with_a_repeated_meeting_id_take_the_loop() -> None:
+    from influence.coverage import _engagement_counts_arrays, _engagement_counts_loop
+
+    ds = _dataset()
+    meetings = pd.concat([ds.meetings, ds.meetings.iloc[[0]]], ignore_index=True)
+    twice = Dataset({**ds.tables, "meetings": meetings})
+    assert _engagement_counts_arrays(twice, None) is None
+    assert engagement_counts(twice) == _engagement_counts_loop(twice, None)

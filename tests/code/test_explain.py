@@ -167,3 +167,36 @@ def test_profile_reason_is_evidence_for_the_predicted_profile(scored) -> None:
             candidates.add(f"{label} profile: {text}")
         assert profile_reasons[0] in candidates
         assert not any(c in profile_reasons[0] for c in clauses)
+
+
+def test_render_reasons_gives_render_reason_for_every_entry(scored) -> None:
+    """The batch renderer shares one rendering among entries whose sentence depends on the same things (the
+    rounded value, the direction, the title, ...): each sentence must still be exactly render_reason's, also
+    for values on rounding edges, zero, -0.0, NaN and infinities."""
+    from influence.explain import render_reasons
+
+    scorer, features = scored
+    X = scorer.feature_matrix(features)
+    rng = np.random.default_rng(5)
+    edges = np.array(
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 0.5, 1.5, 0.005, 0.015, 0.125, 0.995, 2.675, 1e-10, 24.0]
+    )
+    rows = np.concatenate([X, X[:40] * 1.0001, rng.choice(edges, size=(len(edges) * 6, X.shape[1]))])
+    titles = [("CFO" if i % 3 else None) if i % 5 else "Head of IT" for i in range(len(rows))]
+    cols = list(scorer.feature_columns)
+    typical = scorer._typical
+    n_entries = 3000
+    entry_rows = rng.integers(0, len(rows), n_entries)
+    entry_features = rng.integers(0, len(cols), n_entries)
+    positive = rng.random(n_entries) < 0.5
+    got = render_reasons(entry_features, entry_rows, positive, rows, cols, titles=titles, typical=typical)
+    # A few entries (one API deal) are rendered one by one: the same sentences.
+    few = render_reasons(
+        entry_features[:50], entry_rows[:50], positive[:50], rows, cols, titles=titles, typical=typical
+    )
+    assert few.tolist() == got[:50].tolist()
+    for e in range(n_entries):
+        i, j = int(entry_rows[e]), int(entry_features[e])
+        context = {**dict(zip(cols, rows[i], strict=True)), "title": titles[i]}
+        expected = render_reason(cols[j], rows[i, j], 1 if positive[e] else -1, context, typical.get(cols[j]))
+        assert got[e] == expected, (cols[j], rows[i, j], positive[e], titles[i])

@@ -57,8 +57,11 @@ def test_hubspot_export_becomes_a_valid_dataset_with_role_labels(tmp_path: Path)
     assert labels.loc[("31", "22"), "profile"] == "political_gatekeeper"  # BLOCKER beats CHAMPION
     assert labels.loc[("31", "22"), "influence"] == 0.7  # the highest prior of the two roles
     assert labels.loc[("32", "23"), "profile"] == "procurement"
-    assert ("31", "24") not in labels.index  # no buying role, no label
-    assert set(ds.labels["source"]) == {"crm_buying_role"}
+    # no buying role: kept as a participant of the deal, without a label (influence and profile empty)
+    participant = labels.loc[("31", "24")]
+    assert participant["source"] == "crm_association"
+    assert pd.isna(participant["influence"]) and pd.isna(participant["profile"])
+    assert set(ds.labels["source"]) == {"crm_buying_role", "crm_association"}
     assert any("ASTROLOGER" in w for w in report.warnings)
 
     deals = ds.deals.set_index("deal_id")
@@ -88,3 +91,19 @@ def test_hubspot_cli(tmp_path: Path) -> None:
     (folder / "deals.csv").unlink()
     missing = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds2")])
     assert missing.exit_code == 1 and "deals.csv is missing" in missing.output
+
+
+def test_a_contact_without_buying_role_is_scored_as_a_participant_but_never_trained_on(
+    tmp_path: Path,
+) -> None:
+    from influence.evaluate import labelled_frame
+    from influence.features import build_features
+
+    import_hubspot(_export(tmp_path), tmp_path / "ds")
+    ds = load(tmp_path / "ds")
+    crm = ds.labels[ds.labels["source"].str.startswith("crm_")][["deal_id", "person_id"]]
+    rows = build_features(ds, pairs=crm).set_index(["deal_id", "person_id"])
+    assert ("31", "24") in rows.index  # a zero-activity row: the CRM ties the contact to the deal
+    frame, counts = labelled_frame(ds)
+    assert counts["rows_missing_influence"] == counts["rows_missing_profile"] == 1
+    assert frame.dropna(subset=["influence"])["person_id"].isin(["21", "22"]).all()

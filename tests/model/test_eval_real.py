@@ -245,6 +245,14 @@ def test_end_to_end_on_an_inline_company_reports_every_method_and_coverage(tmp_p
     # by construction the seniors hear from the most people, and their titles say VP
     assert report["auc"]["distinct_senders"] == 1.0 and report["auc"]["title_seniority"] == 1.0
     assert report["goal_met"] == (report["auc"]["model"] >= report["goal_auc"])
+    # label-free shape of the imported mailbox: the 8 people seen in mail, one recipient per message here
+    from influence.generate import SHAPE_STATISTICS
+
+    shape = report["mail_shape"]
+    assert set(shape) == set(SHAPE_STATISTICS) and shape["people"] == 8
+    assert shape["recipients_per_message"] == pytest.approx(
+        report["import"]["tables"]["email_recipients"] / report["import"]["tables"]["emails"]
+    )
     # the kept work folder holds the product's own import, which validates
     from influence.data import validate
 
@@ -293,6 +301,7 @@ def test_full_enron_run_reports_every_key() -> None:
         "auc",
         "auc_seen",
         "model_scores",
+        "mail_shape",
         "goal_met",
         "seconds",
     ):

@@ -21,7 +21,7 @@ from influence.contract import RECIPIENT_KINDS
 from influence.features._ops import distinct_count, find, group_sum, safe_div, unique
 from influence.features._prepare import NS_PER_DAY, SELLER, Prepared
 from influence.features._spec import ACCOUNT_WINDOW_DAYS, MAX_HOPS
-from influence.features._tabular import Features, Rows
+from influence.features._tabular import Features, Rows, percentile_in_deal
 
 DAMPING = 0.85
 PAGERANK_TOL = 1e-7
@@ -72,6 +72,10 @@ class _Dense:
     def transpose(X: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(X.T)
 
+    @staticmethod
+    def row_max(X: np.ndarray) -> np.ndarray:
+        return X.max(axis=1, initial=0.0)
+
 
 class _Sparse:
     """The same operations on scipy.sparse CSR arrays (all deals or accounts as one block-diagonal matrix)."""
@@ -114,9 +118,33 @@ class _Sparse:
     def transpose(X: sp.csr_array) -> sp.csr_array:
         return X.T.tocsr()
 
+    @staticmethod
+    def row_max(X: sp.csr_array) -> np.ndarray:
+        return np.asarray(X.max(axis=1).toarray()).ravel()
+
 
 def _rowsum(X: object) -> np.ndarray:
     return np.asarray(X.sum(axis=1)).ravel()  # type: ignore[attr-defined]
+
+
+def _pagerank(ops: type[_Dense] | type[_Sparse], G: object, block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """PageRank of every block at once (teleport and dangling mass stay inside each block), scaled so that 1 is
+    the average node of its block."""
+    n = len(block)
+    block_size = group_sum(block, n_blocks)[block]
+    out_w = _rowsum(G)
+    dangling = out_w == 0
+    T = ops.transpose(ops.scale_rows(G, safe_div(np.ones(n), out_w, empty=0.0)))
+    x = 1.0 / block_size
+    for _ in range(PAGERANK_MAX_ITER):
+        dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
+        new = DAMPING * (T @ x) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / block_size
+        # converged when no score (in "1 = average person" units) moves by more than PAGERANK_TOL
+        done = (np.abs(new - x) * block_size).max(initial=0.0) < PAGERANK_TOL
+        x = new
+        if done:
+            break
+    return x * block_size
 
 
 def _metrics(
@@ -149,21 +177,13 @@ def _metrics(
         "in_strength_share": safe_div(in_strength, block_links[block], empty=0.0),
     }
 
-    # PageRank, all blocks at once: teleport and dangling mass stay inside each block
-    block_size = group_sum(block, n_blocks)[block]
-    out_w = _rowsum(G)
-    dangling = out_w == 0
-    T = ops.transpose(ops.scale_rows(G, safe_div(np.ones(n), out_w, empty=0.0)))
-    x = 1.0 / block_size
-    for _ in range(PAGERANK_MAX_ITER):
-        dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
-        new = DAMPING * (T @ x) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / block_size
-        # converged when no score (in "1 = average person" units) moves by more than PAGERANK_TOL
-        done = (np.abs(new - x) * block_size).max(initial=0.0) < PAGERANK_TOL
-        x = new
-        if done:
-            break
-    out["pagerank"] = np.where(isolated, 0.0, x * block_size)
+    out["pagerank"] = np.where(isolated, 0.0, _pagerank(ops, G, block, n_blocks))
+    # The same on the distinct-contact graph: a pair counts once whatever its volume, so a heavy pair (an
+    # assistant, a close colleague, a mailing list) cannot make someone central; breadth of contact does.
+    G_distinct = ops.binary(E) + ops.binary(M)
+    out["pagerank_distinct"] = np.where(isolated, 0.0, _pagerank(ops, G_distinct, block, n_blocks))
+    # How much of the person's tie volume goes to their single strongest contact (1 = one heavy pair only).
+    out["top_tie_share"] = np.where(isolated, np.nan, safe_div(ops.row_max(W), strength))
 
     # Burt's constraint: sum over contacts j of (p_ij + sum_q p_iq p_qj)^2, p = row-normalised tie weight
     P = ops.scale_rows(W, safe_div(np.ones(n), strength, empty=0.0))
@@ -298,6 +318,8 @@ def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[s
         "degree": 0.0,
         "in_strength_share": 0.0,
         "pagerank": 0.0,
+        "pagerank_distinct": 0.0,
+        "top_tie_share": np.nan,
         "constraint": np.nan,
         "brokerage": np.nan,
         "seller_tie_share": np.nan,
@@ -322,6 +344,8 @@ DEAL_METRICS = {
     "degree": "degree",
     "in_strength_share": "in_strength_share",
     "pagerank": "pagerank",
+    "pagerank_distinct": "pagerank_distinct",
+    "top_tie_share": "top_tie_share",
     "constraint": "constraint",
     "brokerage": "brokerage",
     "dept_count": "dept_count",
@@ -341,10 +365,25 @@ ACCOUNT_METRICS = {
 }
 
 
+# Within-deal percentiles of the distinct-contact measures (scale-free: a 150-person mailbox and a 10-person deal
+# read alike); computed here because they only need this task's own columns.
+GRAPH_PERCENTILE = {
+    "pct_net_degree": "net_degree",
+    "pct_net_pagerank_distinct": "net_pagerank_distinct",
+}
+
+
+def _deal_scope(p: Prepared, rows: Rows) -> Features:
+    out = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)
+    for name, base in GRAPH_PERCENTILE.items():
+        out[name] = percentile_in_deal(out[base], rows, p.n_deals)
+    return out
+
+
 def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Features]], ...]:
     """The deal-graph (`net_*`) and account-graph (`acct_*`) computations, independent of each other."""
     return (
-        ("deal", lambda: _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)),
+        ("deal", lambda: _deal_scope(p, rows)),
         ("account", lambda: _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS)),
     )
 

@@ -81,6 +81,16 @@ _GROUPS: dict[str, dict[str, str]] = {
     "network": {
         "net_degree": "Distinct contacts in the deal graph (e-mail either way or a shared attended meeting).",
         "net_in_strength_share": "Weighted e-mail in-degree / all e-mail recipient links of the deal (0 if none).",
+        "net_pagerank_distinct": (
+            "PageRank (damping 0.85) in the deal's distinct-contact graph: an edge sender->recipient once for any "
+            "number of e-mails, and once per pair of meeting co-attendees; times the number of people in the deal "
+            "(1 = average), 0 without any tie. Unlike net_pagerank, a single heavy pair (an assistant, a close "
+            "colleague, an automated sender) cannot make a person central."
+        ),
+        "net_top_tie_share": (
+            "Share of the person's tie weight (e-mails either way plus shared meetings) that goes to their single "
+            "strongest contact (1 = all with one person); NaN when isolated."
+        ),
         "net_pagerank": (
             "PageRank (damping 0.85) in the deal graph (e-mail sender->recipient plus meeting co-attendance), "
             "times the number of people in the deal so 1 is average; 0 without any tie."
@@ -176,6 +186,8 @@ _GROUPS: dict[str, dict[str, str]] = {
                 ("em_received", "em_received"),
                 ("mtg_invited", "mtg_invited"),
                 ("net_cc_weighted", "net_cc_weighted"),
+                ("net_degree", "net_degree (distinct contacts)"),
+                ("net_pagerank_distinct", "net_pagerank_distinct (centrality by distinct contacts)"),
             )
         },
     },

@@ -218,7 +218,7 @@ class GeneratorConfig:
         ),
     )
     mailbox_copies_per_message: float = field(
-        default=0.8,
+        default=1.0,
         metadata=_doc("Mean Cc recipients per message in a mailbox (the copy rates are scaled to it)."),
     )
     mailbox_team_affinity: float = field(
@@ -227,6 +227,38 @@ class GeneratorConfig:
             "Extra log-weight, in a mailbox, of writing to and copying people of one's own function (real "
             "mail is clustered in teams)."
         ),
+    )
+    mailbox_routine_share: float = field(
+        default=0.7,
+        metadata=_doc(
+            "Share of a mailbox's internal threads that are routine exchanges between a person and one of their "
+            "few regular partners (a close colleague, a team mate), chosen regardless of status: mail volume "
+            "concentrates on a few heavy pairs while breadth (distinct correspondents) does not (0 = off)."
+        ),
+    )
+    mailbox_partners: float = field(
+        default=1.5,
+        metadata=_doc(
+            "Mean number of regular partners each mailbox person picks (Poisson; mostly their own function); "
+            "a pair's routine volume is log-normal (sd 1.5)."
+        ),
+    )
+    mailbox_routine_continue: float = field(
+        default=0.9,
+        metadata=_doc(
+            "Chance a routine thread goes on after each message (back and forth, up to 8 messages)."
+        ),
+    )
+    mailbox_broadcast_share: float = field(
+        default=0.08,
+        metadata=_doc(
+            "Share of a mailbox's internal threads that start as a broadcast (an announcement, a team-wide note) "
+            "copied to `mailbox_broadcast_size` people, mostly of the sender's own function."
+        ),
+    )
+    mailbox_broadcast_size: tuple[int, int] = field(
+        default=(3, 20),
+        metadata=_doc("Range of the number of people a broadcast is copied to (log-uniform)."),
     )
     header_only_no_cc_rate: float = field(
         default=0.5,
@@ -295,6 +327,9 @@ class GeneratorConfig:
             "header_only_title_missing_rate",
             "assistant_rate",
             "mailbox_seller_thread_share",
+            "mailbox_routine_share",
+            "mailbox_routine_continue",
+            "mailbox_broadcast_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -318,6 +353,11 @@ class GeneratorConfig:
                 "GeneratorConfig: mailbox_people needs 10 <= low <= high; mailbox_days 30 <= low <= high"
             )
         tlo, thi = self.mailbox_threads_per_person
+        if self.mailbox_partners < 0:
+            raise ValueError("GeneratorConfig.mailbox_partners must be >= 0")
+        blo, bhi = self.mailbox_broadcast_size
+        if not 1 <= blo <= bhi:
+            raise ValueError("GeneratorConfig.mailbox_broadcast_size needs 1 <= low <= high")
         if not 0 < tlo <= thi or self.mail_hierarchy_strength < 0:
             raise ValueError(
                 "GeneratorConfig: mailbox_threads_per_person needs 0 < low <= high; mail_hierarchy_strength >= 0"

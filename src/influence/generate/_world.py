@@ -413,6 +413,28 @@ def _cc_shift(logit: np.ndarray, eligible: np.ndarray, target: float) -> float:
     return (lo + hi) / 2
 
 
+def _routine_pairs(
+    rng: np.random.Generator, partners: float, func: np.ndarray, eligible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each eligible person picks Poisson(`partners`) regular partners, mostly of their own function, whatever
+    anyone's status. Returns the unique pairs (a < b) and a log-normal volume weight (log scale) per pair."""
+    idx = np.flatnonzero(eligible)
+    empty = np.zeros(0, np.int64)
+    if len(idx) < 2 or partners <= 0:
+        return empty, empty, np.zeros(0)
+    n = len(idx)
+    picks = np.minimum(rng.poisson(partners, n), n - 1)
+    logw = 2.0 * (func[idx][:, None] == func[idx][None, :]) + rng.gumbel(size=(n, n))
+    np.fill_diagonal(logw, -np.inf)
+    order = np.argsort(-logw, axis=1, kind="stable")
+    rank_ok = np.arange(n)[None, :] < picks[:, None]
+    a = np.repeat(np.arange(n), n)[rank_ok.ravel()]
+    b = order.ravel()[rank_ok.ravel()]
+    key = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    lo, hi = idx[key // n], idx[key % n]
+    return lo, hi, rng.normal(0.0, 1.5, len(key))
+
+
 def _on_behalf(
     rng: np.random.Generator,
     hier: _Hierarchy,
@@ -806,6 +828,38 @@ def _generate_deal(
     cc[np.arange(T), first_to] = False
     bcc = seller_starts & (first_sender != sm_col) & (rng.random(T) < 0.05)
 
+    routine = np.zeros(T, dtype=bool)
+    if ev.kind == MAILBOX and cfg.mailbox_routine_share > 0:
+        # Routine exchanges with a few regular partners, chosen regardless of status: a person's mail volume then
+        # depends on their heavy pairs (a close colleague, a team mate), their breadth on their position.
+        pa_, pb_, pw_ = _routine_pairs(rng, cfg.mailbox_partners, func, dmu & active & buyer)
+        routine = ~facing & (rng.random(T) < cfg.mailbox_routine_share) & (len(pa_) > 0)
+        r = np.flatnonzero(routine)
+        if len(r):
+            wt = window_term(tt[r])
+            pair = _pick(rng, pw_[None, :] + wt[:, pa_] + wt[:, pb_])
+            flip = rng.random(len(r)) < 0.5
+            first_sender[r] = np.where(flip, pb_[pair], pa_[pair])
+            first_to[r] = np.where(flip, pa_[pair], pb_[pair])
+            cc[r] &= rng.random((len(r), P)) < 0.25  # routine mail copies few people
+            cc[r, first_sender[r]] = False
+            cc[r, first_to[r]] = False
+    if ev.kind == MAILBOX and cfg.mailbox_broadcast_share > 0:
+        # Announcements and team-wide notes: one message copied to many, mostly the sender's own function.
+        wide = np.flatnonzero(~facing & ~routine & (rng.random(T) < cfg.mailbox_broadcast_share))
+        if len(wide):
+            blo, bhi = cfg.mailbox_broadcast_size
+            size = np.exp(rng.uniform(np.log(blo), np.log(bhi + 1), len(wide))).astype(int)
+            reach = np.where(
+                dmu & active, 1.5 * (func[first_sender[wide]][:, None] == func[None, :]), -np.inf
+            ) + window_term(tt[wide])
+            order = np.argsort(-(reach + rng.gumbel(size=reach.shape)), axis=1)
+            chosen = np.arange(P)[None, :] < size[:, None]
+            rows_, cols_ = np.nonzero(chosen)
+            cc[wide[rows_], order[rows_, cols_]] = True
+            cc[wide, first_sender[wide]] = False
+            cc[wide, first_to[wide]] = False
+
     senders, tos, times, steps, ccs, bccs = [], [], [], [], [], []
     sender, to_, cc_now = first_sender, first_to, cc
     t_now = np.maximum(_business_time(rng, created + tt * duration) + rng.uniform(0, 3600, T), created)
@@ -815,6 +869,7 @@ def _generate_deal(
             # Who answers: usually the addressee, sometimes someone in copy; influential senders get answers.
             awaiting = infl[sender]
             keep_going = 0.35 + 0.5 * s * awaiting + 0.12 * ties[sender, to_]
+            keep_going = np.where(routine, cfg.mailbox_routine_continue, keep_going)
             alive = alive & (rng.random(T) < np.clip(keep_going, 0.05, 0.9))
             if not alive.any():
                 break

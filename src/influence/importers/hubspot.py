@@ -5,7 +5,8 @@ association exports: a CSV whose name contains "deal" and "contact" (deal-contac
 contains "deal" and "compan" (deal-company pairs). Column names may be HubSpot's export labels ("Record ID",
 "First Name", "Buying Role", "Create Date") or internal names (hs_object_id, firstname, hs_buying_role,
 createdate). The multi-select `hs_buying_role` becomes labels for every deal the contact is associated with;
-the mapping and precedence are in docs/importers.md.
+the mapping and precedence are in docs/importers.md. A contact associated with a deal but without a (known) buying
+role is kept as a deal participant: a labels row with empty influence and profile, source `crm_association`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ from influence.importers._common import (
 )
 from influence.importers.salesforce import PROFILE_PRECEDENCE
 
-__all__ = ["import_hubspot", "BUYING_ROLE_MAP"]
+__all__ = ["import_hubspot", "BUYING_ROLE_MAP", "PARTICIPANT_SOURCE"]
+
+# labels.source of a deal-contact association without a buying role: a known participant, not a label (the
+# "crm_" prefix is what scoring reads as "tied to the deal by the CRM", predict.Scorer).
+PARTICIPANT_SOURCE = "crm_association"
 
 # hs_buying_role value -> (profile, influence prior). HubSpot has no technical role; BLOCKER is someone who can
 # stop the deal without owning it (political_gatekeeper); a CHAMPION sells for us from inside without formal
@@ -290,7 +295,18 @@ def import_hubspot(
         if pid not in st.people:
             raise RowError("Contact ID", f"{pid} is not an imported contact")
         roles = st.roles.get(pid) or []
-        if not roles or (did, pid) in st.labels:
+        if (did, pid) in st.labels:
+            return
+        if not roles:
+            # Associated without a buying role: still a participant of the deal (scoring gives them a row), but
+            # no label: influence and profile stay empty, and training and evaluation skip such rows.
+            st.labels[(did, pid)] = {
+                "deal_id": did,
+                "person_id": pid,
+                "influence": None,
+                "profile": None,
+                "source": PARTICIPANT_SOURCE,
+            }
             return
         mapped = [BUYING_ROLE_MAP[r] for r in roles]
         profile = min((p for p, _ in mapped), key=PROFILE_PRECEDENCE.index)
