@@ -7,6 +7,7 @@ exactly one home. Add columns freely in producers; the names declared here are t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,6 +301,13 @@ REQUIRED_TABLES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.requi
 
 def empty_table(name: str) -> pd.DataFrame:
     """An empty frame with the contract's columns and canonical dtypes."""
+    # Built once per table, handed out as shallow copies (copy-on-write: a caller's change never reaches the
+    # cached frame); every API request fills its absent labels table this way.
+    return _empty_table(name).copy(deep=False)
+
+
+@functools.cache
+def _empty_table(name: str) -> pd.DataFrame:
     table = TABLES[name]
     # Arrays, not Series: a Dataset fills every absent table this way (an API body has no labels), and empty
     # Series cost ~8x as much to build and align.

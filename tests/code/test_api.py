@@ -290,6 +290,50 @@ def test_contract_errors_across_rows_name_the_json_path(client, deal_body) -> No
     assert response.json()["model_version"] == response.headers["x-model-version"]
 
 
+def test_body_frames_are_typed_and_validate_like_the_same_rows_as_text(deal_body) -> None:
+    """The service builds the contract's canonical dtypes straight from the pydantic rows; validation of those
+    frames must accept exactly what it accepts from the same rows as plain JSON text (the general route), with
+    timestamps of any offset converted exactly."""
+    from influence.api._schemas import DealScoreRequest
+    from influence.api._service import deal_frames
+    from influence.contract import PANDAS_DTYPES
+    from influence.data import validate_frames
+
+    body = copy.deepcopy(deal_body)
+    body["emails"][0]["sent_at"] = (
+        (pd.Timestamp(body["emails"][0]["sent_at"]) + pd.Timedelta(microseconds=7))
+        .tz_convert("Asia/Kolkata")
+        .isoformat()
+    )
+    frames, synthesized = deal_frames(DealScoreRequest.model_validate(body))
+    assert not synthesized
+    for table, frame in frames.items():
+        assert {c: str(frame[c].dtype) for c in frame.columns} == {
+            c.name: PANDAS_DTYPES[c.dtype] for c in TABLES[table].columns
+        }, table
+    typed, typed_report = validate_frames(frames)
+    keys = {"deal": "deals"}
+    text = {
+        keys.get(key, key): pd.DataFrame(rows if isinstance(rows, list) else [rows], dtype=object)
+        for key, rows in body.items()
+        if key != "as_of"
+    }
+    expected, text_report = validate_frames(text)
+    assert typed_report.ok and text_report.ok
+    for table in frames:
+        want = expected[table].astype({c.name: PANDAS_DTYPES[c.dtype] for c in TABLES[table].columns})
+        pd.testing.assert_frame_equal(typed[table], want, obj=table)
+    assert typed.emails["sent_at"].iloc[0] == pd.Timestamp(body["emails"][0]["sent_at"])
+
+
+def test_an_empty_string_is_still_an_empty_value(client, deal_body) -> None:
+    bad = copy.deepcopy(deal_body)
+    bad["emails"][1]["thread_id"] = ""
+    assert _problems(client.post("/v1/deals/score", json=bad))["body.emails[1].thread_id"] == (
+        "is empty; a value is required"
+    )
+
+
 def test_deal_level_rules_point_into_the_deal_object(client, deal_body) -> None:
     bad = copy.deepcopy(deal_body)
     bad["deal"]["outcome"] = "won"

@@ -161,3 +161,70 @@ def test_small_route_reports_what_the_general_route_reports_on_typed_frames(
 def test_small_route_accepts_what_the_general_route_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     general, _ = _both_routes(monkeypatch, lambda: {n: generate(2, 7)[n] for n in TABLE_ORDER})
     assert general.ok and general.rejected.empty
+
+
+def _typed_api_like() -> dict[str, pd.DataFrame]:
+    """A generated dataset in exactly the canonical dtypes the API hands over (Arrow strings with NA, float64,
+    boolean, datetime64[ns, UTC]): the validator takes these frames as they are."""
+    from influence.contract import PANDAS_DTYPES, TABLES
+
+    ds = generate(2, 7)
+    return {
+        name: pd.DataFrame(
+            {c.name: ds[name][c.name].astype(PANDAS_DTYPES[c.dtype]) for c in TABLES[name].columns}
+        )
+        for name in TABLE_ORDER
+    }
+
+
+def test_frames_already_typed_validate_like_their_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass-through for canonical columns (no cast, no new frame) accepts and reports what the same rows as
+    text give, and the accepted frames do not share changes with the caller's."""
+    typed = _typed_api_like()
+    typed_ds, typed_report = data.validate_frames(typed)
+    text_ds, text_report = data.validate_frames({n: _as_text(f) for n, f in _typed_api_like().items()})
+    assert typed_report.ok and text_report.ok
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(typed_ds[name], text_ds[name], obj=name)
+    before = typed["people"]["title"].copy()
+    typed_ds["people"].loc[0, "title"] = "changed"
+    pd.testing.assert_series_equal(typed["people"]["title"], before)
+
+
+def test_empty_strings_in_typed_frames_still_read_as_empty() -> None:
+    typed = _typed_api_like()
+    people = typed["people"]
+    people["title"] = people["title"].astype(object).where(people.index != 1, "")
+    people["title"] = people["title"].astype("string")
+    people.loc[2, "person_id"] = ""
+    dataset, report = data.validate_frames(typed)
+    messages = report.format_problems()
+    assert any(m.startswith("people people:2:person_id: is empty") for m in messages), messages
+    assert pd.isna(
+        dataset.people.set_index("person_id").loc[str(typed["people"].loc[1, "person_id"]), "title"]
+    )
+
+
+def test_frame_of_columns_equals_the_public_constructor() -> None:
+    import numpy as np
+
+    columns = {
+        "a": pd.array(["x", None, "z"], dtype="string"),
+        "b": np.array([1.0, np.nan, 3.0]),
+        "c": pd.array([True, None, False], dtype="boolean"),
+        "d": pd.array(pd.to_datetime(["2024-01-01", None, "2024-01-03"], utc=True)),
+    }
+    expected = pd.DataFrame(columns, index=pd.RangeIndex(3))
+    pd.testing.assert_frame_equal(data.frame_of_columns(columns, 3), expected)
+    pd.testing.assert_frame_equal(data.frame_of_columns({}, 4), pd.DataFrame({}, index=pd.RangeIndex(4)))
+    with pytest.raises(ValueError, match="length 2"):
+        data.frame_of_columns(columns, 2)
+
+
+def test_empty_tables_are_independent_copies() -> None:
+    from influence.contract import Dataset, empty_table
+
+    first = empty_table("labels")
+    first["extra"] = pd.Series([], dtype="float64")
+    assert "extra" not in empty_table("labels").columns
+    assert "extra" not in Dataset({}).labels.columns

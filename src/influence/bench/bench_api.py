@@ -75,7 +75,8 @@ def run(quick: bool) -> dict[str, Any]:
     bundle = load_bundle(model_ref)
     deal_body, people_body, mlflow_body, in_process = _bodies(bundle)
 
-    in_process.update(_asgi_in_process(bundle, people_body, 500 if quick else 3000))
+    in_process.update(_asgi_in_process(bundle, "people", people_body, 500 if quick else 3000))
+    in_process.update(_asgi_in_process(bundle, "deals", deal_body, 60 if quick else 300))
     result: dict[str, Any] = {
         "model": f"{bundle.name}/{bundle.version}",
         # The machine may be shared: the 1-minute load average before and after says how quiet it was.
@@ -168,26 +169,55 @@ def _bodies(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
     }
     matrix = np.array([[np.nan if v is None else v for v in values]])
     scorer = Scorer(bundle)
-    deal_s, _ = median_time(lambda: scorer.score_dataset(sub), repeat=7)
-    validate_s, _ = median_time(lambda: validate_frames(frames), repeat=7)
-    frames_s, _ = median_time(lambda: deal_frames(DealScoreRequest.model_validate(body)), repeat=7)
-    row_s, _ = median_time(lambda: scorer.score_rows(matrix, explain=False), repeat=51)
-    in_process = {
-        # The deal route's three stages, on the same deal: body -> frames (API), validation (influence.data),
-        # scoring (influence.predict).
-        "deal_body_to_frames_ms": frames_s * 1e3,
-        "validate_frames_ms": validate_s * 1e3,
-        "score_dataset_ms": deal_s * 1e3,
-        "score_rows_1_row_ms": row_s * 1e3,
-        "deal_people_in_body": len(body["people"]),
-        "deal_people_scored": len(scorer.score_dataset(sub).people),
-        "deal_body_bytes": len(json.dumps(body)),
+    request = DealScoreRequest.model_validate(body)
+    dataset, _ = validate_frames(frames)
+    stages = {
+        # The deal route's stages, on the same deal: body -> pydantic rows -> frames (API), validation
+        # (influence.data), scoring (influence.predict; of which the features, influence.features).
+        "deal_pydantic": lambda: DealScoreRequest.model_validate(body),
+        "deal_body_to_frames": lambda: deal_frames(request),
+        "validate_frames": lambda: validate_frames(frames),
+        "deal_features": lambda: build_features(dataset),
+        "score_dataset": lambda: scorer.score_dataset(dataset),
     }
+    in_process: dict[str, Any] = {}
+    for name, fn in stages.items():
+        wall, cpu = _stage_times(fn, 31)
+        in_process[f"{name}_ms"] = wall
+        in_process[f"{name}_cpu_ms"] = cpu
+    row_s, _ = median_time(lambda: scorer.score_rows(matrix, explain=False), repeat=51)
+    in_process.update(
+        {
+            # what scoring adds to the features: both models, contributions, reasons, coverage, frames
+            "score_dataset_minus_features_cpu_ms": in_process["score_dataset_cpu_ms"]
+            - in_process["deal_features_cpu_ms"],
+            "score_rows_1_row_ms": row_s * 1e3,
+            "deal_people_in_body": len(body["people"]),
+            "deal_people_scored": len(scorer.score_dataset(sub).people),
+            "deal_body_bytes": len(json.dumps(body)),
+        }
+    )
     return body, people_body, mlflow_body, in_process
 
 
-def _asgi_in_process(bundle: Any, people_body: dict[str, Any], n: int) -> dict[str, float]:
-    """The app's own cost per /v1/people/score request, called directly as ASGI (no socket, no HTTP parser, no
+def _stage_times(fn: Any, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU (process) milliseconds of `repeat` calls after two warm-up calls: on a shared machine the
+    CPU time is the steadier measure of the work itself."""
+    import statistics
+
+    for _ in range(2):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
+
+
+def _asgi_in_process(bundle: Any, route: str, body: dict[str, Any], n: int) -> dict[str, float]:
+    """The app's own cost per /v1/<route>/score request, called directly as ASGI (no socket, no HTTP parser, no
     load generator on the same cores): what the server adds on top of the scoring, isolated from the machine."""
     import asyncio
     import statistics
@@ -195,13 +225,15 @@ def _asgi_in_process(bundle: Any, people_body: dict[str, Any], n: int) -> dict[s
     from influence.api import ApiSettings, create_app
 
     app = create_app(ApiSettings(model="unused"), bundle=bundle)
-    payload = json.dumps(people_body).encode()
+    payload = json.dumps(body).encode()
+    path = f"/v1/{route}/score"
+    warm = 100 if route == "people" else 5
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
 
     async def call() -> int:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/v1/people/score", "raw_path": b"/v1/people/score", "root_path": "", "query_string": b"",
+            "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
             "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
         }  # fmt: skip
         messages = iter([{"type": "http.request", "body": payload, "more_body": False}])
@@ -221,19 +253,19 @@ def _asgi_in_process(bundle: Any, people_body: dict[str, Any], n: int) -> dict[s
     async def main() -> list[float]:
         samples = []
         async with app.router.lifespan_context(app):
-            for i in range(n + 100):
+            for i in range(n + warm):
                 t0 = time.perf_counter()
                 status = await call()
                 if status != 200:
-                    raise RuntimeError(f"in-process ASGI call answered {status}")
-                if i >= 100:  # warm-up
+                    raise RuntimeError(f"in-process ASGI call to {path} answered {status}")
+                if i >= warm:
                     samples.append(time.perf_counter() - t0)
         return samples
 
     samples = sorted(asyncio.run(main()))
     return {
-        "asgi_people_p50_ms": statistics.median(samples) * 1e3,
-        "asgi_people_p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3,
+        f"asgi_{route}_p50_ms": statistics.median(samples) * 1e3,
+        f"asgi_{route}_p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3,
     }
 
 
@@ -426,11 +458,15 @@ def _ratios(
             out[f"people_rps_ours_over_mlflow_c{c}"] = _ratio(ours[key]["rps"], peer[key]["rps"])
             out[f"people_p50_mlflow_over_ours_c{c}"] = _ratio(peer[key]["p50_ms"], ours[key]["p50_ms"])
     stages = (
-        in_process["deal_body_to_frames_ms"]
+        in_process["deal_pydantic_ms"]
+        + in_process["deal_body_to_frames_ms"]
         + in_process["validate_frames_ms"]
         + in_process["score_dataset_ms"]
     )
     out["deal_p50_http_over_in_process_stages_c1"] = _ratio(ours["deal_c1"]["p50_ms"], stages)
+    out["deal_p50_http_over_asgi_in_process_c1"] = _ratio(
+        ours["deal_c1"]["p50_ms"], in_process.get("asgi_deals_p50_ms")
+    )
     return out
 
 

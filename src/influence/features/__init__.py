@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from influence.contract import Dataset
+from influence.data import frame_of_columns
 from influence.features._prepare import Prepared
 from influence.features._spec import (
     FEATURE_COLUMNS,
@@ -183,17 +185,16 @@ def build_features(
     t3, c3 = time.perf_counter(), time.process_time()
     features.update(_tabular.relative(features, rows, p.n_deals))
 
-    frame = pd.DataFrame(
-        {
-            "deal_id": pd.arrays.ArrowStringArray(p.deal_ids.take(pa.array(rows.deal))),
-            "person_id": pd.arrays.ArrowStringArray(p.person_ids.take(pa.array(rows.person))),
-            "account_id": pd.arrays.ArrowStringArray(p.account_ids.take(pa.array(p.deal_account[rows.deal]))),
-        }
-    )
-    values = np.empty((rows.n, len(FEATURE_COLUMNS)), np.float64)
-    for j, column in enumerate(FEATURE_COLUMNS):
-        values[:, j] = features[column]
-    frame = pd.concat([frame, pd.DataFrame(values, columns=FEATURE_COLUMNS, copy=False)], axis=1)
+    columns: dict[str, Any] = {
+        "deal_id": pd.arrays.ArrowStringArray(p.deal_ids.take(pa.array(rows.deal))),
+        "person_id": pd.arrays.ArrowStringArray(p.person_ids.take(pa.array(rows.person))),
+        "account_id": pd.arrays.ArrowStringArray(p.account_ids.take(pa.array(p.deal_account[rows.deal]))),
+    }
+    for column in FEATURE_COLUMNS:
+        columns[column] = np.asarray(features[column], dtype=np.float64)
+    # One frame straight from the arrays (pandas gathers the float columns into one block): a frame per part
+    # plus a concat cost a one-deal request ~0.5 ms more.
+    frame = frame_of_columns(columns, rows.n)
     if timings is not None:
         timings.prepare, timings.tabular, timings.graph = t1 - t0, t2 - t1, t3 - t2
         timings.parts = parts
