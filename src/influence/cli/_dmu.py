@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -25,20 +26,39 @@ def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people:
         f"Deal {report['deal_id']}  account {report['account_id']}  {deal_row.get('outcome', '')}"
         f"  created {str(deal_row.get('created_at', ''))[:10]}  model {report['model_version']}"
     )
+    from influence.coverage import PRESENT_MIN_CONFIDENCE, PRESENT_MIN_INFLUENCE
+
     lines = [head, "=" * min(len(head), 110)]
     people = sorted(report["people"], key=lambda p: p["influence_rank"])
+    tentative = False
     for p in people[:max_people]:
         name = p.get("full_name") or p.get("email") or p["person_id"]
         title = p.get("title") or "(no title)"
+        conf = p.get("profile_confidence")
+        known = isinstance(conf, int | float) and not math.isnan(conf)
+        # The coverage gaps count a profile as present only above both thresholds; mark the others so a
+        # "no technical gatekeeper identified" gap does not read as contradicting a listed technical_gatekeeper.
+        sure = known and conf >= PRESENT_MIN_CONFIDENCE and p["influence"] >= PRESENT_MIN_INFLUENCE
+        tentative = tentative or not sure
+        profile = p["profile"] + ("" if sure else "?")
+        pct = f"{math.floor(conf * 100 + 1e-9)}%" if known else "-"  # floor: 39.6% is not the 40% bar
         lines.append(
-            f"{p['influence_rank']:>3}. {p['influence']:.2f}  {p['profile']:<21} {name[:26]:<26} {title[:34]}"
+            f"{p['influence_rank']:>3}. {p['influence']:.2f}  {profile:<21} {pct:>4}  {name[:26]:<26} {title[:34]}"
         )
         for reason in p.get("reasons") or []:
             lines.append(
                 textwrap.fill(reason, 104, initial_indent="       - ", subsequent_indent="         ")
             )
     if len(people) > max_people:
-        lines.append(f"     ... and {len(people) - max_people} more people (all of them in the --out file)")
+        more = len(people) - max_people
+        lines.append(
+            f"     ... and {more} more {'person' if more == 1 else 'people'} (--people N shows more)"
+        )
+    if tentative:
+        lines.append(
+            f"     (profile? = under {PRESENT_MIN_CONFIDENCE:.0%} confidence or {PRESENT_MIN_INFLUENCE:.2f} "
+            "influence: not counted as filling that role in the coverage gaps)"
+        )
     lines.append("  Coverage gaps:")
     lines += [f"    - {g}" for g in report["gaps"]] or ["    (none)"]
     lines.append("  Next-best contacts:")
@@ -70,9 +90,15 @@ def register(app: typer.Typer) -> None:
         ),
         top: int = typer.Option(3, "--top", min=1, help="How many deals to show when no --deal is given."),
         people: int = typer.Option(8, "--people", min=1, help="People shown per deal."),
-        model: str | None = typer.Option(None, "--model", help="Model bundle folder or models:/NAME@ALIAS."),
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            help="Model bundle folder, or models:/NAME@ALIAS / models:/NAME/VERSION. Default: models/influence-default.",
+        ),
         as_of: str | None = typer.Option(
-            None, "--as-of", help="Score as known at this time (ISO 8601 with Z)."
+            None,
+            "--as-of",
+            help="Score as known at this time (ISO 8601 with Z or an offset); default: all events.",
         ),
     ) -> None:
         """Print the ranked DMU (person, title, influence, profile, reasons) of a few deals, with coverage gaps and

@@ -57,6 +57,22 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
+def _check_found(paths: list[Path], suffix: str) -> None:
+    """Exit 1 when the given folders hold no file ending in `suffix`: an empty dataset is never what was meant.
+
+    Missing paths and plain files are left to the importer, which names them in its own error."""
+    folders = [p for p in paths if p.is_dir()]
+    if len(folders) != len(paths):
+        return
+    if not any(x.is_file() and x.suffix.lower() == suffix for p in folders for x in p.rglob("*")):
+        where = ", ".join(str(p) for p in folders)
+        _fail(
+            ValueError(
+                f"{where}: no {suffix} file found (folders are searched recursively); nothing imported"
+            )
+        )
+
+
 _DEAL_BY = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME.")
 _THREAD_WINDOW = typer.Option(
     14.0,
@@ -128,6 +144,7 @@ def eml_command(
     progress: bool | None = _PROGRESS,
 ) -> None:
     """Import .eml files: e-mail headers only (never bodies); same options as `import mbox`."""
+    _check_found(paths, ".eml")
     _import_mail(
         "import_eml",
         paths,
@@ -169,6 +186,8 @@ def ics_command(
     """Import calendar events (.ics) as meetings and attendees, merged into a dataset folder."""
     from influence.importers import ImporterError, import_ics
 
+    _check_found(paths, ".ics")
+
     try:
         report = import_ics(
             paths,
@@ -197,8 +216,10 @@ def salesforce_command(
     overwrite: bool = _OVERWRITE,
     rejects: Path | None = _REJECTS,
 ) -> None:
-    """Import a Salesforce CSV export (API field names): accounts, contacts, users, opportunities, contact roles
-    (-> labels), events and e-mail messages (never bodies)."""
+    """Import a Salesforce CSV export: accounts, contacts, opportunities, roles, events, e-mail metadata.
+
+    API field names; users become sellers, contact roles become labels; e-mail bodies are never read
+    (docs/importers.md)."""
     from influence.importers import ImporterError, import_salesforce
 
     try:

@@ -7,6 +7,14 @@ from pathlib import Path
 import typer
 
 
+def output_problem(exc: OSError, out: Path) -> str:
+    """An OSError as one line; a failure on the output's folder or its temporary file names --out itself."""
+    name = Path(exc.filename) if exc.filename else None
+    if name is not None and (name == out or name.parent == out.parent or name == out.parent):
+        return f"cannot write --out {out}: {exc.strerror or exc}"
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
 
@@ -59,6 +67,9 @@ def register(app: typer.Typer) -> None:
         except (AccountListError, DatasetError, BundleError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except OSError as exc:  # e.g. --out in a folder that cannot be created or written
+            typer.echo(f"error: {output_problem(exc, out)}", err=True)
+            raise typer.Exit(1) from None
         if summary.unknown_accounts:
             shown = ", ".join(summary.unknown_accounts[:10])
             more = (
@@ -72,6 +83,10 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         typer.echo(
-            f"wrote {summary.path} ({summary.bytes / 1024:.0f} KiB): {summary.accounts} accounts, "
-            f"{summary.deals} deals, {summary.people} people in {summary.seconds:.1f} s"
+            f"wrote {summary.path} ({summary.bytes / 1024:.0f} KiB): {_n(summary.accounts, 'account')}, "
+            f"{_n(summary.deals, 'deal')}, {_n(summary.people, 'person', 'people')} in {summary.seconds:.1f} s"
         )
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -59,8 +60,11 @@ def _register_score(app: typer.Typer) -> None:
             show_default=False,
         ),
         reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Explain every score (slower)."),
-        progress: bool = typer.Option(
-            True, "--progress/--no-progress", help="Show a progress bar on stderr."
+        progress: bool | None = typer.Option(
+            None,
+            "--progress/--no-progress",
+            help="Show a progress bar on stderr (default: when stderr is a terminal, so logs stay clean).",
+            show_default=False,
         ),
         workers: int = typer.Option(
             1,
@@ -72,7 +76,7 @@ def _register_score(app: typer.Typer) -> None:
         engine: str = typer.Option(
             "local",
             "--engine",
-            help="local (this process) or spark (Apache Spark: pip install 'influence[spark]'; docs/scaling.md). "
+            help="local (this process) or spark (Apache Spark: pip install 'influence\\[spark]'; docs/scaling.md). "
             "Same features, model and results.",
         ),
         spark_master: str = typer.Option(
@@ -118,12 +122,17 @@ def _register_score(app: typer.Typer) -> None:
                 chunk_accounts=chunk_accounts,
                 explain=reasons,
                 deals_out=deals_out,
-                progress=progress,
+                progress=sys.stderr.isatty() if progress is None else progress,
                 echo=lambda message: typer.echo(f"warning: {message}", err=True),
                 workers=workers,
             )
-        except (AccountListError, BundleError, DatasetError, ValueError, OSError) as exc:
+        except (AccountListError, BundleError, DatasetError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # e.g. --out in a folder that cannot be created or written
+            from influence.cli._report import output_problem
+
+            typer.echo(f"error: {output_problem(exc, out)}", err=True)
             raise typer.Exit(1) from None
         typer.echo(summary.format())
 
@@ -200,6 +209,10 @@ def _register_serve(app: typer.Typer) -> None:
         # Before numpy/scikit-learn load: one OpenMP/BLAS thread per worker (small inputs get slower with more).
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+        log_level = log_level.lower()
+        if log_level not in _LOG_LEVELS:
+            typer.echo(f"error: --log-level {log_level!r}: use one of {', '.join(_LOG_LEVELS)}", err=True)
+            raise typer.Exit(1)
         from pydantic import ValidationError
 
         from influence.api import ApiSettings
@@ -243,6 +256,9 @@ def _register_serve(app: typer.Typer) -> None:
         uvicorn.run(
             "influence.api:create_app", factory=True, workers=workers, log_config=log_config, **common
         )
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def _load_model_or_exit(ref: str):  # noqa: ANN202 - the ModelBundle import is deferred on purpose
