@@ -3,7 +3,7 @@
 On disk a bundle is one folder, `models/<name>/<version>/`:
 
 - `influence.joblib`: Pipeline([("select", FeatureSelector), ("model", CalibratedClassifierCV(FrozenEstimator(hgb),
-  method="isotonic"))]) giving the calibrated P(key influencer);
+  method="sigmoid" or "isotonic"))]) giving the calibrated P(key influencer);
 - `profile.joblib`: Pipeline([("select", FeatureSelector), ("model", HistGradientBoostingClassifier)]) over the ten
   DMU profiles;
 - `metadata.json`: name, version, creation time, library versions, feature list, profile classes, key threshold,

@@ -158,6 +158,10 @@ class Template:
     # The context entries `render` reads besides the value (None: unknown, so `render_reasons` cannot reuse one
     # rendering for other rows with the same value and must call it for every row).
     reads: tuple[str, ...] | None = None
+    # Wordings that describe which side of a natural neutral point the value is on ("central" / "peripheral" at
+    # 1x the average): chosen by the value, not by the contribution's sign, with {effect} appended when the two
+    # disagree, so a 0.94x person is never called "central" because being there happened to raise the score.
+    pivot: float | None = None
 
     def text(
         self,
@@ -169,6 +173,12 @@ class Template:
     ) -> str:
         if self.render is not None:
             return self.render(value, context, positive)
+        if self.pivot is not None and _finite(value) and not (value == 0 and self.zero is not None):
+            high = value >= self.pivot
+            wording = self.positive if high else self.negative
+            if high != positive and "{effect}" not in wording:
+                wording += ", {effect}"
+            return wording.format_map(_Fields(value, context, positive))
         # "More is more" wordings ("sent 12 e-mails" / "sent only 2 e-mails") only fit values on the expected
         # side of typical; a high value that lowered the score, or a low one that raised it, is described as is
         # and the direction said explicitly.
@@ -195,8 +205,10 @@ class Template:
         return (pos if positive else neg).format_map(_Fields(value, context, positive))
 
 
-def _t(positive: str, negative: str, zero: Any = None, missing: Any = None) -> Template:
-    return Template(positive, negative, zero, missing)
+def _t(
+    positive: str, negative: str, zero: Any = None, missing: Any = None, pivot: float | None = None
+) -> Template:
+    return Template(positive, negative, zero, missing, pivot=pivot)
 
 
 _NO_MEETING = "attended no meeting"
@@ -220,16 +232,19 @@ def _graph_templates(prefix: str, scope: str) -> dict[str, Template]:
             f"central in the communication network{s} ({{v}}x an average person)",
             f"peripheral in the communication network{s} ({{v}}x an average person)",
             (f"outside the communication network{s}", f"outside the communication network{s}"),
+            pivot=1.0,
         ),
         f"{prefix}_constraint": _t(
-            f"network constraint {{v}}{s} (tightly embedded in one group), {{effect}}",
-            f"network constraint {{v}}{s} (a broker between groups), {{effect}}",
+            # No neutral point: the scale is said instead of a side (0 = broker, 1 = one closed group).
+            f"network constraint {{v}}{s} (0 = a broker between groups, 1 = one closed group), {{effect}}",
+            f"network constraint {{v}}{s} (0 = a broker between groups, 1 = one closed group), {{effect}}",
             missing=f"no ties to measure brokerage{s}",
         ),
         f"{prefix}_brokerage": _t(
             f"bridges people who do not talk to each other{s} ({{pct}} of contact pairs)",
             f"contacts mostly know each other{s} (only {{pct}} of pairs unconnected)",
             missing=f"fewer than 2 contacts{s}",
+            pivot=0.5,
         ),
         f"{prefix}_hops_to_seller": _t(
             f"{{n}} hop(s) from our team{s}, {{effect}}",
@@ -364,9 +379,11 @@ REASON_TEMPLATES: dict[str, Template] = {
         missing="has not replied to anyone",
     ),
     "em_latency_log_ratio": _t(
-        "others answer faster than this person does (reply-time ratio {v})",
-        "answers others faster than they answer (reply-time ratio {v})",
+        # The value is a log ratio (its sign is the fact); the number itself would read as a negative "ratio".
+        "others answer faster than this person does",
+        "answers others faster than they answer",
         missing="no reply times on both sides",
+        pivot=0.0,
     ),
     "em_fan_out": _t(
         "e-mailed {n} different people", "e-mailed only {n} {people}", ("e-mailed nobody", "e-mailed nobody")
@@ -649,6 +666,7 @@ REASON_TEMPLATES.update(
             "copied in by central people ({v}x the average centrality)",
             "copied in by less central people ({v}x the average centrality)",
             missing="never in cc",
+            pivot=1.0,
         ),
         "last_seen_position": _t(
             "last active {pct} into the deal, {effect}",
@@ -674,6 +692,7 @@ REASON_TEMPLATES.update(
             "central among distinct contacts in the deal ({v}x an average person)",
             "peripheral among distinct contacts in the deal ({v}x an average person)",
             ("no contacts in the deal's network", "no contacts in the deal's network"),
+            pivot=1.0,
         ),
         "net_top_tie_share": _t(
             "{pct} of this person's ties go to one contact, {effect}",
@@ -955,6 +974,8 @@ def render_reasons(
             if typ is not None:
                 unexpected = (~pos & (values > typ)) | (pos & (values < typ))
             keys += [(values == 0).astype(np.float64), unexpected.astype(np.float64)]
+            if template.pivot is not None:
+                keys.append((values >= template.pivot).astype(np.float64))
             reads = _fields_of(name)
         for field_name in reads:
             if field_name == "title" and title_codes is not None:

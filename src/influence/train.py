@@ -6,8 +6,8 @@ empty influence are left out of the influence model, labels with an empty profil
 are counted in `TrainResult.counts`.
 
 Every split is grouped by account, so no account is ever on two sides: the accounts are shuffled once (seeded)
-and cut into test (held out, metrics only), validation (early stopping), calibration (isotonic map of P(key)) and
-fit. The shipped bundle is the model fitted on the non-test accounts; its reported metrics are those of the
+and cut into test (held out, metrics only), validation (early stopping), calibration (sigmoid or isotonic map of
+P(key)) and fit. The shipped bundle is the model fitted on the non-test accounts; its reported metrics are those of the
 held-out test accounts, so the numbers describe exactly the model that ships.
 """
 
@@ -128,6 +128,7 @@ def _hgb(section: dict[str, Any], seed: int, **extra: Any) -> Any:
         min_samples_leaf=int(section["min_samples_leaf"]),
         l2_regularization=float(section["l2_regularization"]),
         max_bins=int(section["max_bins"]),
+        max_features=float(section.get("max_features", 1.0)),
         early_stopping=True,
         n_iter_no_change=int(section["n_iter_no_change"]),
         random_state=seed,
@@ -146,7 +147,8 @@ def _check_two_classes(y: np.ndarray, split: str) -> None:
 def fit_influence(
     frame: pd.DataFrame, split: pd.Series, columns: list[str], config: dict[str, Any], seed: int
 ) -> Any:
-    """Monotone HGB on the fit accounts (early stopping on validation), isotonic-calibrated on calibration."""
+    """Monotone HGB on the fit accounts (early stopping on validation), calibrated on the calibration accounts
+    (config `influence.calibration`: "sigmoid", the default, or "isotonic")."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
@@ -154,6 +156,9 @@ def fit_influence(
     from influence.features import MONOTONE_INCREASING
 
     section = config["influence"]
+    method = str(section.get("calibration", "sigmoid"))
+    if method not in ("sigmoid", "isotonic"):
+        raise ValueError(f"config influence.calibration: {method!r} is not one of 'sigmoid', 'isotonic'")
     threshold = float(config["labels"]["key_threshold"])
     selector = FeatureSelector(columns).fit(frame)
     monotone = set(MONOTONE_INCREASING) if section.get("monotonic", True) else set()
@@ -166,7 +171,7 @@ def fit_influence(
         parts[name] = (selector.transform(rows), y)
     hgb = _hgb(section, seed, monotonic_cst=constraints)
     hgb.fit(parts["fit"][0], parts["fit"][1], X_val=parts["validation"][0], y_val=parts["validation"][1])
-    calibrated = CalibratedClassifierCV(FrozenEstimator(hgb), method="isotonic")
+    calibrated = CalibratedClassifierCV(FrozenEstimator(hgb), method=method)
     calibrated.fit(*parts["calibration"])
     return Pipeline([("select", selector), ("model", calibrated)])
 

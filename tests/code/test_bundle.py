@@ -201,3 +201,25 @@ def test_feature_selector_selects_named_columns_in_order() -> None:
     assert list(selector.get_feature_names_out()) == ["a", "b"]
     with pytest.raises(ValueError, match="expected 2 feature columns"):
         selector.transform(np.zeros((2, 3)))
+
+
+def test_isotonic_bundles_still_calibrate_in_numpy_and_sigmoid_keeps_the_order(trained) -> None:
+    # Bundles trained before 2026-11-27 are isotonic-calibrated: the numpy map must still equal the pipeline. The
+    # default (sigmoid) must keep the raw model's order: isotonic steps would tie people a rep needs ranked.
+    frame, default = trained
+    config = small_config()
+    config["influence"]["calibration"] = "isotonic"
+    iso = train_frame(frame, config, name="unit-iso", seed=3).bundle
+    X = frame.loc[:, list(FEATURE_COLUMNS)].to_numpy()
+    raw = iso.influence_hgb.decision_function(X)
+    np.testing.assert_allclose(iso.calibrate_scores(raw), iso.predict_influence(frame), atol=1e-9)
+    sigmoid = default.bundle.predict_influence(frame)
+    assert len(np.unique(sigmoid)) == len(np.unique(default.bundle.influence_hgb.decision_function(X)))
+    assert len(np.unique(iso.predict_influence(frame))) < len(np.unique(raw))
+
+
+def test_unknown_calibration_method_is_a_clear_error(trained) -> None:
+    config = small_config()
+    config["influence"]["calibration"] = "beta"
+    with pytest.raises(ValueError, match="influence.calibration"):
+        train_frame(trained[0], config, name="unit-bad", seed=3)

@@ -200,3 +200,30 @@ def test_render_reasons_gives_render_reason_for_every_entry(scored) -> None:
         context = {**dict(zip(cols, rows[i], strict=True)), "title": titles[i]}
         expected = render_reason(cols[j], rows[i, j], 1 if positive[e] else -1, context, typical.get(cols[j]))
         assert got[e] == expected, (cols[j], rows[i, j], positive[e], titles[i])
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "direction", "words", "says_effect"),
+    [
+        ("net_pagerank", 0.94, +1, "peripheral", True),  # below average yet raised the score: say both
+        ("net_pagerank", 0.94, -1, "peripheral", False),
+        ("net_pagerank", 2.5, -1, "central", True),
+        ("net_pagerank", 2.5, +1, "central", False),
+        ("em_latency_log_ratio", -0.77, +1, "answers others faster", True),
+        ("em_latency_log_ratio", 0.5, +1, "others answer faster", False),
+        ("net_brokerage", 0.2, +1, "mostly know each other", True),
+    ],
+)
+def test_side_of_neutral_wording_follows_the_value_not_the_contribution(
+    feature: str, value: float, direction: int, words: str, says_effect: bool
+) -> None:
+    text = render_reason(feature, value, direction, {}, typical=None)
+    assert words in text
+    assert ("raises" in text or "lowers" in text) == says_effect
+    assert "-0.77" not in text  # a log ratio is never printed as a "ratio"
+
+
+def test_constraint_states_its_scale_instead_of_a_side() -> None:
+    text = render_reason("net_constraint", 1.0, -1, {})
+    assert "(a broker between groups)" not in text
+    assert "1 = one closed group" in text

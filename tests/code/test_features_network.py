@@ -102,3 +102,28 @@ def test_pct_net_degree_hand_computed() -> None:
         expected = (sum(v < value for v in others) + 0.5 * sum(v == value for v in others)) / len(others)
         assert f.loc[person, "net_degree"] == value
         assert f.loc[person, "pct_net_degree"] == pytest.approx(expected)
+
+
+def test_one_deal_alone_gets_exactly_the_network_features_it_gets_in_a_batch() -> None:
+    # PageRank iterates until converged; with one convergence test for the whole batch, a deal's values (and the
+    # percentiles ranked on them) depended on which other deals were scored with it: an API deal and the same
+    # deal in batch scoring then got different scores. Each deal now converges on its own.
+    from influence.api import deal_request_from_dataset
+    from influence.api._schemas import DealScoreRequest
+    from influence.api._service import deal_frames
+    from influence.data import validate_frames
+    from influence.features import FEATURE_COLUMNS, build_features
+    from influence.generate import generate
+
+    ds = generate(24, 5)
+    per_account = ds.deals.groupby("account_id")["deal_id"].transform("size")
+    single = ds.deals.loc[per_account == 1, "deal_id"].astype(str)
+    people = ds.labels.groupby("deal_id")["person_id"].size()
+    deal = max(single, key=lambda d: (people.get(d, 0), d))
+    frames, _ = deal_frames(DealScoreRequest.model_validate(deal_request_from_dataset(ds, deal)))
+    alone = build_features(validate_frames(frames)[0])
+    batch = build_features(ds)
+    alone = alone[alone["deal_id"] == deal].set_index("person_id").sort_index()
+    batch = batch[batch["deal_id"] == deal].set_index("person_id").loc[alone.index]
+    network = [c for c in FEATURE_COLUMNS if "pagerank" in c or c.startswith("pct_")]
+    np.testing.assert_array_equal(alone[network].to_numpy(), batch[network].to_numpy())

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from influence.contract import RECIPIENT_KINDS
-from influence.features._ops import distinct_count, find, group_sum, safe_div, unique
+from influence.features._ops import distinct_count, find, group_max, group_sum, safe_div, unique
 from influence.features._prepare import NS_PER_DAY, SELLER, Prepared
 from influence.features._spec import ACCOUNT_WINDOW_DAYS, MAX_HOPS
 from influence.features._tabular import Features, Rows, percentile_in_deal
@@ -129,22 +129,29 @@ def _rowsum(X: object) -> np.ndarray:
 
 def _pagerank(ops: type[_Dense] | type[_Sparse], G: object, block: np.ndarray, n_blocks: int) -> np.ndarray:
     """PageRank of every block at once (teleport and dangling mass stay inside each block), scaled so that 1 is
-    the average node of its block."""
+    the average node of its block.
+
+    Each block stops iterating when it has converged, not when the slowest block of the batch has: a deal's
+    scores must not depend on which other deals were scored with it (one API deal vs a batch of thousands).
+    The result is rounded to 1e-9 so that people in symmetric positions tie exactly whatever the summation order
+    (dense vs sparse path), which keeps the within-deal percentiles built on it path-independent too."""
     n = len(block)
     block_size = group_sum(block, n_blocks)[block]
     out_w = _rowsum(G)
     dangling = out_w == 0
     T = ops.transpose(ops.scale_rows(G, safe_div(np.ones(n), out_w, empty=0.0)))
     x = 1.0 / block_size
+    active = np.ones(n_blocks, dtype=bool)
     for _ in range(PAGERANK_MAX_ITER):
         dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
         new = DAMPING * (T @ x) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / block_size
-        # converged when no score (in "1 = average person" units) moves by more than PAGERANK_TOL
-        done = (np.abs(new - x) * block_size).max(initial=0.0) < PAGERANK_TOL
-        x = new
-        if done:
+        # a block has converged when none of its scores (in "1 = average person" units) moves by PAGERANK_TOL
+        moved = group_max(block, np.abs(new - x) * block_size, n_blocks)
+        x = np.where(active[block], new, x)
+        active &= moved >= PAGERANK_TOL
+        if not active.any():
             break
-    return x * block_size
+    return np.round(x * block_size, 9)
 
 
 def _metrics(
