@@ -447,6 +447,14 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
 
 def deal_coverage_columns(people: PeopleColumns, *, engagement_assessable: bool) -> pd.DataFrame:
     """`deal_coverage` on the people's columns (see `PeopleColumns`)."""
+    return pd.DataFrame(
+        coverage_column_values(people, engagement_assessable=engagement_assessable), columns=COVERAGE_COLUMNS
+    )
+
+
+def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool) -> dict[str, Any]:
+    """`deal_coverage_columns` before the frame: {column: values} in COVERAGE_COLUMNS order (arrays, lists or
+    object Series), for callers that turn one deal into JSON without building the frame."""
     profiles = [p for p in PROFILES if p != "peripheral"]
     n = people.n
     column = people.obj
@@ -531,7 +539,7 @@ def deal_coverage_columns(people: PeopleColumns, *, engagement_assessable: bool)
         "status": status,
         "message": pd.Series(messages, dtype=object),
     }
-    return pd.DataFrame(columns, columns=COVERAGE_COLUMNS)
+    return columns
 
 
 def _name_of(row: tuple) -> str | None:
@@ -575,6 +583,19 @@ def next_best_contacts_columns(
     why: Sequence[str | None] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`next_best_contacts` on the people's columns (see `PeopleColumns`); `why` one text per row."""
+    columns = next_best_column_values(people, engagement_assessable=engagement_assessable, k=k, why=why)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(columns["rank"])), columns=NEXT_BEST_COLUMNS)
+
+
+def next_best_column_values(
+    people: PeopleColumns,
+    *,
+    engagement_assessable: bool,
+    k: int = NEXT_BEST_K,
+    why: Sequence[str | None] | np.ndarray | None = None,
+) -> dict[str, Any]:
+    """`next_best_contacts_columns` before the frame: {column: values} in NEXT_BEST_COLUMNS order (None: a column
+    the people lack, all missing)."""
     influence = people.floats("influence")
     keep = influence >= NEXT_BEST_MIN_INFLUENCE
     if engagement_assessable:
@@ -626,7 +647,7 @@ def next_best_contacts_columns(
         "angle": pd.array(angles, dtype=_angle_dtype(profile.dtype)),
         "why": why_values,
     }
-    return pd.DataFrame(columns, index=index, columns=NEXT_BEST_COLUMNS)
+    return columns
 
 
 def _objects(values: Any) -> list[Any]:

@@ -109,6 +109,46 @@ def test_runs_and_combined_lookups_match_per_value_lookups(monkeypatch: pytest.M
     assert codes.tolist() == [0, 0, 0, 1, -1, -1, 2, 2, 3, 3, 4]
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize(
+    "order", ["first_seen_in_index_order", "one_parent_unused", "first_two_swapped", "unknown_value", "nulls"]
+)
+def test_first_appearance_lookup_matches_per_value_lookups(
+    monkeypatch: pytest.MonkeyPatch, chunked: bool, order: str
+) -> None:
+    """Children listed in parent order with later repeats (recipients: cc lists after the to lists) take the
+    dictionary-encoding path; any other order falls back, and both give the plain lookup's codes."""
+    monkeypatch.setattr(_prepare, "SMALL_ROWS", 0)
+    monkeypatch.setattr(_prepare, "RUN_SHARE", 0.0)  # never collapse runs: reach the per-value lookup
+    rng = np.random.default_rng(3)
+    ids = [f"<{i:04d}.{rng.integers(1_000_000)}@mail.example.com>" for i in range(200)]
+    rows: list[int] = []
+    for i in range(len(ids)):
+        rows.append(i)
+        rows.extend(int(j) for j in rng.integers(0, i + 1, int(rng.integers(0, 3))))
+    values: list[str | None] = [ids[i] for i in rows]
+    if order == "one_parent_unused":
+        values = [v for v in values if v != ids[77]]
+    elif order == "first_two_swapped":
+        values = [ids[1], ids[0], *values[2:]] if rows[1] == 1 else [ids[1], *values]
+    elif order == "unknown_value":
+        values.insert(50, "<gone@x>")
+    elif order == "nulls":  # in place of repeats: the first appearances keep index order
+        repeats = [k for k in range(1, len(rows)) if rows[k] in rows[:k]]
+        for k in repeats[:: max(1, len(repeats) // 5)]:
+            values[k] = None
+    index = pa.chunked_array([pa.array(ids[:64], pa.large_string()), pa.array(ids[64:], pa.large_string())])
+    arr = pa.array(values, pa.large_string())
+    column = pa.chunked_array([arr.slice(0, 90), arr.slice(90, 5), arr.slice(95)]) if chunked else arr
+    first = {v: i for i, v in reversed(list(enumerate(ids)))}
+    expected = [first.get(v, -1) if v is not None else -1 for v in values]
+    assert _prepare._codes(column, index).tolist() == expected
+    fast = _prepare._codes_in_order(column, index)
+    assert (fast is not None) == (order in ("first_seen_in_index_order", "nulls"))
+    if fast is not None:
+        assert fast.tolist() == expected
+
+
 def test_unknown_account_of_a_deal_names_the_file_row() -> None:
     """Only deals that existed at as_of need a known account, and the error names the deal's row in the file
     (deals listed out of id order)."""

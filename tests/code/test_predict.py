@@ -188,3 +188,32 @@ def test_no_rows_score_to_an_empty_frame(setup) -> None:
     out = scorer.score_features(features.head(0))
     assert len(out) == 0 and "influence" in out.columns and "reasons" in out.columns
     assert scorer.score_rows(np.zeros((0, len(scorer.feature_columns)))) == []
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_deal_report_from_columns_equals_the_frames(setup, cut) -> None:
+    """score_dataset reports a deal from its column values without building the frames; the same result rebuilt
+    from its frames must give the very same JSON (values, None for missing, key order) for every deal."""
+    from influence.predict import ScoreResult
+
+    scorer, _, ds, _ = setup
+    as_of = ds.deals["created_at"].sort_values().iloc[len(ds.deals) // 2] if cut else None
+    lazy = scorer.score_dataset(ds, as_of=as_of)
+    reports = {
+        d: lazy.deal_report(d) for d in ds.deals["deal_id"].astype(str) if d in set(lazy.deals["deal_id"])
+    }
+    from_frames = ScoreResult(
+        lazy.model_version,
+        lazy.as_of,
+        lazy.engagement_assessable,
+        people=lazy.people,
+        coverage=lazy.coverage,
+        next_best_contacts=lazy.next_best_contacts,
+        deals=lazy.deals,
+    )
+    assert reports and any(r["next_best_contacts"] for r in reports.values())
+    for deal_id, report in reports.items():
+        expected = from_frames.deal_report(deal_id)
+        assert json.dumps(report, allow_nan=False) == json.dumps(expected, allow_nan=False), deal_id
+    with pytest.raises(KeyError):
+        lazy.deal_report("no-such-deal")

@@ -282,35 +282,19 @@ def _report_problems(report: Any, synthesized: bool) -> list[ApiProblem]:
     return out
 
 
-def _clean(value: Any) -> Any:
-    """NaN/NA -> None, numpy scalars -> Python: JSON-ready."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, list | dict | str):
-        return _clean(value.item())
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
-    return value
-
-
 def _person_fields(record: dict[str, Any], profiles: tuple[str, ...]) -> dict[str, Any]:
-    """A scored row (with p_<profile> columns) as the API's person fields."""
-    out = {k: _clean(v) for k, v in record.items() if not k.startswith("p_")}
-    out["profile_probabilities"] = {p: _clean(record[f"p_{p}"]) for p in profiles if f"p_{p}" in record}
+    """A scored row (with p_<profile> columns) as the API's person fields. The values are JSON-ready already
+    (`ScoreResult.deal_report` converts every one), so they are moved, not converted again."""
+    out = {k: v for k, v in record.items() if not k.startswith("p_")}
+    out["profile_probabilities"] = {p: record[f"p_{p}"] for p in profiles if f"p_{p}" in record}
     if "reasons" in out and out["reasons"] is not None:
         out["reasons"] = [str(r) for r in out["reasons"]]
     return out
 
 
 def _deal_answer(result: Any, request: DealScoreRequest) -> dict[str, Any]:
-    """`ScoreResult.deal_report` of the body's deal, with each person's profile probabilities as one object."""
+    """`ScoreResult.deal_report` of the body's deal (JSON-ready), with each person's profile probabilities as one
+    object."""
     report = result.deal_report(request.deal.deal_id)
     profiles = tuple(PROFILES)
     people = [_person_fields(person, profiles) for person in report.get("people", [])]
@@ -323,9 +307,7 @@ def _deal_answer(result: Any, request: DealScoreRequest) -> dict[str, Any]:
         else (as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)),
         "engagement_assessable": bool(report.get("engagement_assessable", False)),
         "people": people,
-        "coverage": [{k: _clean(v) for k, v in item.items()} for item in report.get("coverage", [])],
+        "coverage": list(report.get("coverage", [])),
         "gaps": [str(g) for g in report.get("gaps", [])],
-        "next_best_contacts": [
-            {k: _clean(v) for k, v in item.items()} for item in report.get("next_best_contacts", [])
-        ],
+        "next_best_contacts": list(report.get("next_best_contacts", [])),
     }

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from influence.contract import RECIPIENT_KINDS, RESPONSES, SIDES, Dataset
-from influence.features._ops import find
 from influence.features._spec import (
     EXECUTIVE_KIND_PATTERN,
     TECHNICAL_KIND_PATTERN,
@@ -162,11 +161,31 @@ RUN_SHARE = 0.6
 SMALL_ROWS = 1024
 
 
+# Before comparing every pair of neighbours (~40 ms for 4.4M recipients' message ids, and wasted when most rows
+# start a run, as there), a few evenly spread blocks estimate the share of run starts.
+RUN_PROBES = 16
+RUN_PROBE_ROWS = 2048
+
+
+def _probed_run_share(values: pa.Array | pa.ChunkedArray) -> float:
+    """Share of rows starting a run of equal values in RUN_PROBES blocks spread over the column (an estimate: it
+    only decides whether the exact count is worth its cost, never the result)."""
+    n, starts = len(values), 0
+    for at in np.linspace(0, n - RUN_PROBE_ROWS - 1, RUN_PROBES).astype(np.int64):
+        block = values.slice(int(at), RUN_PROBE_ROWS + 1)
+        starts += (
+            pc.sum(pc.not_equal(block.slice(1), block.slice(0, RUN_PROBE_ROWS)).fill_null(True)).as_py() or 0
+        )
+    return starts / (RUN_PROBES * RUN_PROBE_ROWS)
+
+
 def _runs(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
     """(start, length) of each run of equal consecutive values (a null is a run of its own), or None when the
     column is short or has too few repeats for collapsing runs to pay."""
     n = len(values)
     if n <= SMALL_ROWS or n < 2:
+        return None
+    if n > RUN_PROBES * RUN_PROBE_ROWS * 4 and _probed_run_share(values) >= RUN_SHARE + 0.1:
         return None
     change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).fill_null(True)
     starts = np.flatnonzero(np.concatenate(([True], change.to_numpy(zero_copy_only=False))))
@@ -189,7 +208,50 @@ def _codes(values: pa.Array | pa.ChunkedArray, index: pa.Array) -> np.ndarray:
         if len(run_values) == len(index) and pc.all(pc.equal(run_values, index)).as_py():
             return np.repeat(np.arange(len(index), dtype=np.int64), lengths)
         return np.repeat(_int_codes(pc.index_in(run_values, value_set=index)), lengths)
-    return _int_codes(pc.index_in(values, value_set=index))
+    in_order = _codes_in_order(values, index)
+    return _int_codes(pc.index_in(values, value_set=index)) if in_order is None else in_order
+
+
+# Rows read at the start of a column to guess whether its values first appear in `index` order.
+ORDER_PROBE_ROWS = 4096
+
+
+def _codes_in_order(
+    values: pa.Array | pa.ChunkedArray, index: pa.Array | pa.ChunkedArray
+) -> np.ndarray | None:
+    """`_codes` when the values, taken in order of first appearance, are exactly `index` (None otherwise).
+
+    Exports list a child's rows in its parent's order, later rows only repeating earlier parents (recipients:
+    each e-mail's first recipient in e-mail order, cc lists after), so dictionary-encoding the column alone
+    yields `index` itself and its codes are the answer. That hashes each message id once, where `index_in`
+    builds a table of the index and then probes every value: 0.8 s instead of 1.15 s for 4.4M recipients.
+    A short prefix is checked first so other orders cost almost nothing extra; small indexes (kinds, sides)
+    build cheap tables and keep the plain lookup.
+    """
+    n = len(values)
+    if n <= SMALL_ROWS or not SMALL_ROWS < len(index) <= n or index.null_count:
+        return None
+    head = pc.unique(values.slice(0, ORDER_PROBE_ROWS)).drop_null()
+    if len(head) > len(index) or not pc.all(pc.equal(head, index.slice(0, len(head)))).as_py():
+        return None
+    encoded = pc.dictionary_encode(values)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return None
+    # Arrow gives every chunk the one final dictionary (same buffers); were it ever per-chunk, checking only
+    # the last one would be unsound, so anything else takes the plain lookup.
+    dictionary = chunks[-1].dictionary
+    same = [(b.address if b is not None else 0) for b in dictionary.buffers()]
+    if len(dictionary) != len(index) or any(
+        len(c.dictionary) != len(dictionary)
+        or c.dictionary.offset != dictionary.offset
+        or [(b.address if b is not None else 0) for b in c.dictionary.buffers()] != same
+        for c in chunks
+    ):
+        return None
+    if not pc.all(pc.equal(pa.chunked_array([dictionary]), index)).as_py():
+        return None
+    return _int_codes(pa.chunked_array([c.indices for c in chunks]))
 
 
 def _codes_many(columns: list[pa.Array | pa.ChunkedArray], index: pa.Array) -> list[np.ndarray]:
@@ -502,11 +564,15 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     o_person = m_org[m_keep]
     has_org = o_person >= 0
     o_mtg, o_person = o_mtg[has_org], o_person[has_org]
-    n_p = max(n_people, 1)
-    a_key = a_mtg * n_p + a_person
-    o_key = np.sort(o_mtg * n_p + o_person)
-    org_invited = find(o_key, a_key) >= 0
-    org_missing = find(np.sort(a_key), o_mtg * n_p + o_person) < 0
+    # A kept meeting row has one organiser at most, so array lookups by meeting code replace searching
+    # (meeting, person) keys (0.25 s for 1.2M attendees).
+    n_mtg = int(m_keep.sum())
+    organiser_of = np.full(n_mtg, -1, np.int64)
+    organiser_of[o_mtg] = o_person
+    org_invited = organiser_of[a_mtg] == a_person
+    organiser_invited = np.zeros(n_mtg, bool)
+    organiser_invited[a_mtg[org_invited]] = True
+    org_missing = ~organiser_invited[o_mtg]
     # Attendance when not recorded: an accepted invitation, or being the organiser.
     a_att = np.where(a_known, a_flag, (a_resp == RESPONSES.index("accepted")) | org_invited)
     part_mtg = np.concatenate([a_mtg, o_mtg[org_missing]])
