@@ -746,19 +746,21 @@ _FIELD_SOURCES = {"meetings": "ctx_deal_meetings", "share_of_meetings": "ctx_dea
 
 
 @lru_cache(maxsize=256)
-def _context_fields(template: Template) -> tuple[str, ...]:
-    """The context entries a template reads besides its own value ({title}, {meetings}, other features)."""
+def _field_names(template: Template) -> frozenset[str]:
+    """Every {field} named in any of the template's strings."""
     texts = [template.positive, template.negative]
     for extra in (template.zero, template.missing):
         if isinstance(extra, tuple):
             texts.extend(extra)
         elif extra is not None:
             texts.append(extra)
-    names = set()
-    for text in texts:
-        for _, field_name, _, _ in string.Formatter().parse(text):
-            if field_name and field_name not in _VALUE_FIELDS:
-                names.add(_FIELD_SOURCES.get(field_name, field_name))
+    return frozenset(name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+@lru_cache(maxsize=256)
+def _context_fields(template: Template) -> tuple[str, ...]:
+    """The context entries a template reads besides its own value ({title}, {meetings}, other features)."""
+    names = {_FIELD_SOURCES.get(n, n) for n in _field_names(template) if n not in _VALUE_FIELDS}
     return tuple(sorted(names))
 
 
@@ -818,21 +820,9 @@ def top_features(
 _SHOWS_VALUE = frozenset({"n", "v", "pct", "hours", "duration", "days", "s", "people", "share_of_meetings"})
 
 
-@lru_cache(maxsize=256)
 def _value_fields(template: Template) -> frozenset[str]:
     """The fields of the template's strings that are computed from the value itself ({n}, {pct}, ...)."""
-    texts = [template.positive, template.negative]
-    for extra in (template.zero, template.missing):
-        if isinstance(extra, tuple):
-            texts.extend(extra)
-        elif extra is not None:
-            texts.append(extra)
-    names = set()
-    for text in texts:
-        for _, field_name, _, _ in string.Formatter().parse(text):
-            if field_name and field_name in _SHOWS_VALUE:
-                names.add(field_name)
-    return frozenset(names)
+    return _field_names(template) & _SHOWS_VALUE
 
 
 _TEXT_FIELDS: dict[str, Callable[[float], str]] = {
