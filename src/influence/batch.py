@@ -655,6 +655,15 @@ def score_accounts(
     say = echo or (lambda _m: None)
     if unknown:
         say(f"{len(unknown)} account(s) in the list are not in the dataset: {', '.join(unknown[:20])}")
+    if listed and len(unknown) == len(requested):
+        # Not one listed account is known: almost surely the wrong list or the wrong folder. A nightly job that
+        # "succeeds" with an empty file would hide that until someone opens the file.
+        shutil.rmtree(spill, ignore_errors=True)
+        where = data_dir if isinstance(data_dir, str | Path) else "the dataset"
+        raise AccountListError(
+            f"none of the {len(listed)} account id(s) in the list is in {where} "
+            f"(e.g. {', '.join(unknown[:5])}); nothing was written"
+        )
     summary = BatchSummary(
         out=out,
         model_version=scorer.model_version,

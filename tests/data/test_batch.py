@@ -95,6 +95,16 @@ def test_account_list_subset_and_unknown_accounts_are_reported(workspace, tmp_pa
     assert set(out["account_id"]) == {ids[0], ids[2]}
 
 
+def test_a_list_with_no_known_account_is_an_error_and_writes_nothing(workspace, tmp_path: Path) -> None:
+    listing = tmp_path / "accounts.csv"
+    listing.write_text("account_id\nNOPE-1\nNOPE-2\n")
+    out = tmp_path / "none.csv"
+    with pytest.raises(AccountListError, match="none of the 2 account id"):
+        score_accounts(workspace["data"], out, accounts=listing, model=workspace["scorer"], progress=False)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".none.csv*"))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
