@@ -192,3 +192,21 @@ def test_unknown_account_of_a_deal_names_the_file_row() -> None:
         build_features(ds, as_of="2024-03-01T00:00:00Z")
     out = build_features(ds, as_of="2024-01-15T00:00:00Z")
     assert out[["deal_id", "person_id"]].values.tolist() == [["D1", "b1"]]
+
+
+def test_group_max_on_sorted_ids_equals_the_scattered_maximum() -> None:
+    from influence.features._ops import group_max
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n, k = int(rng.integers(0, 40)), int(rng.integers(1, 8))
+        values = rng.normal(size=n)
+        values[rng.random(n) < 0.1] = np.nan
+        empty = float(rng.choice([0.0, -np.inf, 1.0]))
+        for idx in (np.sort(rng.integers(0, k, n)), rng.integers(-1, k, n)):  # the sorted route and the other
+            expected = np.full(k, empty)
+            keep = idx >= 0
+            with np.errstate(invalid="ignore"):
+                np.maximum.at(expected, idx[keep], values[keep])
+                got = group_max(idx, values, k, empty)
+            np.testing.assert_array_equal(got, expected)

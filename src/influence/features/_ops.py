@@ -58,6 +58,13 @@ def group_sum(idx: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.
 
 def group_max(idx: np.ndarray, values: np.ndarray, n: int, empty: float = 0.0) -> np.ndarray:
     out = np.full(n, empty, np.float64)
+    if len(idx) and idx[0] >= 0 and bool((idx[1:] >= idx[:-1]).all()):
+        # Sorted group ids (PageRank's per-deal convergence test, every iteration): one reduceat over the runs is
+        # ~5x faster than the scattered np.maximum.at, with the same result (NaN propagates in both).
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        with np.errstate(invalid="ignore"):  # NaN values propagate as in np.maximum.at, without a warning
+            out[idx[starts]] = np.maximum(empty, np.maximum.reduceat(np.asarray(values, np.float64), starts))
+        return out
     keep = idx >= 0
     np.maximum.at(out, idx[keep], values[keep])
     return out
