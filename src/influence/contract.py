@@ -23,6 +23,7 @@ __all__ = [
     "RESPONSES",
     "RECIPIENT_KINDS",
     "FUNCTIONS",
+    "PARTICIPANT_SOURCE",
     "Column",
     "ForeignKey",
     "Table",
@@ -48,6 +49,10 @@ PROFILES: tuple[str, ...] = (
     "peripheral",
 )
 SIDES: tuple[str, ...] = ("buyer", "seller", "partner")
+# labels.source of a CRM deal-contact association without a role: a known participant, not a label. Its influence
+# and profile stay empty on purpose (the one labels row that may carry neither); scoring gives the person a row
+# (the "crm_" prefix, predict.Scorer), training and evaluation skip it.
+PARTICIPANT_SOURCE = "crm_association"
 OUTCOMES: tuple[str, ...] = ("won", "lost", "open")
 RESPONSES: tuple[str, ...] = ("accepted", "declined", "tentative", "none")
 RECIPIENT_KINDS: tuple[str, ...] = ("to", "cc", "bcc")

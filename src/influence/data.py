@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from influence.contract import PANDAS_DTYPES, TABLE_ORDER, TABLES, Column, Dataset, Table
+from influence.contract import PANDAS_DTYPES, PARTICIPANT_SOURCE, TABLE_ORDER, TABLES, Column, Dataset, Table
 
 __all__ = [
     "Problem",
@@ -843,9 +843,8 @@ def _check_rows(table: Table, run: _TableRun) -> None:
     assert run.typed is not None
     if table.name == "labels":
         empty = _nulls(run.col("influence")) & _nulls(run.col("profile"))
-        # A CRM association without a role (importers.hubspot.PARTICIPANT_SOURCE) is a known deal participant,
-        # not a label: both values stay empty on purpose (scoring gives the person a row; training skips it).
-        empty &= (run.col("source").astype("string") != "crm_association").fillna(True).to_numpy(dtype=bool)
+        # A CRM association without a role (contract.PARTICIPANT_SOURCE) is a known deal participant, not a label.
+        empty &= (run.col("source").astype("string") != PARTICIPANT_SOURCE).fillna(True).to_numpy(dtype=bool)
         if empty.any():
             run.add(
                 np.flatnonzero(empty), "influence", "has neither influence nor profile; a label needs one"

@@ -17,7 +17,7 @@ from typing import Literal
 
 import pandas as pd
 
-from influence.contract import TABLES, coerce_table, write_dataset
+from influence.contract import PARTICIPANT_SOURCE, TABLES, coerce_table, write_dataset
 from influence.importers._common import (
     ImporterError,
     ImportReport,
@@ -39,9 +39,6 @@ from influence.importers.salesforce import PROFILE_PRECEDENCE
 
 __all__ = ["import_hubspot", "BUYING_ROLE_MAP", "PARTICIPANT_SOURCE"]
 
-# labels.source of a deal-contact association without a buying role: a known participant, not a label (the
-# "crm_" prefix is what scoring reads as "tied to the deal by the CRM", predict.Scorer).
-PARTICIPANT_SOURCE = "crm_association"
 
 # hs_buying_role value -> (profile, influence prior). HubSpot has no technical role; BLOCKER is someone who can
 # stop the deal without owning it (political_gatekeeper); a CHAMPION sells for us from inside without formal
