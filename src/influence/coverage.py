@@ -16,6 +16,7 @@ profile with `profile_confidence >= PRESENT_MIN_CONFIDENCE` and `influence >= PR
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -479,6 +480,19 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
         wrank = (_ENGAGEMENT_ORDER.get(eng_col[i], 9), *rank)
         if key not in who or wrank < who[key]:
             who[key] = wrank
+    # An important profile with no qualifying person may still be some listed person's (unsure) prediction: the
+    # gap names the likeliest one, so "no budget holder identified" never contradicts a row showing one.
+    unsure: dict[tuple[str, str], tuple] = {}
+    if n:
+        below = np.isin(profile_col, IMPORTANT_PROFILES) & np.isfinite(confidence)
+        below[ok] = False
+        for i in np.flatnonzero(below).tolist():
+            key = (str(deal_col[i]), str(profile_col[i]))
+            if key in top:
+                continue
+            rank = (-influence[i], pid[i], i)
+            if key not in unsure or rank < unsure[key]:
+                unsure[key] = rank
     rows_deal, rows_profile, present, top_i, who_i = [], [], [], [], []
     for d in deals:
         for p in profiles:
@@ -494,12 +508,21 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
         return _name_of(tuple(c[i] for c in name_cols)) if i >= 0 else None
 
     status, messages = [], []
-    for profile, here, i in zip(rows_profile, present, who_i, strict=True):
+    for deal, profile, here, i in zip(rows_deal, rows_profile, present, who_i, strict=True):
         important = profile in IMPORTANT_PROFILES
         label = profile_label(profile)
         if not here:
             status.append("missing")
-            messages.append(f"no {label} identified among the people seen so far" if important else None)
+            maybe = unsure.get((deal, profile)) if important else None
+            if maybe is not None:
+                j = maybe[-1]
+                messages.append(
+                    f"no {label} identified with confidence: the likeliest is {name(j) or pid[j]} (profile confidence "
+                    f"{math.floor(confidence[j] * 100 + 1e-9)}%, influence {influence[j]:.2f}), under the bar "
+                    f"of {PRESENT_MIN_CONFIDENCE:.0%} confidence and {PRESENT_MIN_INFLUENCE:.2f} influence"
+                )
+            else:
+                messages.append(f"no {label} identified among the people seen so far" if important else None)
             continue
         level = {"engaged": "engaged", "weak": "weak", "none": "not_engaged"}.get(str(eng_col[i]), "unknown")
         status.append(level)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,6 +163,31 @@ def test_coverage_reports_missing_and_unengaged_important_profiles() -> None:
     messages = [m for m in cov["message"] if m]
     assert all(p in IMPORTANT_PROFILES for p in cov[cov["message"].notna()].index)
     assert len(messages) == 5
+
+
+def test_a_missing_profile_names_the_likeliest_unsure_person() -> None:
+    under = PRESENT_MIN_CONFIDENCE - 0.05
+    people = _people(
+        [
+            ("D", "p1", "Di", "Buyer", 0.5, "procurement", under, "none", 0, 0),
+            ("D", "p2", "Flo", "Purchasing", 0.7, "procurement", under - 0.1, "none", 0, 0),
+            ("E", "p3", "Gus", "Clerk", 0.9, "end_user", 0.9, "none", 0, 0),
+        ]
+    )
+    cov = deal_coverage(people, engagement_assessable=True).set_index(["deal_id", "profile"])
+    message = cov.loc[("D", "procurement"), "message"]
+    assert cov.loc[("D", "procurement"), "status"] == "missing"
+    # The most influential unsure candidate, with the figures that kept it under the bar.
+    assert "no procurement identified with confidence: the likeliest is Flo" in message
+    assert f"{math.floor((under - 0.1) * 100 + 1e-9)}%" in message and "influence 0.70" in message
+    # Another deal's people never fill this deal's gap; a profile nobody has keeps the plain message.
+    assert (
+        cov.loc[("E", "procurement"), "message"] == "no procurement identified among the people seen so far"
+    )
+    assert (
+        cov.loc[("D", "budget_holder"), "message"]
+        == "no budget holder identified among the people seen so far"
+    )
 
 
 def test_not_engaged_sponsor_message_names_the_person() -> None:
