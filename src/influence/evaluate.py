@@ -15,6 +15,9 @@ Metrics (definitions are part of the contract with the issue's quality goals):
 - label oracle: the two ranking metrics for a ranking by the true label influence itself. It is the ceiling of
   any ranker that orders people by influence: in a deal with four or more key influencers, senior ones rightly
   take top places and the hidden ones below them cannot all be in a top 3 (recall@3 < 1 even for the oracle).
+  `hidden_influencer_recall_ceiling_at_3` is the ceiling of any ranking at all (sum over deals of
+  min(3, hidden key people) / their total): only a ranking that puts every hidden key person above every
+  senior one, whatever their influence, reaches it.
 """
 
 from __future__ import annotations
@@ -285,9 +288,18 @@ def _oracle_ranking(rows: pd.DataFrame) -> dict[str, float]:
     recall, _ = hidden_influencer_recall_at_k(
         rows["deal_id"], truth, rows["key"].to_numpy(), rows["title_seniority"].to_numpy(), k=3
     )
+    # The ceiling of ANY ranking, even one that ignores influence to put hidden people first: a deal with h
+    # hidden key influencers contributes at most min(3, h) of its h to the pooled recall.
+    sen = np.nan_to_num(rows["title_seniority"].to_numpy(np.float64), nan=0.0)
+    hidden = rows["key"].to_numpy().astype(bool) & (sen < HIDDEN_SENIORITY_BELOW)
+    per_deal = pd.Series(hidden).groupby(np.asarray(rows["deal_id"]), sort=False).sum().to_numpy()
+    total = int(per_deal.sum())
     return {
         "oracle_ndcg_at_3": ndcg_at_k(rows["deal_id"], truth, truth, k=3)[0],
         "oracle_hidden_influencer_recall_at_3": recall,
+        "hidden_influencer_recall_ceiling_at_3": float(np.minimum(per_deal, 3).sum() / total)
+        if total
+        else math.nan,
     }
 
 
@@ -504,6 +516,8 @@ def report_markdown(result: EvaluationResult, *, title: str, data: str, images: 
     lines += [
         "Label oracle = ranking by the true label influence: the ceiling of any ranking by influence. A goal above",
         "it cannot be met by ranking people correctly (deals with 4+ key influencers put senior ones first).",
+        "The ceiling of any ranking at all for hidden-influencer recall@3 (hidden key people first, whatever "
+        f"their influence) is {_fmt(m.get('hidden_influencer_recall_ceiling_at_3'))}.",
         "",
     ]
     lines += [

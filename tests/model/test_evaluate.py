@@ -179,3 +179,20 @@ def test_label_oracle_recall_is_below_one_when_a_deal_has_more_key_people_than_k
     assert oracle["oracle_ndcg_at_3"] == pytest.approx(1.0)
     small = _oracle_ranking(rows[rows["deal_id"] == "small"])
     assert small["oracle_hidden_influencer_recall_at_3"] == 1.0
+    # Any ranking could put both hidden people of "big" in its top 3: the absolute ceiling is 3 of 3.
+    assert oracle["hidden_influencer_recall_ceiling_at_3"] == 1.0
+
+
+def test_hidden_recall_ceiling_counts_at_most_three_per_deal() -> None:
+    from influence.evaluate import _oracle_ranking
+
+    # Five hidden key people (seniority 0-4) in one deal, one in another: at best 3 + 1 of 6 are in a top 3.
+    rows = pd.DataFrame(
+        {
+            "deal_id": ["a"] * 6 + ["b"] * 2,
+            "influence": [0.9, 0.8, 0.7, 0.6, 0.55, 0.1, 0.8, 0.9],
+            "title_seniority": [0.0, 1.0, 2.0, 3.0, 4.0, 2.0, 2.0, 8.0],
+        }
+    )
+    rows["key"] = (rows["influence"] >= 0.5).astype(int)
+    assert _oracle_ranking(rows)["hidden_influencer_recall_ceiling_at_3"] == pytest.approx(4 / 6)
