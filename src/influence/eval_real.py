@@ -580,8 +580,9 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"({cov['senior']} Senior, {cov['junior']} Junior); {cov['people_never_seen']} never seen in a message; "
         f"{cov['scored_not_listed']} scored but not in the people file; rows by method "
         + ", ".join(f"{k} {v}" for k, v in cov["rows_by_method"].items()),
-        "label-free mail shape (compare docs/synthetic-data.md, 'Real mail vs the generator'): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in report.get("mail_shape", {}).items() if k != "people"),
+        "label-free mail shape (compare docs/synthetic-data.md, 'Real mail vs the generator'; definitions: "
+        "influence.generate.SHAPE_STATISTICS):",
+        *[f"  {v:9.3f}  {k}" for k, v in report.get("mail_shape", {}).items()],
         "",
         f"  {'ROC-AUC':>7}  {'seen':>6}  method",
     ]

@@ -151,7 +151,9 @@ def test_deal_report_is_json_ready(setup) -> None:
     contrib = result.contributions
     assert set(contrib["target"]) == {"influence", "profile"}
     one = contrib[
-        (contrib["person_id"] == result.people["person_id"].iloc[0]) & (contrib["target"] == "influence")
+        (contrib["person_id"] == result.people["person_id"].iloc[0])
+        & (contrib["deal_id"] == result.people["deal_id"].iloc[0])  # a person may be in several deals
+        & (contrib["target"] == "influence")
     ]
     forest = scorer._influence
     person = result.people.iloc[0]

@@ -218,8 +218,11 @@ class GeneratorConfig:
         ),
     )
     mailbox_copies_per_message: float = field(
-        default=1.0,
-        metadata=_doc("Mean Cc recipients per message in a mailbox (the copy rates are scaled to it)."),
+        default=2.0,
+        metadata=_doc(
+            "Mean Cc recipients of a new message in a mailbox (the copy rates are scaled to it); answers keep "
+            "them only when they reply to all (`mailbox_reply_all`)."
+        ),
     )
     mailbox_team_affinity: float = field(
         default=1.0,
@@ -240,7 +243,13 @@ class GeneratorConfig:
         default=1.5,
         metadata=_doc(
             "Mean number of regular partners each mailbox person picks (Poisson; mostly their own function); "
-            "a pair's routine volume is log-normal (sd 1.5)."
+            "a pair's routine volume is log-normal (sd `mailbox_routine_volume_sd`)."
+        ),
+    )
+    mailbox_routine_volume_sd: float = field(
+        default=2.0,
+        metadata=_doc(
+            "SD (log scale) of the routine mail volume of a pair of regular partners in a mailbox."
         ),
     )
     mailbox_routine_continue: float = field(
@@ -250,7 +259,7 @@ class GeneratorConfig:
         ),
     )
     mailbox_broadcast_share: float = field(
-        default=0.08,
+        default=0.3,
         metadata=_doc(
             "Share of a mailbox's internal threads that start as a broadcast (an announcement, a team-wide note) "
             "copied to `mailbox_broadcast_size` people, mostly of the sender's own function."
@@ -259,6 +268,36 @@ class GeneratorConfig:
     mailbox_broadcast_size: tuple[int, int] = field(
         default=(3, 20),
         metadata=_doc("Range of the number of people a broadcast is copied to (log-uniform)."),
+    )
+    mailbox_custodian_share: tuple[float, float] = field(
+        default=(1.0, 1.0),
+        metadata=_doc(
+            "Range of the share of a mailbox company's people whose mail the export covers (uniform per mailbox; "
+            "custodians cluster by function): only mail among custodians is in it, and only they are labelled. "
+            "(1.0, 1.0) = the whole company."
+        ),
+    )
+    mailbox_reply_all: float = field(
+        default=0.5,
+        metadata=_doc(
+            'Chance, in a mailbox, that an answer keeps the thread\'s copies ("reply all"); otherwise it goes to '
+            "the sender alone and the copies drop out of the thread (1 = copies stay to the end)."
+        ),
+    )
+    mailbox_copy_ties: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Weight, in a mailbox, of the persistent tie strength (`mailbox_tie_sd`) in choosing whom a message "
+            "copies and whom a broadcast reaches: people copy their usual circle and announce to the same list, "
+            "not to a fresh set each time (0 = copies ignore ties)."
+        ),
+    )
+    mailbox_sender_sd: float = field(
+        default=1.0,
+        metadata=_doc(
+            "SD (log scale) of a persistent per-person propensity, in a mailbox, to start threads, unrelated to "
+            "status: some people write far more than they are written to (0 = off)."
+        ),
     )
     header_only_no_cc_rate: float = field(
         default=0.5,
@@ -330,6 +369,7 @@ class GeneratorConfig:
             "mailbox_routine_share",
             "mailbox_routine_continue",
             "mailbox_broadcast_share",
+            "mailbox_reply_all",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -355,6 +395,13 @@ class GeneratorConfig:
         tlo, thi = self.mailbox_threads_per_person
         if self.mailbox_partners < 0:
             raise ValueError("GeneratorConfig.mailbox_partners must be >= 0")
+        if min(self.mailbox_copy_ties, self.mailbox_sender_sd, self.mailbox_routine_volume_sd) < 0:
+            raise ValueError(
+                "GeneratorConfig: mailbox_copy_ties, mailbox_sender_sd and mailbox_routine_volume_sd must be >= 0"
+            )
+        clo, chi = self.mailbox_custodian_share
+        if not 0.0 < clo <= chi <= 1.0:
+            raise ValueError("GeneratorConfig.mailbox_custodian_share needs 0 < low <= high <= 1")
         blo, bhi = self.mailbox_broadcast_size
         if not 1 <= blo <= bhi:
             raise ValueError("GeneratorConfig.mailbox_broadcast_size needs 1 <= low <= high")

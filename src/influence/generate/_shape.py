@@ -29,6 +29,18 @@ SHAPE_STATISTICS: dict[str, str] = {
     "pair_reciprocity": "Share of directed pairs a->b (with mail) whose reverse b->a also has mail.",
     "received_gini": "Gini coefficient of messages received over people.",
     "distinct_senders_gini": "Gini coefficient of distinct senders over people.",
+    "sent_gini": "Gini coefficient of messages sent over people.",
+    "contact_density": "Pairs of people with mail either way / all pairs of people (undirected density).",
+    "contact_clustering": (
+        "Mean local clustering coefficient of the undirected contact graph (people with 2+ contacts): "
+        "how much correspondents of a person also write to each other (teams)."
+    ),
+    "wide_message_share": "Share of messages with 5 or more recipients (lists, announcements).",
+    "pairs_per_person": "Directed sender->recipient pairs with mail / people: correspondents per person (size-free).",
+    "rho_group_received_distinct_senders": (
+        "Spearman over people of messages received on messages with 3+ recipients vs distinct senders: do "
+        "group messages reach the broadly connected, or recurring circles?"
+    ),
 }
 
 
@@ -47,6 +59,28 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _contact_structure(pairs: pd.Series, people: pd.Index) -> tuple[float, float]:
+    """Undirected density and mean local clustering coefficient of the contact graph given by the directed
+    (sender_id, person_id) pairs of `pairs`' index."""
+    from scipy.sparse import coo_matrix
+
+    n = len(people)
+    if n < 2 or len(pairs) == 0:
+        return float("nan"), float("nan")
+    a = people.get_indexer(pairs.index.get_level_values("sender_id"))
+    b = people.get_indexer(pairs.index.get_level_values("person_id"))
+    adj = coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(n, n)).tocsr()
+    adj.data[:] = 1.0  # a pair with mail both ways is one contact
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    triangles = np.asarray((adj @ adj).multiply(adj).sum(axis=1)).ravel() / 2.0
+    ok = degree >= 2
+    local = triangles[ok] / (degree[ok] * (degree[ok] - 1) / 2.0)
+    density = float(degree.sum() / 2.0 / (n * (n - 1) / 2.0))
+    return density, float(local.mean()) if ok.any() else float("nan")
 
 
 def mail_shape(ds: Dataset, deal_id: str | None = None) -> dict[str, float]:
@@ -72,6 +106,10 @@ def mail_shape(ds: Dataset, deal_id: str | None = None) -> dict[str, float]:
     top_sender = pairs.groupby(level="person_id").max() / pairs.groupby(level="person_id").sum()
     edges = set(pairs.index)
     reciprocal = sum((b, a) in edges for a, b in edges)
+    density, clustering = _contact_structure(pairs, people)
+    per_message = rec.groupby("message_id").size()
+    group = rec[rec["message_id"].map(per_message).to_numpy() >= 3]
+    group_received = group.groupby("person_id").size().reindex(people, fill_value=0).to_numpy(np.float64)
     return {
         "people": float(n),
         "messages_per_person": len(emails) / n if n else float("nan"),
@@ -86,4 +124,10 @@ def mail_shape(ds: Dataset, deal_id: str | None = None) -> dict[str, float]:
         "pair_reciprocity": reciprocal / len(edges) if edges else float("nan"),
         "received_gini": _gini(received),
         "distinct_senders_gini": _gini(in_distinct),
+        "sent_gini": _gini(sent),
+        "contact_density": density,
+        "contact_clustering": clustering,
+        "wide_message_share": float((per_message >= 5).sum() / len(emails)) if len(emails) else float("nan"),
+        "pairs_per_person": len(pairs) / n if n else float("nan"),
+        "rho_group_received_distinct_senders": _spearman(group_received, in_distinct),
     }

@@ -414,7 +414,7 @@ def _cc_shift(logit: np.ndarray, eligible: np.ndarray, target: float) -> float:
 
 
 def _routine_pairs(
-    rng: np.random.Generator, partners: float, func: np.ndarray, eligible: np.ndarray
+    rng: np.random.Generator, partners: float, func: np.ndarray, eligible: np.ndarray, volume_sd: float = 1.5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each eligible person picks Poisson(`partners`) regular partners, mostly of their own function, whatever
     anyone's status. Returns the unique pairs (a < b) and a log-normal volume weight (log scale) per pair."""
@@ -432,7 +432,7 @@ def _routine_pairs(
     b = order.ravel()[rank_ok.ravel()]
     key = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
     lo, hi = idx[key // n], idx[key % n]
-    return lo, hi, rng.normal(0.0, 1.5, len(key))
+    return lo, hi, rng.normal(0.0, volume_sd, len(key))
 
 
 def _on_behalf(
@@ -770,6 +770,9 @@ def _generate_deal(
     wterm = window_term(tt)
     base = log_prop[None, :] + wterm + dead[None, :]
     start_w = np.where(dmu, _START[role] + 1.5 * s * infl, -np.inf)[None, :] + base
+    if ev.kind == MAILBOX and cfg.mailbox_sender_sd > 0:
+        # How much someone writes is partly personal habit (reporting, forwarding, coordinating), not position.
+        start_w = start_w + rng.normal(0.0, cfg.mailbox_sender_sd, P)[None, :]
     start_w = start_w + np.where(facing[:, None] & (role == DR)[None, :] & (tt < 0.3)[:, None], 0.8, 0.0)
     start_w = start_w + np.where(facing[:, None] & (role == PR)[None, :] & (tt > 0.5)[:, None], 0.8, 0.0)
     seller_pick = np.where(seller, np.log(np.array([1e-9] * (P - 3) + [0.75, 0.2, 0.05])), -np.inf)
@@ -819,6 +822,8 @@ def _generate_deal(
         - np.log(max(n_buyers / 12.0, 1.0))
     )
     if ev.kind == MAILBOX:
+        # People copy their usual circle: the same persistent ties that pick addressees pick copies.
+        cc_logit = cc_logit + cfg.mailbox_copy_ties * ties[first_sender]
         cc_logit = cc_logit + _cc_shift(cc_logit[:200], dmu, cfg.mailbox_copies_per_message)
     cc = (rng.random((T, P)) < _sigmoid(cc_logit)) & dmu[None, :]
     # A seller writing to the buyer sometimes copies a colleague; our manager is sometimes in blind copy.
@@ -832,7 +837,9 @@ def _generate_deal(
     if ev.kind == MAILBOX and cfg.mailbox_routine_share > 0:
         # Routine exchanges with a few regular partners, chosen regardless of status: a person's mail volume then
         # depends on their heavy pairs (a close colleague, a team mate), their breadth on their position.
-        pa_, pb_, pw_ = _routine_pairs(rng, cfg.mailbox_partners, func, dmu & active & buyer)
+        pa_, pb_, pw_ = _routine_pairs(
+            rng, cfg.mailbox_partners, func, dmu & active & buyer, cfg.mailbox_routine_volume_sd
+        )
         routine = ~facing & (rng.random(T) < cfg.mailbox_routine_share) & (len(pa_) > 0)
         r = np.flatnonzero(routine)
         if len(r):
@@ -848,13 +855,23 @@ def _generate_deal(
         # Announcements and team-wide notes: one message copied to many, mostly the sender's own function.
         wide = np.flatnonzero(~facing & ~routine & (rng.random(T) < cfg.mailbox_broadcast_share))
         if len(wide):
+            # Announcements and team notes come mostly from those who lead: managers and seniors write to lists.
+            lead = start_w[wide] + 2.0 * hier.pull[None, :]
+            first_sender[wide] = _pick(rng, np.where(buyer[None, :], lead, -np.inf))
             blo, bhi = cfg.mailbox_broadcast_size
             size = np.exp(rng.uniform(np.log(blo), np.log(bhi + 1), len(wide))).astype(int)
-            reach = np.where(
-                dmu & active, 1.5 * (func[first_sender[wide]][:, None] == func[None, :]), -np.inf
-            ) + window_term(tt[wide])
+            reach = (
+                np.where(dmu & active, 1.5 * (func[first_sender[wide]][:, None] == func[None, :]), -np.inf)
+                + window_term(tt[wide])
+                + cfg.mailbox_copy_ties * ties[first_sender[wide]]  # a sender announces to the same list
+            )
+            reach[np.arange(len(wide)), first_sender[wide]] = -np.inf
             order = np.argsort(-(reach + rng.gumbel(size=reach.shape)), axis=1)
-            chosen = np.arange(P)[None, :] < size[:, None]
+            first_to[wide] = order[:, 0]  # the list's first name is the To, the rest are copied
+            cc[wide] = False
+            chosen = (np.arange(P)[None, :] < size[:, None]) & np.isfinite(
+                np.take_along_axis(reach, order, 1)
+            )
             rows_, cols_ = np.nonzero(chosen)
             cc[wide[rows_], order[rows_, cols_]] = True
             cc[wide, first_sender[wide]] = False
@@ -881,6 +898,9 @@ def _generate_deal(
             new_cc[np.arange(T), replier] = False
             new_cc[np.arange(T), to_] = new_cc[np.arange(T), to_] | from_cc
             new_cc[np.arange(T), sender] = False
+            if ev.kind == MAILBOX and cfg.mailbox_reply_all < 1.0:
+                # Many answers go to the sender alone ("reply", not "reply all"): the copies drop out of the thread.
+                new_cc &= (rng.random(T) < cfg.mailbox_reply_all)[:, None]
             addressee = sender
             # People answer the influential faster; the influential make others wait.
             base_h = np.where(seller[replier], np.log(1.5), np.log(cfg.reply_latency_hours))
@@ -927,6 +947,21 @@ def _generate_deal(
         captured &= ~with_seller
         msg_cc = msg_cc & ~seller[None, None, :]
         msg_bcc = np.zeros_like(msg_bcc)
+
+    custodian = np.ones(P, dtype=bool)
+    to_kept = np.ones(msg_to.shape, dtype=bool)
+    clo, chi = cfg.mailbox_custodian_share
+    if ev.kind == MAILBOX and clo < 1.0:
+        # A mailbox export covers some custodians' mail, not the whole company's (a department, the people under
+        # a legal hold, the mailboxes a customer connected): only mail among them is in it. Custodians cluster in
+        # teams: each function is more or less covered.
+        share = float(rng.uniform(clo, chi))
+        team_bias = rng.normal(0.0, 1.5, int(func.max()) + 2)[func]
+        odds = np.log(share / (1.0 - share)) if share < 1.0 else np.inf
+        custodian = ~buyer | (rng.random(P) < _sigmoid(odds + team_bias))
+        to_kept = custodian[msg_to]
+        msg_cc = msg_cc & custodian[None, None, :]
+        captured &= custodian[msg_sender] & (to_kept | msg_cc.any(axis=2))
 
     # --- outcome ---------------------------------------------------------------------------------------------
     key = influence >= 0.5
@@ -1000,12 +1035,13 @@ def _generate_deal(
     )
     rc_t, rc_s, rc_p = np.nonzero(msg_cc & captured[:, :, None])
     bc_t, bc_s = np.nonzero(msg_bcc & captured)
-    rec_msg = np.concatenate([ids[th, st], ids[rc_t, rc_s], ids[bc_t, bc_s]])
+    to_row = to_kept[th, st]  # an addressee outside a mailbox export's custodians is not in it
+    rec_msg = np.concatenate([ids[th, st][to_row], ids[rc_t, rc_s], ids[bc_t, bc_s]])
     rec_person = np.concatenate(
-        [pids[msg_to[th, st]], pids[rc_p], np.full(len(bc_t), sellers[2], dtype=object)]
+        [pids[msg_to[th, st]][to_row], pids[rc_p], np.full(len(bc_t), sellers[2], dtype=object)]
     )
     rec_kind = np.concatenate(
-        [np.zeros(len(th), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)]
+        [np.zeros(int(to_row.sum()), np.int8), np.ones(len(rc_t), np.int8), np.full(len(bc_t), 2, np.int8)]
     )
     if not ev.cc:  # the export kept one recipient list: every recipient is To
         rec_kind = np.zeros_like(rec_kind)
@@ -1039,21 +1075,22 @@ def _generate_deal(
     shift = rng.integers(1, len(PROFILES), n_dmu)
     label_prof = np.where(wrong, (role[:n_dmu] + shift) % len(PROFILES), role[:n_dmu])
     source = "win_loss_review" if rng.random() < cfg.win_loss_review_share else "crm_contact_role"
-    if not is_open:
+    labelled = custodian[:n_dmu] & (not is_open)  # a mailbox export's labels cover its custodians
+    if labelled.any():
         out.add(
             "labels",
-            deal_id=np.full(n_dmu, deal_id, dtype=object),
-            person_id=pids[:n_dmu],
-            influence=label_infl,
-            profile=label_prof,
-            source=np.full(n_dmu, source, dtype=object),
+            deal_id=np.full(int(labelled.sum()), deal_id, dtype=object),
+            person_id=pids[:n_dmu][labelled],
+            influence=label_infl[labelled],
+            profile=label_prof[labelled],
+            source=np.full(int(labelled.sum()), source, dtype=object),
         )
     inv_all = invited & held[:, None]
     inv_cap = invited & m_keep[:, None]
     sent_all = np.bincount(msg_sender[exists], minlength=P)
     sent_cap = np.bincount(msg_sender[captured], minlength=P)
     recv_all = np.bincount(msg_to[exists], minlength=P) + msg_cc[exists].sum(axis=0)
-    recv_cap = np.bincount(msg_to[captured], minlength=P) + msg_cc[captured].sum(axis=0)
+    recv_cap = np.bincount(msg_to[captured & to_kept], minlength=P) + msg_cc[captured].sum(axis=0)
     titles = [m[1].title if m[1] is not None else team.advisor_titles[m[2]] for m in members]
     out.add(
         "truth",
@@ -1076,10 +1113,10 @@ def _generate_deal(
         emails_received=recv_all[:n_dmu],
         captured_emails_received=recv_cap[:n_dmu],
         signals=n_sig[:n_dmu],
-        labelled=np.full(n_dmu, not is_open),
+        labelled=labelled,
         label_influence=label_infl,
         label_profile=label_prof,
-        profile_label_wrong=wrong & (not is_open),
+        profile_label_wrong=wrong & labelled,
         deal_outcome=np.full(n_dmu, outcome, dtype=object),
         deal_engaged_share=np.full(n_dmu, engaged),
         deal_focus=np.full(n_dmu, focus),
