@@ -54,6 +54,7 @@ EVENTS = tuple(t for t in TABLE_ORDER if t not in PARENTS)
 # Spill order: a table's routing needs its key parent (meetings, emails) spilled first.
 SPILL_ORDER = ("meetings", "emails", "meeting_attendees", "email_recipients", "labels", "signals")
 READ_ROWS = 1 << 19  # rows per read batch: bounded memory while spilling
+COLUMN_ROWS = 1 << 21  # rows of one column looked up at a time (its text: ~50 MB; bounds the plan's memory)
 HASH_ROWS = 1 << 16  # strings hashed at a time (the byte-level temporaries are 8x the text)
 CONTEXT = "signals_context"  # spill name of the copies of other accounts' people's signals
 # Which column routes a table, and through what: ("deal"|"key:<table>"|"person", column)
@@ -151,6 +152,44 @@ def _text(values: Any) -> Any:
     return values.cast(pa.large_string())
 
 
+def _column_slices(path: Path, column: str) -> Iterator[Any]:
+    """One column of a table file as large_string ChunkedArrays of about COLUMN_ROWS rows, in file order
+    (nothing when the file lacks the column)."""
+    import pyarrow as pa
+
+    if column not in _schema(path).names:
+        return
+    pending: list[Any] = []
+    rows = 0
+    for batch in _batches(path, [column]):
+        pending.append(_text(batch.column(0)))
+        rows += batch.num_rows
+        if rows >= COLUMN_ROWS:
+            yield pa.chunked_array(pending, type=pa.large_string())
+            pending, rows = [], 0
+    if pending:
+        yield pa.chunked_array(pending, type=pa.large_string())
+
+
+def _column_map(path: Path, column: str, lookup: Any) -> np.ndarray | None:
+    """`lookup` (ChunkedArray -> int array) over a whole column, a slice at a time, as one int32 array
+    (None when the file lacks the column)."""
+    parts = [np.asarray(lookup(values), dtype=np.int32) for values in _column_slices(path, column)]
+    if not parts:
+        return None if column not in _schema(path).names else np.zeros(0, np.int32)
+    return np.concatenate(parts)
+
+
+def _positions(values: Any, keys: Any) -> np.ndarray:
+    """Position of each value in `keys` (unique ids), -1 when absent or null. Arrow builds its hash set of
+    `keys` on every call: called on large slices of a column (`_column_map`), not per read batch, where
+    rebuilding the set of ~1M people cost more than the lookups."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(values, value_set=keys).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
 # -- hashing keys ----------------------------------------------------------------------------------------------------
 _P = 0x100000001B3  # odd, so it has an inverse modulo 2**64
 _P_INV = pow(_P, -1, 1 << 64)
@@ -219,11 +258,17 @@ class _KeyRoute:
     exact: dict[str, int] = field(default_factory=dict)  # group of every key whose hash is ambiguous
 
     def lookup(self, values: Any) -> np.ndarray:
-        """Group of each value's key, -1 when the value is missing or not a key of the table."""
+        """Group of each value's key, -1 when the value is missing or not a key of the table. A whole column
+        is looked up a slice at a time (the text and hash temporaries stay bounded)."""
         h, missing = hash_text(values)
         if not len(self.hashes):
             return np.full(len(h), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
+        # Needles in sorted order: each search starts near the last one (5x faster than random order on
+        # millions of keys, where every probe of a random search misses the cache).
+        order = np.argsort(h)
+        at = np.empty(len(h), dtype=np.intp)
+        at[order] = np.searchsorted(self.hashes, h[order])
+        np.minimum(at, len(self.hashes) - 1, out=at)
         hit = (self.hashes[at] == h) & ~missing
         out = np.where(hit, self.groups[at], -1)
         if len(self.ambiguous):
@@ -276,6 +321,18 @@ class ChunkPlan:
 
     def account_ids(self, group: int) -> list[str]:
         return [str(a) for a in self.parents.accounts["account_id"].iloc[self.group_accounts[group]]]
+
+    def person_keys(self) -> Any:
+        """The accepted people's ids as one Arrow string array (built once per process, for every chunk)."""
+        keys = self.__dict__.get("_person_keys")
+        if keys is None:
+            from influence.batch import _arrow_text
+
+            keys = self.__dict__["_person_keys"] = _arrow_text(self.parents.people["person_id"])
+        return keys
+
+    def __getstate__(self) -> dict[str, Any]:  # workers build their own (an Arrow array pickles as a copy)
+        return {k: v for k, v in self.__dict__.items() if k != "_person_keys"}
 
     def close(self) -> None:
         """Remove the spill folder."""
@@ -343,10 +400,10 @@ def plan_folder(
 
     routes: dict[str, _KeyRoute] = {}
     key_groups: dict[str, np.ndarray] = {}
-    # Pass 1 for keyed tables: each key's rows go to the group of its first row.
-    for name, key in _KEY_OF.items():
-        if name not in files:
-            continue
+
+    def route_keys(name: str) -> None:
+        """Pass 1 for a keyed table: each key's rows go to the group of its first row."""
+        key = _KEY_OF[name]
         hashes, missing, own = [], [], []
         for batch in _batches(chosen[name], [key, "deal_id"]):
             names = batch.schema.names
@@ -393,70 +450,92 @@ def plan_folder(
             exact=exact,
         )
 
-    # Pass 2: spill every event row to its group; note who each chunk names from outside its accounts.
+    # Pass 2: spill every event row to its group; note who each chunk names from outside its accounts. Lookups
+    # in the parents (deal, person) run once per whole column, not per batch (see `_positions`).
     n_groups = rest + 1
     named: list[np.ndarray] = []
     spilled: dict[str, int] = {}
-    for name in SPILL_ORDER:
-        if name not in files:
-            continue
+    signal_person = [np.zeros(0, np.int64)]  # person position of every signals row (for the copies below)
+
+    def spill_table(name: str) -> None:
+        path = chosen[name]
         how, column = _ROUTE_BY[name]
+        groups_all: np.ndarray | None
+        if name in key_groups:
+            groups_all = key_groups.pop(name)
+        elif how == "deal" or how == "person":
+            keys, key_group = (deal_keys, deal_group) if how == "deal" else (person_keys, person_group)
+            at = _column_map(path, column, lambda v, keys=keys: _positions(v, keys))
+            groups_all = None if at is None else np.where(at >= 0, key_group[np.maximum(at, 0)], rest)
+            if name == "signals" and at is not None:
+                signal_person[0] = at
+        else:
+            route = routes[how.split(":")[1]]
+            groups_all = _column_map(path, column, route.lookup)
+            if groups_all is not None:
+                groups_all = np.where(groups_all >= 0, groups_all, rest)
+        # None: no routing column, every row goes to the rest group (and names no one for a scoring chunk)
+        if groups_all is not None:
+            for person_column in _PERSON_COLUMNS.get(name, ()):
+                at = _column_map(path, person_column, lambda v: _positions(v, person_keys))
+                if at is not None:
+                    named.append(_outside(at, groups_all, person_group, n_scoring, global_group, n_groups))
         writers: dict[int, Any] = {}
         offset = 0
         try:
-            for batch in _batches(chosen[name]):
+            for batch in _batches(path):
                 n = batch.num_rows
-                names = batch.schema.names
-                if name in key_groups:
-                    group = key_groups[name][offset : offset + n]
-                elif column not in names:
-                    group = np.full(n, rest, dtype=np.int64)
-                elif how == "deal":
-                    group = by_keys(batch.column(names.index(column)), deal_keys, deal_group, rest)
-                elif how == "person":
-                    group = by_keys(batch.column(names.index(column)), person_keys, person_group, rest)
-                else:
-                    group = routes[how.split(":")[1]].lookup(batch.column(names.index(column)))
-                    group = np.where(group >= 0, group, rest)
+                group = (
+                    groups_all[offset : offset + n]
+                    if groups_all is not None
+                    else np.full(n, rest, dtype=np.int64)
+                )
                 batch = _with_rows(batch, np.arange(offset, offset + n, dtype=np.int64), schemas[name])
                 _write_groups(writers, spill, name, batch, group)
-                for person_column in _PERSON_COLUMNS.get(name, ()):
-                    if person_column in names:
-                        named.append(
-                            _outside(batch.column(names.index(person_column)), group, person_keys,
-                                     person_group, n_scoring, global_group, n_groups)
-                        )  # fmt: skip
                 offset += n
         finally:
             for writer in writers.values():
                 writer.close()
         spilled[name] = offset
 
+    # Two threads (Arrow's reading, hashing and writing and numpy's sorts release the GIL): the recipients, by
+    # far the largest table, in one; every other table in the other. Each spill file is written by one thread,
+    # so the spill is the same as one thread's.
+    present = [name for name in SPILL_ORDER if name in files]
+    chains = [
+        [name for name in present if name == "email_recipients"],
+        [name for name in present if name != "email_recipients"],
+    ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="influence-spill") as pool:
+        for future in [pool.submit(route_keys, name) for name in _KEY_OF if name in files]:
+            future.result()
+        futures = [pool.submit(lambda chain: [spill_table(n) for n in chain], c) for c in chains if c]
+        for future in futures:
+            future.result()
+    spilled = {name: spilled[name] for name in present}  # in spill order, whichever thread finished first
+
     # Signals again, for the copies: a person of another account named by a chunk lends it their signals.
     pairs = np.unique(np.concatenate(named)) if named else np.zeros(0, np.int64)
-    if len(pairs) and "signals" in files:
+    if len(pairs) and "signals" in files and len(signal_person[0]):
         person_of, group_of = pairs // n_groups, pairs % n_groups
         writers = {}
         offset = 0
         try:
             for batch in _batches(chosen["signals"]):
                 n = batch.num_rows
-                names = batch.schema.names
-                if "person_id" in names:
-                    import pyarrow.compute as pc
-
-                    at = pc.index_in(_text(batch.column(names.index("person_id"))), value_set=person_keys)
-                    at = at.fill_null(-1).to_numpy(zero_copy_only=False)
-                    lo = np.searchsorted(person_of, at, side="left")
-                    hi = np.searchsorted(person_of, at, side="right")
-                    counts = np.where(at >= 0, hi - lo, 0)
-                    if counts.any():
-                        take = np.repeat(np.arange(n), counts)
-                        which = np.concatenate(
-                            [np.arange(a, b) for a, b in zip(lo[counts > 0], hi[counts > 0], strict=True)]
-                        )
-                        copy = _with_rows(batch.take(pa.array(take)), offset + take, schemas["signals"])
-                        _write_groups(writers, spill, CONTEXT, copy, group_of[which])
+                at = signal_person[0][offset : offset + n]
+                lo = np.searchsorted(person_of, at, side="left")
+                hi = np.searchsorted(person_of, at, side="right")
+                counts = np.where(at >= 0, hi - lo, 0)
+                if counts.any():
+                    take = np.repeat(np.arange(n), counts)
+                    which = np.concatenate(
+                        [np.arange(a, b) for a, b in zip(lo[counts > 0], hi[counts > 0], strict=True)]
+                    )
+                    copy = _with_rows(batch.take(pa.array(take)), offset + take, schemas["signals"])
+                    _write_groups(writers, spill, CONTEXT, copy, group_of[which])
                 offset += n
         finally:
             for writer in writers.values():
@@ -510,18 +589,15 @@ def _lookup(values: pd.Series, keys: Any) -> np.ndarray:
 
 
 def _outside(
-    values: Any,
+    at: np.ndarray,
     group: np.ndarray,
-    person_keys: Any,
     person_group: np.ndarray,
     n_scoring: int,
     global_group: int,
     n_groups: int,
 ) -> np.ndarray:
-    """(person, group) codes of people named by rows of scoring chunks who belong to another chunk's account."""
-    import pyarrow.compute as pc
-
-    at = pc.index_in(_text(values), value_set=person_keys).fill_null(-1).to_numpy(zero_copy_only=False)
+    """(person, group) codes of people named by rows of scoring chunks who belong to another chunk's account.
+    `at`: the person position each row names (-1: none), `group`: each row's group."""
     home = np.where(at >= 0, person_group[np.maximum(at, 0)], -1)
     keep = (at >= 0) & (group < n_scoring) & (home != group) & (home != global_group)
     return np.unique(at[keep].astype(np.int64) * n_groups + group[keep])
@@ -666,7 +742,7 @@ def validate_group(plan: ChunkPlan, group: int, *, assemble: bool = True) -> Gro
         return GroupResult(group, ids, report, None)
     import pyarrow as pa
 
-    from influence.batch import _arrow_text, _index_in, chunk_people
+    from influence.batch import _index_in, chunk_people
 
     parents = plan.parents
     codes = np.sort(plan.group_accounts[group])
@@ -677,7 +753,7 @@ def validate_group(plan: ChunkPlan, group: int, *, assemble: bool = True) -> Gro
     for name in EVENTS:
         if name != "signals":
             tables[name] = accepted[name] if name in accepted else empty_table(name)
-    person_keys = _arrow_text(parents.people["person_id"])
+    person_keys = plan.person_keys()
     own = np.flatnonzero(np.isin(plan.person_account, codes))
     people_pos, outside = chunk_people(tables, person_keys, own)
     tables["people"] = parents.people.iloc[people_pos]

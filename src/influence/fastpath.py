@@ -36,6 +36,10 @@ _BLOCK_ROWS = 4096
 _FMAX = np.finfo(np.float64).max
 # From this many rows on, `leaves` uses scikit-learn's compiled traversal (per-call overhead ~tens of us per tree).
 SKLEARN_MIN_ROWS = 256
+# Rows per call of scikit-learn's traversal: every tree walks this block while its rows (~800 KiB at 104 features)
+# stay in cache. One call per tree over all rows streamed the whole matrix from memory once per tree: 3x slower
+# on the shipped model (~1,300 trees of depth up to 24); much smaller blocks pay the per-call overhead.
+_SK_BLOCK_ROWS = 1024
 
 
 def _sklearn_predict() -> Callable[..., None] | None:
@@ -233,8 +237,13 @@ class FastForest:
         n_threads = _openmp_effective_n_threads()
         Xm = np.ascontiguousarray(X[:, self.model_columns])
         out = np.empty((self.n_trees, len(X)))
-        for t, (nodes, raw_bitsets) in enumerate(self.sk_trees):
-            predict(nodes, Xm, raw_bitsets, self.sk_known, self.sk_f_idx_map, n_threads, out[t])
+        for start in range(0, len(X), _SK_BLOCK_ROWS):
+            block = Xm[start : start + _SK_BLOCK_ROWS]
+            stop = start + len(block)
+            for t, (nodes, raw_bitsets) in enumerate(self.sk_trees):
+                predict(
+                    nodes, block, raw_bitsets, self.sk_known, self.sk_f_idx_map, n_threads, out[t, start:stop]
+                )
         # Convert in the contiguous (trees, rows) layout and hand out a transposed view: no strided copy.
         return out.astype(np.intp).T
 
@@ -362,12 +371,21 @@ class FastForest:
             for i in range(n):
                 out[i] = self.leaf_contrib[self.leaf_row[leaves[i, mask[i]]]].sum(axis=0)
             return out
-        rows = np.nonzero(mask)[0]
+        # One row of the indicator per input row, its leaves in tree order (leaf ids grow with the tree), built
+        # as CSR directly. Times the sparse leaf attributions (~6% filled: a path splits on a few features), the
+        # sum of each (row, feature) adds the same non-zero terms in the same tree order as the dense product
+        # did, so the result is bit for bit the same, at a third of the cost.
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(mask.sum(axis=1), out=indptr[1:])
         cols = self.leaf_row[leaves[mask]]
         indicator = sp.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(n, len(self.leaf_contrib)), dtype=np.float64
+            (np.ones(len(cols)), cols, indptr), shape=(n, len(self.leaf_contrib)), dtype=np.float64
         )
-        return np.asarray(indicator @ self.leaf_contrib)
+        return (indicator @ self._leaf_contrib_sparse).toarray()
+
+    @cached_property
+    def _leaf_contrib_sparse(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.leaf_contrib)
 
 
 def _encode_categories(values: np.ndarray, cats: np.ndarray) -> np.ndarray:

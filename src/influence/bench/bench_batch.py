@@ -7,7 +7,8 @@ Size: quick 300 accounts; default 1,000 (24k people, a few minutes); INFLUENCE_B
 about 1M scored people (run it under `flock /work/helpers/bigmem.lock`). Model: the shipped default bundle.
 
 Jobs, each `influence score DIR --out X.parquet` in its own process (so peak memory is the job's own), with
-the resident memory of the job's process tree (the CLI and its workers) sampled every 0.1 s:
+the resident memory of the job's process tree (the CLI and its workers) sampled every 0.1 s, and the job's CPU
+seconds by phase (load, validate, score, write; from its summary) in `phase_cpu_s`:
 - `chunked_w1`, `chunked_w2`: the chunked folder reader (influence.chunks) with 1 and 2 worker processes;
 - peer `whole_load` (same run): the previous path, `data.load` of the whole folder then in-memory slicing, on
   the 1,000-account folder (or the folder itself when it is at most 6,000 accounts), plus `chunked_w2` there;
@@ -137,7 +138,20 @@ def _score_job(
     result.update(
         people=people, people_per_s=people / result["wall_s"], people_per_cpu_s=people / result["cpu_s"]
     )
+    phases = _phase_cpu(result["summary"])
+    if phases:
+        result["phase_cpu_s"] = phases
+        result["phase_cpu_us_per_person"] = {k: v * 1e6 / max(people, 1) for k, v in phases.items()}
     return result
+
+
+def _phase_cpu(summary: str) -> dict[str, float]:
+    """The job's "CPU seconds by phase" line (see `BatchSummary.format`) as {phase: seconds}."""
+    for line in summary.splitlines():
+        if line.startswith("CPU seconds by phase"):
+            pairs = (item.strip().rsplit(" ", 1) for item in line.split(":", 1)[1].split(","))
+            return {name: float(value) for name, value in pairs}
+    return {}
 
 
 def _jobs(folder: Path, n_accounts: int, tmp: Path) -> dict[str, Any]:

@@ -7,7 +7,9 @@ how much of a small request is pandas' fixed per-call cost.
 Data: the project's generator, 10,000 accounts (quick: 1,000), seed 11, written once to data/bench/ (gitignored)
 and reused. Throughput is in interaction rows per second, interaction rows = meeting_attendees + emails +
 email_recipients + signals. The peer measured in the same run is a plain pandas groupby count of the same
-interaction rows per (deal, person), the cheapest pandas way to touch every row once.
+interaction rows per (deal, person), the cheapest pandas way to touch every row once. The preparation step is
+also timed alone with one thread and with its default second thread, alternating, so the thread's worth on the
+machine at hand shows beside the figures.
 """
 
 from __future__ import annotations
@@ -97,6 +99,24 @@ def _one_deal(ds: Dataset, target_people: int = 30) -> Dataset:
     return one_deal_dataset(ds, str((people_per_deal - target_people).abs().idxmin()))
 
 
+def _prepare_threads(ds: Dataset, repeat: int) -> dict[str, float]:
+    """Median wall seconds of `prepare` with one thread and with the default, measured alternately."""
+    from influence.features._prepare import prepare
+
+    times: dict[str, list[float]] = {"one_thread": [], "default": []}
+    for _ in range(repeat):
+        for name, n_jobs in (("one_thread", 1), ("default", None)):
+            t0 = time.perf_counter()
+            prepare(ds, None, n_jobs=n_jobs)
+            times[name].append(time.perf_counter() - t0)
+    one, default = (statistics.median(times[k]) for k in ("one_thread", "default"))
+    return {
+        "one_thread_s_median": round(one, 3),
+        "default_s_median": round(default, 3),
+        "ratio": round(default / one, 2),
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
     from influence.features import FeatureTimings, build_features
 
@@ -131,6 +151,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     peer_s, _ = median_time(peer, repeat=repeat)
     total_cpu = statistics.median(sum(t.cpu.values()) for t in samples)
+    threads = _prepare_threads(ds, repeat)
 
     small = _one_deal(ds)
     build_features(small)  # warm-up: imports and the title parser's tables
@@ -179,6 +200,9 @@ def run(quick: bool) -> dict[str, Any]:
             (cpu["prepare"] + cpu["tabular"]) / statistics.median(peer_cpu), 2
         ),
         "ratio_total_cpu_vs_groupby_peer_cpu": round(total_cpu / statistics.median(peer_cpu), 2),
+        # preparation alone, in the calling thread (n_jobs=1) and as build_features runs it (a second thread for
+        # the e-mail tables' lookups), alternating in this run: what the thread buys on this machine now
+        "prepare_threads": threads,
         "peak_rss_mib_after_load": round(rss_loaded, 1),
         "peak_rss_mib_after_features": round(rss_features, 1),
         "single_deal": {

@@ -153,7 +153,7 @@ def build_features(
     t0, c0 = time.perf_counter(), time.process_time()
     as_of_ts = parse_as_of(as_of)
     _check_pairs(ds, pairs)
-    p = prepare(ds, as_of_ts)
+    p = prepare(ds, as_of_ts, n_jobs=n_jobs)
     participants = _tabular.participation_keys(p)
     rows = _tabular.make_rows(p, participants, _pair_keys(pairs, p))
     first_seen = _tabular.first_seen(p, rows)

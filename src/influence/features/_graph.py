@@ -136,10 +136,18 @@ def _pagerank(ops: type[_Dense] | type[_Sparse], G: object, block: np.ndarray, n
     The result is rounded to 1e-9 so that people in symmetric positions tie exactly whatever the summation order
     (dense vs sparse path), which keeps the within-deal percentiles built on it path-independent too."""
     n = len(block)
-    block_size = group_sum(block, n_blocks)[block]
     out_w = _rowsum(G)
     dangling = out_w == 0
     T = ops.transpose(ops.scale_rows(G, safe_div(np.ones(n), out_w, empty=0.0)))
+    if n_blocks == 1:
+        return np.round(_pagerank_one_block(T, dangling), 9)
+    return np.round(_pagerank_blocks(T, dangling, block, n_blocks), 9)
+
+
+def _pagerank_blocks(T: object, dangling: np.ndarray, block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """`_pagerank`'s power iteration for any number of blocks (T: the transposed row-stochastic matrix), before
+    rounding."""
+    block_size = group_sum(block, n_blocks)[block]
     x = 1.0 / block_size
     active = np.ones(n_blocks, dtype=bool)
     for _ in range(PAGERANK_MAX_ITER):
@@ -151,7 +159,63 @@ def _pagerank(ops: type[_Dense] | type[_Sparse], G: object, block: np.ndarray, n
         active &= moved >= PAGERANK_TOL
         if not active.any():
             break
-    return np.round(x * block_size, 9)
+    return x * block_size
+
+
+def _pagerank_one_block(T: object, dangling: np.ndarray) -> np.ndarray:
+    """`_pagerank_blocks` for a single block (one scoring request), bit for bit: the per-block sums and maxima
+    become scalars and each iteration takes a third of the numpy calls (per-call overhead is the whole cost on a
+    30-person deal). The dangling mass must be summed in bincount's order (left to right, from 0.0), hence the
+    running sum (np.add.accumulate) rather than np.sum (pairwise summation)."""
+    if len(dangling) == 0:  # a deal without any e-mail or meeting
+        return np.zeros(0)
+    n = float(len(dangling))
+    x = np.full(len(dangling), 1.0 / n)
+    dangling_idx = np.flatnonzero(dangling)
+    teleport = 1.0 - DAMPING
+    has_dangling = len(dangling_idx) > 0
+    step = np.empty(len(dangling))
+    for _ in range(PAGERANK_MAX_ITER):
+        dangling_mass = float(np.add.accumulate(x[dangling_idx])[-1]) if has_dangling else 0.0
+        # DAMPING * (T @ x) + (DAMPING * dangling_mass + teleport) / n, in place: the same operations in the
+        # same order, without the temporaries
+        new = T @ x
+        new *= DAMPING
+        new += (DAMPING * dangling_mass + teleport) / n
+        np.subtract(new, x, out=step)
+        # max(|d| * n) == max(|d|) * n exactly: rounding a product by n > 0 is monotone
+        moved = float(np.abs(step, out=step).max()) * n
+        x = new
+        if not moved >= PAGERANK_TOL:  # NaN stops too, as in the blocks version
+            break
+    return x * n
+
+
+def _constraint_dense(W: np.ndarray, A: np.ndarray, inv_strength: np.ndarray) -> np.ndarray:
+    """Burt's constraint per node on dense arrays, summed in the order of the scipy.sparse path, bit for bit.
+
+    Sums of products depend on their order in the last bit, and 1 ulp is enough to reorder tied people in the
+    within-deal percentiles: with BLAS's order a deal scored alone (dense) got other scores than in a batch
+    (sparse). So: (P @ P)[i, k] adds its terms P[i, j] P[j, k] one at a time from 0, over j from the highest to
+    the lowest (the CSR rows of `diags @ W` come out in descending column order, and the CSR product adds them in
+    stored order); the row sums are np.add.reduceat over each row's nonzeros in column order, what scipy's
+    `sum(axis=1)` runs. Zero terms are exact no-ops in both. tests/code/test_graph_fastpath.py checks this
+    against `_Sparse` on random graphs, so a scipy that changes its order fails there, not silently."""
+    n = len(W)
+    P = W * inv_strength[:, None]
+    Q = np.zeros((n, n))
+    for j in np.flatnonzero(P.any(axis=0))[::-1]:
+        Q += np.multiply.outer(P[:, j], P[j])
+    local = P + Q * A
+    squared = local * local
+    nonzero = squared != 0
+    per_row = nonzero.sum(axis=1)
+    out = np.zeros(n)
+    rows = np.flatnonzero(per_row)
+    if len(rows):
+        starts = (np.cumsum(per_row) - per_row)[rows]
+        out[rows] = np.add.reduceat(squared[nonzero], starts)
+    return out
 
 
 def _metrics(
@@ -193,9 +257,14 @@ def _metrics(
     out["top_tie_share"] = np.where(isolated, np.nan, safe_div(ops.row_max(W), strength))
 
     # Burt's constraint: sum over contacts j of (p_ij + sum_q p_iq p_qj)^2, p = row-normalised tie weight
-    P = ops.scale_rows(W, safe_div(np.ones(n), strength, empty=0.0))
-    local = P + ops.mul(P @ P, A)
-    out["constraint"] = np.where(isolated, np.nan, _rowsum(ops.mul(local, local)))
+    inv_strength = safe_div(np.ones(n), strength, empty=0.0)
+    if ops is _Dense:
+        constraint = _constraint_dense(W, A, inv_strength)  # type: ignore[arg-type]
+    else:
+        P = ops.scale_rows(W, inv_strength)
+        local = P + ops.mul(P @ P, A)
+        constraint = _rowsum(ops.mul(local, local))
+    out["constraint"] = np.where(isolated, np.nan, constraint)
 
     # brokerage: share of pairs of contacts that are not tied to each other (1 - local clustering)
     tied_pairs = _rowsum(ops.mul(A @ A, A)) / 2.0
@@ -277,7 +346,47 @@ def _account_as_of_deal(p: Prepared) -> _Instances:
     )
 
 
-def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[str, str]) -> Features:
+class _MetricsMemo:
+    """The last `_metrics` inputs and result of one `network` run, shared by its deal and account graphs.
+
+    A deal scored on its own (the scoring API) nearly always has an account graph equal to its deal graph (its
+    body holds that deal's events only, all within ACCOUNT_WINDOW_DAYS; 201 of 204 eval deals): the second graph
+    then reuses the first's metrics instead of computing the same numbers again. Reused only when every input
+    array is equal, so the values are the ones `_metrics` would return. Only small graphs are kept (a batch's
+    graphs differ anyway, and holding them would raise its peak memory). Safe across the two task threads of a
+    large input: a task either sees a complete entry or none (one attribute assignment)."""
+
+    def __init__(self) -> None:
+        self.last: tuple[tuple[object, ...], bool, Features] | None = None
+
+    def metrics(self, args: tuple[object, ...], with_dept: bool) -> Features:
+        last = self.last
+        if last is not None and (last[1] or not with_dept) and _same(last[0], args):
+            return dict(last[2])  # a new dict: `_scope` adds its cc columns to it
+        out = _metrics(*args, with_dept=with_dept)  # type: ignore[arg-type]
+        if args[0] <= DENSE_MAX_NODES:  # type: ignore[operator]  # a batch's graphs are not held on to
+            self.last = (args, with_dept, dict(out))
+        return out
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    return type(a) is type(b) and a == b
+
+
+def _scope(
+    p: Prepared,
+    rows: Rows,
+    inst: _Instances,
+    prefix: str,
+    names: dict[str, str],
+    memo: _MetricsMemo | None = None,
+) -> Features:
     """Graph features of one kind of graph (one graph per deal) for the output rows."""
     n_p = rows.n_people
     part, part_scope = inst.part
@@ -294,7 +403,7 @@ def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[s
     att = p.part_attended[part]
     meeting_key = p.part_mtg[part[att]].astype(np.int64) * max(p.n_deals, 1) + part_scope[att]
     meeting_instances = unique(meeting_key)
-    metrics = _metrics(
+    args = (
         n,
         (nodes // n_p).astype(np.int64),
         p.n_deals,
@@ -302,8 +411,9 @@ def _scope(p: Prepared, rows: Rows, inst: _Instances, prefix: str, names: dict[s
         p.person_dept[person],
         (find(nodes, s_send), find(nodes, s_recv)),
         (np.searchsorted(meeting_instances, meeting_key), find(nodes, s_part[att]), len(meeting_instances)),
-        with_dept="dept_count" in names,
     )
+    with_dept = "dept_count" in names
+    metrics = (memo or _MetricsMemo()).metrics(args, with_dept)
 
     if "cc_weighted" in names or "cc_sender_rank" in names:
         # copies received in cc from buyer/partner people, each weighted by how central the sender is in the
@@ -380,8 +490,8 @@ GRAPH_PERCENTILE = {
 }
 
 
-def _deal_scope(p: Prepared, rows: Rows) -> Features:
-    out = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS)
+def _deal_scope(p: Prepared, rows: Rows, memo: _MetricsMemo | None = None) -> Features:
+    out = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS, memo)
     for name, base in GRAPH_PERCENTILE.items():
         out[name] = percentile_in_deal(out[base], rows, p.n_deals)
     return out
@@ -389,9 +499,10 @@ def _deal_scope(p: Prepared, rows: Rows) -> Features:
 
 def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Features]], ...]:
     """The deal-graph (`net_*`) and account-graph (`acct_*`) computations, independent of each other."""
+    memo = _MetricsMemo()
     return (
-        ("deal", lambda: _deal_scope(p, rows)),
-        ("account", lambda: _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS)),
+        ("deal", lambda: _deal_scope(p, rows, memo)),
+        ("account", lambda: _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS, memo)),
     )
 
 

@@ -80,22 +80,70 @@ def distinct_count(idx: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(pairs // width, minlength=n)[:n].astype(np.float64)
 
 
+# From this many float values on, `dense_rank` ranks through one argsort: binary searches of a million unordered
+# floats in the distinct values jump around memory (0.22 s against 0.13 s for 1.2M reply latencies).
+ARGSORT_RANK_MIN = 4_096
+
+
 def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rank of each value among the distinct values, the sorted distinct values)."""
-    distinct = unique(values)
     if values.dtype.kind in "iu":
+        distinct = unique(values)
         return find(distinct, values), distinct  # every value is present: its position is its rank
+    if len(values) >= ARGSORT_RANK_MIN and _ordinary_floats(values):
+        # Equal values are neighbours after the argsort, so each run is one rank. Input with NaN (each NaN is a
+        # distinct value of its own, all ranked like the first) or -0.0 (== 0.0, but the sorts may order the
+        # two zeros differently and so pick another one to stand for the run) keeps the path below, so ranks
+        # and distinct values are always exactly those of `unique` and `np.searchsorted`.
+        order = np.argsort(values)
+        s = values[order]
+        new = np.empty(len(s), bool)
+        new[:1] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        rank = np.empty(len(values), np.int64)
+        rank[order] = np.cumsum(new) - 1
+        return rank, s[new]
+    distinct = unique(values)
     return np.searchsorted(distinct, values), distinct
+
+
+def _ordinary_floats(values: np.ndarray) -> bool:
+    """No NaN and no -0.0."""
+    return not (np.isnan(values).any() or (np.signbit(values) & (values == 0)).any())
 
 
 def group_median(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Median of `values` per group; NaN for groups without values."""
     keep = (idx >= 0) & ~np.isnan(values)
-    idx, values = idx[keep].astype(np.int64), values[keep]
+    if not keep.any():
+        return np.full(n, np.nan)
+    rank, distinct = dense_rank(values[keep])
+    return _ranked_median(idx[keep].astype(np.int64), rank, distinct, n)
+
+
+def group_medians(groupings: list[tuple[np.ndarray, int]], values: np.ndarray) -> list[np.ndarray]:
+    """`group_median(idx, values, n)` for each (idx, n) of `groupings`, ranking `values` once for all of them."""
+    valid = ~np.isnan(values)
+    if len(groupings) < 2 or (np.signbit(values) & (values == 0)).any():
+        # -0.0 == 0.0: which zero stands for the pair in the distinct values depends on the values ranked, so
+        # a shared ranking could pick another one than group_median does
+        return [group_median(idx, values, n) for idx, n in groupings]
+    rank = np.zeros(len(values), np.int64)
+    rank[valid], distinct = dense_rank(values[valid])
+    out = []
+    for idx, n in groupings:
+        keep = valid & (idx >= 0)
+        if not keep.any():
+            out.append(np.full(n, np.nan))
+            continue
+        # ranks among all the values order like ranks among the kept ones, and map back to the same values
+        out.append(_ranked_median(idx[keep].astype(np.int64), rank[keep], distinct, n))
+    return out
+
+
+def _ranked_median(idx: np.ndarray, rank: np.ndarray, distinct: np.ndarray, n: int) -> np.ndarray:
+    """Per group in [0, n), the median of distinct[rank] over its entries (idx >= 0, ranks into `distinct`)."""
     out = np.full(n, np.nan)
-    if len(idx) == 0:
-        return out
-    rank, distinct = dense_rank(values)
     key = np.sort(idx * len(distinct) + rank)
     values = distinct[key % len(distinct)]
     counts = np.bincount(idx, minlength=n)[:n]

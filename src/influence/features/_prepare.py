@@ -8,7 +8,11 @@ deals.outcome / closed_at / stage / amount or the labels table.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -74,6 +78,11 @@ class Prepared:
     sig_person: np.ndarray
     sig_time: np.ndarray
     sig_kind: np.ndarray
+    # set by _tabular.participation_keys on large inputs: (its sorted keys, per event code into the keys in order of
+    # first appearance, each such code's position in the sorted keys), so make_rows looks up no event key again
+    participation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def n_people(self) -> int:
@@ -217,9 +226,11 @@ ORDER_PROBE_ROWS = 4096
 
 
 def _codes_in_order(
-    values: pa.Array | pa.ChunkedArray, index: pa.Array | pa.ChunkedArray
+    values: pa.Array | pa.ChunkedArray, index: pa.Array | pa.ChunkedArray, extra: pa.Array | None = None
 ) -> np.ndarray | None:
-    """`_codes` when the values, taken in order of first appearance, are exactly `index` (None otherwise).
+    """`_codes` when the values, taken in order of first appearance, are exactly `index` (None otherwise); with
+    `extra`, the codes of `values` then of `extra`, both looked up in the same pass (values not in `index`,
+    seen after all of it, get -1).
 
     Exports list a child's rows in its parent's order, later rows only repeating earlier parents (recipients:
     each e-mail's first recipient in e-mail order, cc lists after), so dictionary-encoding the column alone
@@ -234,6 +245,9 @@ def _codes_in_order(
     head = pc.unique(values.slice(0, ORDER_PROBE_ROWS)).drop_null()
     if len(head) > len(index) or not pc.all(pc.equal(head, index.slice(0, len(head)))).as_py():
         return None
+    if extra is not None:
+        parts = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        values = pa.chunked_array([*parts, extra], type=pa.large_string())
     encoded = pc.dictionary_encode(values)
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks:
@@ -242,16 +256,19 @@ def _codes_in_order(
     # the last one would be unsound, so anything else takes the plain lookup.
     dictionary = chunks[-1].dictionary
     same = [(b.address if b is not None else 0) for b in dictionary.buffers()]
-    if len(dictionary) != len(index) or any(
+    if len(dictionary) < len(index) or any(
         len(c.dictionary) != len(dictionary)
         or c.dictionary.offset != dictionary.offset
         or [(b.address if b is not None else 0) for b in c.dictionary.buffers()] != same
         for c in chunks
     ):
         return None
-    if not pc.all(pc.equal(pa.chunked_array([dictionary]), index)).as_py():
+    if not pc.all(pc.equal(pa.chunked_array([dictionary.slice(0, len(index))]), index)).as_py():
         return None
-    return _int_codes(pa.chunked_array([c.indices for c in chunks]))
+    codes = _int_codes(pa.chunked_array([c.indices for c in chunks]))
+    if len(dictionary) > len(index):  # values not in the index, all first seen after it
+        codes[codes >= len(index)] = -1
+    return codes
 
 
 def _codes_many(columns: list[pa.Array | pa.ChunkedArray], index: pa.Array) -> list[np.ndarray]:
@@ -304,19 +321,11 @@ def _parents(message_ids: pa.Array | pa.ChunkedArray, in_reply_to: pa.Array | pa
     id against a small table of just the parent ids still wanted. (Message ids are a primary key; were one
     duplicated, a reply right after a copy resolves to that copy.)
     """
+    adjacent = _adjacent_parents(message_ids, in_reply_to)
+    if adjacent is None:
+        return _int_codes(pc.index_in(in_reply_to, value_set=message_ids))
+    out, rest = adjacent
     n = len(message_ids)
-    if n <= SMALL_ROWS:
-        return _int_codes(pc.index_in(in_reply_to, value_set=message_ids))
-    out = np.full(n, -1, np.int64)
-    wanted = np.asarray(in_reply_to.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    if n > 1:
-        same = pc.equal(in_reply_to.slice(1), message_ids.slice(0, n - 1)).fill_null(False)
-        follows = np.concatenate(([False], np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)))
-        out[follows] = np.flatnonzero(follows) - 1
-        wanted &= ~follows
-    rest = np.flatnonzero(wanted)
-    if len(rest) > n // 4:  # rows in another order: the small table would not be small, look everything up
-        return _int_codes(pc.index_in(in_reply_to, value_set=message_ids))
     if len(rest):
         enc = pc.dictionary_encode(_flat(in_reply_to.take(pa.array(rest))))
         which = _int_codes(pc.index_in(message_ids, value_set=enc.dictionary))  # per message: wanted id or -1
@@ -326,6 +335,50 @@ def _parents(message_ids: pa.Array | pa.ChunkedArray, in_reply_to: pa.Array | pa
         first[first == n] = -1
         out[rest] = first[_int_codes(enc.indices)]
     return out
+
+
+def _adjacent_parents(
+    message_ids: pa.Array | pa.ChunkedArray, in_reply_to: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(parents of the replies right after their parent, -1 elsewhere; rows of the other replies), or None when
+    a plain lookup of every reply is the better way (short columns, or too many replies elsewhere)."""
+    n = len(message_ids)
+    if n <= SMALL_ROWS:
+        return None
+    out = np.full(n, -1, np.int64)
+    wanted = np.asarray(in_reply_to.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if n > 1:
+        same = pc.equal(in_reply_to.slice(1), message_ids.slice(0, n - 1)).fill_null(False)
+        follows = np.concatenate(([False], np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)))
+        out[follows] = np.flatnonzero(follows) - 1
+        wanted &= ~follows
+    rest = np.flatnonzero(wanted)
+    if len(rest) > n // 4:  # rows in another order: the small table would not be small, look everything up
+        return None
+    return out, rest
+
+
+def _email_links(
+    message_id: Column, in_reply_to: Column, rec_message_id: Column
+) -> tuple[np.ndarray, np.ndarray]:
+    """(each recipient row's e-mail row, each e-mail's replied-to row or -1); an unknown message id is an error."""
+    message_ids, replies, rec = _column(message_id), _column(in_reply_to), _column(rec_message_id)
+    adjacent = _adjacent_parents(message_ids, replies)
+    if adjacent is not None and len(adjacent[1]) and _runs(rec) is None:
+        # The recipients' dictionary encoding (see _codes_in_order) hashes every message id anyway: the replies
+        # whose parent is not right before them are encoded in the same pass, which spares _parents probing
+        # all message ids once more (0.3 s for 2.3M e-mails).
+        out, rest = adjacent
+        codes = _codes_in_order(rec, message_ids, extra=_flat(replies.take(pa.array(rest))))
+        if codes is not None:
+            rec_message = codes[: len(rec)]
+            _check_found(
+                rec_message, rec_message_id, rec, "email_recipients", "message_id", "message_id", False
+            )
+            out[rest] = codes[len(rec) :]
+            return rec_message, out
+    rec_message = _lookup(message_ids, rec_message_id, "email_recipients", "message_id", "message_id", False)
+    return rec_message, _parents(message_ids, replies)
 
 
 def _lookup(
@@ -464,8 +517,56 @@ def parse_title_columns(titles: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
-    """Code ids, drop everything at/after `as_of`, and resolve meetings/e-mails to deals and people."""
+# From this many event rows (attendees, e-mails, recipients, signals) on, the big string lookups (person
+# references, recipients' message ids, replies: about half of the work) run in a second thread while the rest is
+# prepared (Arrow's hash kernels and numpy's loops release the GIL). That only pays with a second core free: on a
+# busy shared machine it gained nothing, so the features bench reports both ways side by side
+# (`prepare_threads`). Below the threshold a thread costs more than it saves (one scoring request: ~500 rows).
+PARALLEL_MIN_ROWS = 100_000
+
+_T = TypeVar("_T")
+
+
+class _Step(Generic[_T]):
+    """A step started in `pool` (or at once, in this thread, without a pool) whose result or error is handed over
+    by `get`, at the point where it would have run in sequence, so errors come in the same order either way."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None, fn: Callable[..., _T], *args: Any) -> None:
+        self._future: Future[_T] | None = None
+        self._error: BaseException | None = None
+        if pool is not None:
+            self._future = pool.submit(fn, *args)
+            return
+        try:
+            self._result = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - re-raised by get(), in sequence
+            self._error = exc
+
+    def get(self) -> _T:
+        if self._future is not None:
+            return self._future.result()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def prepare(ds: Dataset, as_of: pd.Timestamp | None, n_jobs: int | None = None) -> Prepared:
+    """Code ids, drop everything at/after `as_of`, and resolve meetings/e-mails to deals and people.
+
+    n_jobs: threads for large inputs (default: up to 2; inputs under PARALLEL_MIN_ROWS event rows, such as one
+    scoring request, always run in the calling thread). The result is the same for any value."""
+    rows = sum(len(t) for t in (ds.meeting_attendees, ds.emails, ds.email_recipients, ds.signals))
+    workers = 1 if rows < PARALLEL_MIN_ROWS else max(1, n_jobs or min(2, os.cpu_count() or 1))
+    if workers <= 1:
+        return _prepare(ds, as_of, None)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influence-prepare")
+    try:
+        return _prepare(ds, as_of, pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor | None) -> Prepared:
     as_of_ns = None if as_of is None else int(as_of.value)
 
     # --- people: computed in file order (so errors name the right row), then put in person-code order --------
@@ -481,7 +582,11 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
         pos = int(np.flatnonzero(side < 0)[0])
         raise ValueError(f"people: row {pos}: side {people['side'][pos]!r} is not one of {SIDES}")
 
-    person_refs = _References(
+    # The background thread (if any) takes the person references, the recipients' message ids and the replies,
+    # in that order; columns are read here, so only Arrow and numpy work runs there.
+    person_refs_step = _Step(
+        pool,
+        _References,
         person_ids,
         {
             "meetings.organizer_id": meetings["organizer_id"],
@@ -491,6 +596,7 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
             "signals.person_id": sig["person_id"],
         },
     )
+    links_step = _Step(pool, _email_links, emails["message_id"], emails["in_reply_to"], rec["message_id"])
     account_ids = arrow_text(accounts["account_id"])
     account_refs = _References(
         account_ids, {"people.account_id": people["account_id"], "deals.account_id": deals["account_id"]}
@@ -539,6 +645,7 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     m_time = to_ns(meetings["start_at"])
     m_keep = (m_deal >= 0) & before(m_time)
     meeting_ids = arrow_text(meetings["meeting_id"])
+    person_refs = person_refs_step.get()
     m_org = person_refs.get("meetings.organizer_id", "person_id", True)
     kind_codes, kinds = _dictionary(meetings["kind"])
     m_tech = _match(kinds, kind_codes, TECHNICAL_KIND_PATTERN)
@@ -586,13 +693,10 @@ def prepare(ds: Dataset, as_of: pd.Timestamp | None) -> Prepared:
     e_time = to_ns(emails["sent_at"])
     e_keep = (e_deal >= 0) & before(e_time)
     e_sender = person_refs.get("emails.sender_id", "person_id", False)
-    message_ids = _column(emails["message_id"])
     e_new = np.full(len(emails), -1, np.int64)
     e_new[e_keep] = np.arange(int(e_keep.sum()))
-    r_msg = e_new[
-        _lookup(message_ids, rec["message_id"], "email_recipients", "message_id", "message_id", False)
-    ]
-    parent_all = _parents(message_ids, _column(emails["in_reply_to"]))
+    rec_message, parent_all = links_step.get()
+    r_msg = e_new[rec_message]
     parent = np.where(parent_all >= 0, e_new[np.maximum(parent_all, 0)], -1)
     thread_codes, threads = _dictionary(emails["thread_id"])
     # a message without a thread id is a thread of its own
