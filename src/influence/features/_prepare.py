@@ -8,7 +8,6 @@ deals.outcome / closed_at / stage / amount or the labels table.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -517,10 +516,11 @@ def parse_title_columns(titles: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-# From this many event rows (attendees, e-mails, recipients, signals) on, the big string lookups (person
-# references, recipients' message ids, replies: about half of the work) run in a second thread while the rest is
-# prepared (Arrow's hash kernels and numpy's loops release the GIL). That only pays with a second core free: on a
-# busy shared machine it gained nothing, so the features bench reports both ways side by side
+# With n_jobs >= 2 and from this many event rows (attendees, e-mails, recipients, signals) on, the big string
+# lookups (person references, recipients' message ids, replies: about half of the work) run in a second thread
+# while the rest is prepared (Arrow's hash kernels and numpy's loops release the GIL). That only pays with a
+# second core free: on the shared 2-core development machine it never did (8.8M rows: 2.78 s against 2.69 s in
+# one thread, +0.5 s CPU, load ~2), so it is opt-in; the features bench reports both ways side by side
 # (`prepare_threads`). Below the threshold a thread costs more than it saves (one scoring request: ~500 rows).
 PARALLEL_MIN_ROWS = 100_000
 
@@ -553,10 +553,11 @@ class _Step(Generic[_T]):
 def prepare(ds: Dataset, as_of: pd.Timestamp | None, n_jobs: int | None = None) -> Prepared:
     """Code ids, drop everything at/after `as_of`, and resolve meetings/e-mails to deals and people.
 
-    n_jobs: threads for large inputs (default: up to 2; inputs under PARALLEL_MIN_ROWS event rows, such as one
-    scoring request, always run in the calling thread). The result is the same for any value."""
+    n_jobs: 2 or more runs part of the work in a second thread for large inputs (inputs under PARALLEL_MIN_ROWS
+    event rows, such as one scoring request, always run in the calling thread); default 1 (see
+    PARALLEL_MIN_ROWS for why). The result is the same for any value."""
     rows = sum(len(t) for t in (ds.meeting_attendees, ds.emails, ds.email_recipients, ds.signals))
-    workers = 1 if rows < PARALLEL_MIN_ROWS else max(1, n_jobs or min(2, os.cpu_count() or 1))
+    workers = 1 if rows < PARALLEL_MIN_ROWS else max(1, n_jobs or 1)
     if workers <= 1:
         return _prepare(ds, as_of, None)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influence-prepare")
