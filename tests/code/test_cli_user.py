@@ -151,3 +151,146 @@ def test_import_from_a_folder_without_such_files_fails_and_writes_nothing(
     assert result.exit_code == 1, result.output
     assert f"no {suffix} file found" in result.output and str(source) in result.output
     assert not out.exists()
+
+
+def test_score_refuses_the_same_file_for_out_and_deals_out(data: Path, tmp_path: Path) -> None:
+    same = tmp_path / "s.csv"
+    result = runner.invoke(app, ["score", str(data), "--out", str(same), "--deals-out", str(same)])
+    assert result.exit_code == 1, result.output
+    assert "--out and --deals-out name the same file" in result.output
+    assert not same.exists()  # the deals table never replaced the scores
+
+
+def test_an_unwritable_deals_out_is_named_before_any_scoring(data: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    deals = blocker / "d.csv"
+    out = tmp_path / "s.csv"
+    result = runner.invoke(app, ["score", str(data), "--out", str(out), "--deals-out", str(deals)])
+    assert result.exit_code == 1, result.output
+    assert f"cannot write --deals-out {deals}: {blocker} is a file, not a folder" in result.output
+    assert ".tmp" not in result.output and not out.exists()
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_an_out_under_a_file_says_which_part_is_a_file(data: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "s.csv"
+    result = runner.invoke(app, ["score", str(data), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"{blocker} is a file, not a folder" in result.output and "File exists" not in result.output
+
+
+@pytest.fixture(scope="module")
+def csv_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One account as CSV files from the project's generator (fixed seed)."""
+    folder = tmp_path_factory.mktemp("cli-user-csv") / "ds"
+    made = runner.invoke(
+        app, ["generate", "--out", str(folder), "--accounts", "1", "--seed", "5", "--format", "csv"]
+    )
+    assert made.exit_code == 0, made.output
+    return folder
+
+
+def _with_header(src: Path, dst: Path, table: str, old: str, new: str) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    path = dst / f"{table}.csv"
+    head, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    assert old in head.split(",")
+    path.write_text(head.replace(old, new) + "\n" + rest, encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("column", "typo", "whole_file"), [("deal_id", "deal_idd", True), ("organizer_id", "organiser_id", False)]
+)
+def test_validate_points_at_a_misspelled_column_header(
+    csv_data: Path, tmp_path: Path, column: str, typo: str, whole_file: bool
+) -> None:
+    folder = _with_header(csv_data, tmp_path / "ds", "meetings", column, typo)
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == (1 if whole_file else 0), result.output
+    assert f"meetings.csv has column {typo!r}" in result.output
+    assert f"did you mean {column!r}?" in result.output
+    assert ("fix meetings.csv first" in result.output) == whole_file
+
+
+def test_validate_gives_no_hint_on_a_clean_folder(csv_data: Path) -> None:
+    result = runner.invoke(app, ["validate", str(csv_data)])
+    assert result.exit_code == 0, result.output
+    assert "hint:" not in result.output
+
+
+def test_dmu_marks_a_shortened_title_or_name_and_keeps_a_short_one_whole() -> None:
+    long_title = "Business Operations Manager Benelux and Nordics, Digital Workplace Programme"
+    person = _person(1, 0.9, "budget_holder", 0.9) | {"title": long_title, "full_name": "A" * 40}
+    short = _person(2, 0.5, "end_user", 0.9) | {"title": "  Business Operations Manager Benelux "}
+    text = format_deal(_report([person, short]), deal_row={"outcome": "open"}, max_people=5)
+    first = _row_of(text, "AAAA")
+    assert "\u2026" in first and long_title[:30] in first and long_title not in first
+    assert "A" * 40 not in first
+    assert _row_of(text, "Person 2").endswith("Business Operations Manager Benelux")  # whole, no padding
+
+
+def test_score_suggests_the_account_a_mistyped_list_id_meant(data: Path, tmp_path: Path) -> None:
+    import re
+
+    import pandas as pd
+
+    known = pd.read_parquet(data / "accounts.parquet")["account_id"].astype(str).tolist()
+    real = known[0]
+    # lower case and one zero of the padding dropped: what a hand-typed list gets wrong
+    typo = re.sub(r"0(\d)", r"\1", real, count=1).lower()
+    assert typo not in known
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"account_id\n{known[-1]}\n{typo}\nNOT-AN-ACCOUNT\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["score", str(data), "--accounts", str(listing), "--out", str(tmp_path / "s.csv"), "--no-reasons"],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"hint: account {typo!r} of the list: did you mean {real!r}?" in result.output
+    assert "'NOT-AN-ACCOUNT' of the list: did you mean" not in result.output
+
+
+def test_evaluate_table_says_which_missed_goal_no_ranking_by_influence_can_meet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from influence.cli._model import _print_table
+    from influence.evaluate import GOALS
+
+    recall_goal, f1_goal = GOALS["hidden_influencer_recall_at_3"], GOALS["profile_macro_f1"]
+    metrics = {
+        "influence_roc_auc": 0.95,
+        "baseline_title_roc_auc": 0.6,
+        "ndcg_at_3": GOALS["ndcg_at_3"] + 0.05,
+        "hidden_influencer_recall_at_3": recall_goal - 0.2,
+        "oracle_hidden_influencer_recall_at_3": recall_goal - 0.05,  # the goal sits above the ceiling
+        "hidden_influencer_recall_ceiling_at_3": 0.93,
+        "profile_macro_f1": f1_goal - 0.1,
+    }
+    _print_table(metrics)
+    text = capsys.readouterr().out
+    missed = _row_of(text, "goals missed")
+    assert f"hidden_influencer_recall_at_3 {recall_goal - 0.2:.3f} < {recall_goal:.2f}" in missed
+    assert f"above the oracle's {recall_goal - 0.05:.3f}: out of reach" in missed
+    profile_part = missed.split("profile_macro_f1", 1)[1]
+    assert "out of reach" not in profile_part  # no oracle for profiles: a plain miss
+    assert "ndcg_at_3" not in missed and "influence_roc_auc" not in missed
+    ceilings = _row_of(text, "hidden recall@3 ceilings")
+    assert (
+        f"{recall_goal - 0.05:.3f} ranking by true influence" in ceilings
+        and "0.930 for any ranking" in ceilings
+    )
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_a_missing_data_folder_says_how_to_create_it(command: str, tmp_path: Path) -> None:
+    missing = tmp_path / "interim" / "eval-500-seed2027"
+    result = runner.invoke(app, [command, str(missing), "--no-tracking"])
+    assert result.exit_code == 1, result.output
+    assert f"influence generate --out {missing}" in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -20,6 +20,12 @@ def pick_deals(deals: Any, wanted: list[str], n: int) -> list[str]:
     return order["deal_id"].astype(str).head(n).tolist()
 
 
+def _clip(text: str, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis, so a shortened name or title never reads as whole."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people: int) -> str:
     """A deal's scores as text for a terminal: ranked people with reasons, gaps, next-best contacts."""
     head = (
@@ -32,8 +38,8 @@ def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people:
     people = sorted(report["people"], key=lambda p: p["influence_rank"])
     tentative = False
     for p in people[:max_people]:
-        name = p.get("full_name") or p.get("email") or p["person_id"]
-        title = p.get("title") or "(no title)"
+        name = _clip(str(p.get("full_name") or p.get("email") or p["person_id"]), 26)
+        title = _clip(str(p.get("title") or "").strip() or "(no title)", 48)
         conf = p.get("profile_confidence")
         known = isinstance(conf, int | float) and not math.isnan(conf)
         # The coverage gaps count a profile as present only above both thresholds; mark the others so a
@@ -43,7 +49,7 @@ def format_deal(report: dict[str, Any], *, deal_row: dict[str, Any], max_people:
         profile = p["profile"] + ("" if sure else "?")
         pct = f"{math.floor(conf * 100 + 1e-9)}%" if known else "-"  # floor: 39.6% is not the 40% bar
         lines.append(
-            f"{p['influence_rank']:>3}. {p['influence']:.2f}  {profile:<21} {pct:>4}  {name[:26]:<26} {title[:34]}"
+            f"{p['influence_rank']:>3}. {p['influence']:.2f}  {profile:<21} {pct:>4}  {name:<26} {title}"
         )
         for reason in p.get("reasons") or []:
             lines.append(

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
 
-def output_problem(exc: OSError, out: Path) -> str:
-    """An OSError as one line; a failure on the output's folder or its temporary file names --out itself."""
+def output_problem(exc: OSError, out: Path, option: str = "--out") -> str:
+    """An OSError as one line; a failure on the output's folder or its temporary file names the option."""
     name = Path(exc.filename) if exc.filename else None
     if name is not None and (name == out or name.parent == out.parent or name == out.parent):
-        return f"cannot write --out {out}: {exc.strerror or exc}"
+        return f"cannot write {option} {out}: {unwritable(out) or exc.strerror or exc}"
     return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
+def unwritable(out: Path) -> str | None:
+    """Why `out` cannot be written (a folder in its path is a file, a folder is read-only, it is a folder),
+    or None when it looks writable. Checked before any work so an overnight job does not fail at the end."""
+    if out.is_dir():
+        return f"{out} is a folder; give a file name"
+    for folder in out.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"folder {folder} is not writable"
+            return None
+    return None
 
 
 def register(app: typer.Typer) -> None:

@@ -106,6 +106,7 @@ def _register_score(app: typer.Typer) -> None:
         if engine not in ("local", "spark"):
             typer.echo(f"error: --engine {engine!r}: use local or spark", err=True)
             raise typer.Exit(1)
+        _check_outputs_or_exit({"--out": out, "--deals-out": deals_out})
         if engine == "spark":  # engineer J: influence.spark runs the same Scorer per account chunk on Spark
             _score_on_spark(folder, out, accounts, model, as_of, reasons, deals_out, spark_master)
             return
@@ -132,9 +133,74 @@ def _register_score(app: typer.Typer) -> None:
         except OSError as exc:  # e.g. --out in a folder that cannot be created or written
             from influence.cli._report import output_problem
 
-            typer.echo(f"error: {output_problem(exc, out)}", err=True)
+            name = Path(exc.filename) if exc.filename else None
+            on_deals = deals_out is not None and name is not None and name.parent == deals_out.parent
+            option, path = ("--deals-out", deals_out) if on_deals else ("--out", out)
+            typer.echo(f"error: {output_problem(exc, path, option)}", err=True)
             raise typer.Exit(1) from None
         typer.echo(summary.format())
+        for hint in _account_hints(folder, summary.unknown_accounts):
+            typer.echo(f"hint: {hint}", err=True)
+
+
+def _account_hints(folder: Path, unknown: list[str], limit: int = 10) -> list[str]:
+    """'did you mean' for the first unknown account ids of the list that are one typo away from a known id."""
+    if not unknown:
+        return []
+    import difflib
+
+    import pandas as pd
+
+    try:
+        path = folder / "accounts.parquet"
+        table = (
+            pd.read_parquet(path, columns=["account_id"])
+            if path.exists()
+            else pd.read_csv(folder / "accounts.csv", usecols=["account_id"], dtype="string")
+        )
+    except (OSError, ValueError):  # a hint is never worth a crash after the job succeeded
+        return []
+    known = table["account_id"].dropna().astype(str).tolist()
+    by_key: dict[str, list[str]] = {}
+    for account in known:
+        by_key.setdefault(_account_key(account), []).append(account)
+    hints = []
+    for account in unknown[:limit]:
+        # The commonest slip is the zero padding or the case (a-00002 for A-000002): an exact match once both
+        # are normalised wins; else the closest spellings, several since padded ids have many one-typo
+        # neighbours.
+        close = sorted(by_key.get(_account_key(account), [])) or sorted(
+            difflib.get_close_matches(account, known, n=3, cutoff=0.85)
+        )
+        if close:
+            hints.append(f"account {account!r} of the list: did you mean {' or '.join(map(repr, close))}?")
+    return hints
+
+
+def _account_key(account: str) -> str:
+    """An account id without case, spaces or leading zeros in its numbers (for 'did you mean')."""
+    import re
+
+    return re.sub(r"\d+", lambda m: str(int(m.group())), "".join(account.split()).upper())
+
+
+def _check_outputs_or_exit(outputs: dict[str, Path | None]) -> None:
+    """Exit 1 before loading anything when an output cannot be written (a batch job should not fail at the
+    end of the night) or two options name the same file."""
+    from influence.cli._report import unwritable
+
+    given = {option: path for option, path in outputs.items() if path is not None}
+    for option, path in given.items():
+        if path.suffix.lower() not in (".csv", ".parquet"):
+            typer.echo(f"error: {option} {path}: use a file name ending in .csv or .parquet", err=True)
+            raise typer.Exit(1)
+        problem = unwritable(path)
+        if problem:
+            typer.echo(f"error: cannot write {option} {path}: {problem}", err=True)
+            raise typer.Exit(1)
+    if len(given) > 1 and len({p.resolve() for p in given.values()}) < len(given):
+        typer.echo(f"error: {' and '.join(given)} name the same file; give two different files", err=True)
+        raise typer.Exit(1)
 
 
 def _score_on_spark(

@@ -61,5 +61,57 @@ def register(app: typer.Typer) -> None:
             f"{int(totals['rejected'])} rejected"
             + (f"; rejected rows written to {rejects}" if rejects is not None else "")
         )
+        for hint in _hints(folder, report):
+            typer.echo(f"hint: {hint}")
         if not report.ok:
             raise typer.Exit(1)
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file (empty when unreadable: a hint is never worth a crash)."""
+    import csv
+
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), [])
+    except (OSError, ValueError, csv.Error):  # pyarrow's ArrowInvalid is a ValueError
+        return []
+
+
+def _hints(folder: Path, report: object) -> list[str]:
+    """Next steps for the findings a user most often misreads: a misspelled column header (the contract column
+    is reported missing or empty while a close spelling sits unused in the file) and a whole file rejected,
+    which makes every row of other tables referencing it an error too."""
+    import difflib
+
+    from influence.contract import TABLES
+
+    frame = report.problems_frame  # type: ignore[attr-defined]
+    files: dict[str, str] = report.files  # type: ignore[attr-defined]
+    whole = frame[frame["row"].isna() | (frame["row"] < 0)]
+    hints: list[str] = []
+    headers: dict[str, list[str]] = {}
+    for row in whole.itertuples(index=False):
+        table, column = str(row.table), str(row.column)
+        if table not in TABLES or table not in files:
+            continue
+        if table not in headers:
+            headers[table] = _header(folder / files[table])
+        known = {c.name for c in TABLES[table].columns}
+        unused = [c for c in headers[table] if c not in known]
+        close = difflib.get_close_matches(column, unused, n=1, cutoff=0.6)
+        if close:
+            hints.append(
+                f"{files[table]} has column {close[0]!r}, which is not in the data contract: "
+                f"did you mean {column!r}? (rename the header; docs/data-contract.md)"
+            )
+        if row.severity == "error":
+            hints.append(
+                f"fix {files[table]} first ({row.message}): rows of other tables that reference it are "
+                "rejected because of it"
+            )
+    return list(dict.fromkeys(hints))
