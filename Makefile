@@ -86,7 +86,7 @@ $(EVAL_DATA)/accounts.parquet: | $(VENV)/.installed
 	$(INFLUENCE) generate --out $(EVAL_DATA) --accounts 500 --seed 2027
 
 train: $(VENV)/.installed $(TRAIN_DATA)/accounts.parquet ## Train the shipped default model (2,000 generated accounts, seed 11) into models/
-	$(INFLUENCE) train $(TRAIN_DATA) --name influence-default --seed 42 --report reports/train
+	$(INFLUENCE) train $(TRAIN_DATA) --name influence-default --seed 42 --synthetic --report reports/train
 
 evaluate: $(VENV)/.installed $(EVAL_DATA)/accounts.parquet ## Evaluate the default model on 500 fresh generated accounts (seed 2027) -> reports/
 	$(INFLUENCE) evaluate $(EVAL_DATA) --report reports --json reports/metrics.json

@@ -246,17 +246,20 @@ def overlapping_accounts(bundle: ModelBundle, accounts: pd.DataFrame) -> list[st
     """Ids of the accounts (rows of an accounts table) that the bundle was trained on.
 
     Bundles written before salting (no `pseudonym_salt_id`) hold plain sha256 identities and are compared so;
-    a bundle hashed with another salt cannot be checked (a warning says so and nothing is reported).
+    a bundle trained on generated data with the public `privacy.SYNTHETIC_SALT` is checked anywhere; a bundle
+    hashed with another salt cannot be checked (a warning says so and nothing is reported).
     """
     import warnings
 
-    from influence.privacy import keyed_hash, salt_id
+    from influence.privacy import SYNTHETIC_SALT, keyed_hash, salt_id
 
     trained = bundle.training_account_hashes
     keys = _account_keys(accounts)
     saved_salt = bundle.metadata.get("pseudonym_salt_id")
     if saved_salt is None:
         hashes = [_sha(k) for k in keys]
+    elif saved_salt == salt_id(SYNTHETIC_SALT):
+        hashes = [keyed_hash(k, SYNTHETIC_SALT, length=64) for k in keys]
     elif saved_salt != salt_id():
         warnings.warn(
             f"{bundle.describe()} hashed its training accounts with another pseudonym salt (id {saved_salt}, "

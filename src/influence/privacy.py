@@ -25,6 +25,7 @@ __all__ = [
     "ID_COLUMNS",
     "ForgetReport",
     "PersonNotFound",
+    "SYNTHETIC_SALT",
     "forget_in_folder",
     "forget_person",
     "keyed_hash",
@@ -234,6 +235,12 @@ def forget_in_folder(path: str | Path, email: str, *, dry_run: bool = False) -> 
         folder, [report.email, *report.person_ids]
     )
     return report
+
+
+# Generated data holds no personal data, so a model trained only on it may hash its training accounts with this
+# published salt: anyone (a fresh clone, CI, a customer) can then check that an evaluation set shares no account
+# with it. Customer data always uses the secret per-project salt.
+SYNTHETIC_SALT = "influence-generated-data-only"
 
 
 def salt_id(salt: str | None = None) -> str:

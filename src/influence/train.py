@@ -27,7 +27,7 @@ import pandas as pd
 
 from influence.bundle import FeatureSelector, ModelBundle, account_hashes, fingerprint_frames
 from influence.contract import PROFILES
-from influence.privacy import salt_id
+from influence.privacy import SYNTHETIC_SALT, salt_id
 
 __all__ = [
     "SPLITS",
@@ -222,10 +222,12 @@ def train_frame(
     seed: int | None = None,
     counts: dict[str, int] | None = None,
     accounts: pd.DataFrame | None = None,
+    synthetic: bool = False,
 ) -> TrainResult:
     """Train both models on a labelled feature frame (`influence.evaluate.labelled_frame`) and evaluate them on
     the held-out test accounts. `seed` overrides `split.seed` and the estimators' random_state. `accounts` (the
-    dataset's accounts table) lets the bundle record hashed account identities for overlap checks."""
+    dataset's accounts table) lets the bundle record hashed account identities for overlap checks; `synthetic`
+    (generated data only) hashes them with the public `privacy.SYNTHETIC_SALT`, so anyone can check overlap."""
     from influence.evaluate import evaluate_frame, headline_table
     from influence.features import FEATURE_COLUMNS
 
@@ -249,6 +251,7 @@ def train_frame(
     profile_pipeline = fit_profile(frame[has_profile], row_split[has_profile], columns, config, seed)
     timings["fit_profile_s"] = time.perf_counter() - t0
 
+    account_salt = SYNTHETIC_SALT if synthetic else None
     trained_ids = set(splits[splits != "test"].index)
     if accounts is None:
         accounts = pd.DataFrame({"account_id": sorted(trained_ids)})
@@ -279,10 +282,15 @@ def train_frame(
             "counts": counts,
             "training_data_fingerprint": fingerprint_frames({"training": frame}),
             "feature_spec_sha256": feature_spec_hash(),
-            "training_accounts_sha256": account_hashes(trained_accounts),
-            "training_accounts_identity": "HMAC-SHA256 keyed with the pseudonym salt (INFLUENCE_PSEUDONYM_SALT) "
-            "of account_id, name and domain (lower case), 0x1f-separated",
-            "pseudonym_salt_id": salt_id(),
+            "training_accounts_sha256": account_hashes(trained_accounts, salt=account_salt),
+            "training_data_declared_generated": synthetic,
+            "training_accounts_identity": (
+                "HMAC-SHA256 keyed with the public salt for generated data (privacy.SYNTHETIC_SALT) "
+                if synthetic
+                else "HMAC-SHA256 keyed with the pseudonym salt (INFLUENCE_PSEUDONYM_SALT) "
+            )
+            + "of account_id, name and domain (lower case), 0x1f-separated",
+            "pseudonym_salt_id": salt_id(account_salt),
             "monotone_increasing": [
                 c for c, m in zip(columns, _constraints(influence_pipeline), strict=True) if m
             ],
@@ -339,7 +347,12 @@ def _constraints(pipeline: Any) -> list[int]:
 
 
 def train(
-    ds: Any, config: dict[str, Any] | None = None, *, name: str = "influence", seed: int | None = None
+    ds: Any,
+    config: dict[str, Any] | None = None,
+    *,
+    name: str = "influence",
+    seed: int | None = None,
+    synthetic: bool = False,
 ) -> TrainResult:
     """Build features for every labelled (deal, person) of the closed deals of `ds`, then `train_frame`."""
     from influence.evaluate import labelled_frame
@@ -349,6 +362,8 @@ def train(
     features_s = time.perf_counter() - t0
     if frame.empty:
         raise ValueError("the dataset has no labels on closed deals; nothing to train on")
-    result = train_frame(frame, config, name=name, seed=seed, counts=counts, accounts=ds.accounts)
+    result = train_frame(
+        frame, config, name=name, seed=seed, counts=counts, accounts=ds.accounts, synthetic=synthetic
+    )
     result.timings = {"features_s": features_s, **result.timings}
     return result

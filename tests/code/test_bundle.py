@@ -171,6 +171,24 @@ def test_feature_frame_lacking_a_column_is_a_clear_error(trained) -> None:
         result.bundle.predict_influence(frame.drop(columns=["net_pagerank"]))
 
 
+def test_a_model_of_generated_data_is_checked_for_overlap_under_any_project_salt(monkeypatch) -> None:
+    from influence.privacy import SYNTHETIC_SALT, salt_id
+
+    frame = inline_frame(n_accounts=12, seed=5)
+    monkeypatch.setenv("INFLUENCE_PSEUDONYM_SALT", "training-machine-salt")
+    secret = train_frame(frame, small_config(), name="unit", seed=3)
+    public = train_frame(frame, small_config(), name="unit", seed=3, synthetic=True)
+    assert public.bundle.metadata["pseudonym_salt_id"] == salt_id(SYNTHETIC_SALT)
+    assert public.bundle.metadata["training_data_declared_generated"] is True
+    trained_ids = set(public.splits[public.splits != "test"].index)
+    ids = pd.DataFrame({"account_id": sorted(set(frame["account_id"]))})
+    # Another machine (a fresh clone, CI) has another project salt: only the generated-data model is checkable.
+    monkeypatch.setenv("INFLUENCE_PSEUDONYM_SALT", "fresh-clone-salt")
+    assert set(overlapping_accounts(public.bundle, ids)) == trained_ids
+    with pytest.warns(UserWarning, match="another pseudonym salt"):
+        assert overlapping_accounts(secret.bundle, ids) == []
+
+
 def test_overlap_detection_uses_hashed_training_accounts(trained) -> None:
     frame, result = trained
     trained_accounts = set(result.splits[result.splits != "test"].index)

@@ -19,7 +19,7 @@ def _fmt(value: Any) -> str:
 
 
 def _print_table(metrics: dict[str, Any]) -> None:
-    from influence.evaluate import goal_checks, headline_table
+    from influence.evaluate import goal_checks, headline_table, missed_goal_text
 
     typer.echo(f"{'metric':<28} {'model':>8} {'title':>8} {'PR/rules':>9} {'oracle':>7} {'goal':>7}")
     for row in headline_table(metrics):
@@ -38,7 +38,9 @@ def _print_table(metrics: dict[str, Any]) -> None:
         )
     missed = [k for k, ok in goal_checks(metrics).items() if not ok]
     typer.echo(
-        "goals: all met" if not missed else f"goals missed: {'; '.join(_missed(k, metrics) for k in missed)}"
+        "goals: all met"
+        if not missed
+        else f"goals missed: {'; '.join(missed_goal_text(k, metrics) for k in missed)}"
     )
     typer.echo(
         "(title = title-seniority ranking; PR/rules = PageRank-only ranking, or classic DMU title rules;"
@@ -49,22 +51,6 @@ def _print_table(metrics: dict[str, Any]) -> None:
         f"true influence (oracle), {_fmt(metrics.get('hidden_influencer_recall_ceiling_at_3'))} for any ranking at "
         "all, reached only by putting every hidden key person above every senior one)"
     )
-
-
-def _missed(key: str, metrics: dict[str, Any]) -> str:
-    """A missed goal with its figures, and whether even the label oracle misses it (then no better ranking
-    by influence can meet it: the goal, not the model, is out of reach)."""
-    from influence.evaluate import GOALS
-
-    goal = GOALS.get(key)
-    if goal is None:  # the ROC-AUC lift over title seniority
-        lift = metrics.get("influence_roc_auc", math.nan) - metrics.get("baseline_title_roc_auc", math.nan)
-        return f"{key} (lift {_fmt(float(lift))})"
-    text = f"{key} {_fmt(metrics.get(key))} < {goal:.2f}"
-    oracle = metrics.get(f"oracle_{key}")
-    if isinstance(oracle, float) and oracle < goal:
-        text += f" (goal above the oracle's {_fmt(oracle)}: out of reach for any ranking by influence)"
-    return text
 
 
 def _load_dataset(folder: Path) -> Any:
@@ -113,6 +99,12 @@ def register(app: typer.Typer) -> None:
             help="Also write the held-out evaluation report (Markdown + PNG) to this folder.",
         ),
         no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log the run to MLflow."),
+        synthetic: bool = typer.Option(
+            False,
+            "--synthetic",
+            help="The data is generated (no personal data): hash the training accounts with the public salt "
+            "so that anyone can check an evaluation set for overlap. Never use it on customer data.",
+        ),
     ) -> None:
         """Train the influence and profile models, print held-out metrics beside the baselines, save the bundle.
 
@@ -132,7 +124,7 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         ds = _load_dataset(folder)
         try:
-            result = train(ds, cfg, name=name, seed=seed)
+            result = train(ds, cfg, name=name, seed=seed, synthetic=synthetic)
         except ValueError as exc:
             _fail(f"{folder}: {exc}")
         try:
