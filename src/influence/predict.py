@@ -767,8 +767,7 @@ class Scorer:
             wanted = pd.array(list(deal_ids), dtype=_string_dtype())
             member = deal.isin(wanted)
             deal, account = deal[member], account[member]
-        deal_o = deal.to_numpy(dtype=object, na_value=None)
-        account_o = account.to_numpy(dtype=object, na_value=None)
+        deal_o, account_o = _objects(deal), _objects(account)
 
         def key(v: Any) -> tuple[int, Any]:  # pandas sorts missing values last
             return (1, "") if v is None else (0, v)
@@ -806,8 +805,11 @@ class Scorer:
 
 
 def _objects(values: pd.Series) -> np.ndarray:
-    """A column as an object ndarray with None for every missing value."""
-    return np.asarray(values.to_numpy(dtype=object, na_value=None), dtype=object)
+    """A column as an object ndarray with None for every missing value (Arrow's own conversion for Arrow
+    strings, see `data._objects`)."""
+    from influence.data import _objects as objects
+
+    return np.asarray(objects(values), dtype=object)
 
 
 @functools.cache
