@@ -378,13 +378,7 @@ REASON_TEMPLATES: dict[str, Template] = {
         "replies to others {hours}, {effect}",
         missing="has not replied to anyone",
     ),
-    "em_latency_log_ratio": _t(
-        # The value is a log ratio (its sign is the fact); the number itself would read as a negative "ratio".
-        "others answer faster than this person does",
-        "answers others faster than they answer",
-        missing="no reply times on both sides",
-        pivot=0.0,
-    ),
+    "em_latency_log_ratio": Template("", "", render=lambda v, c, pos: _latency_ratio(v, pos), reads=()),
     "em_fan_out": _t(
         "e-mailed {n} different people", "e-mailed only {n} {people}", ("e-mailed nobody", "e-mailed nobody")
     ),
@@ -614,14 +608,43 @@ def _speed_vs_deal(subject: str, faster: str, slower: str) -> Callable[[float, M
 _PCT_MISSING = "nobody else active in the deal to compare with"
 
 
+def _latency_ratio(value: float, positive: bool) -> str:
+    """`em_latency_log_ratio` = log((1 + hours to answer others) / (1 + hours others take)), as a factor: the
+    log itself would read as a negative "ratio"."""
+    effect = _RAISES if positive else _LOWERS
+    if not _finite(value):
+        return f"no reply times to compare in both directions (needs replies given and received), {effect}"
+    factor = math.exp(min(abs(value), 20.0))  # a log ratio of hours: e^20 is far beyond any real pair
+    if factor < 1.25:
+        return f"answers others about as fast as they answer, {effect}"
+    times = f"{factor:.0f}x" if factor >= 3 else f"{factor:.1f}x"
+    if value > 0:  # others answer faster: the pattern of someone whose input is awaited
+        text = f"others answer about {times} faster than this person does"
+        return text if positive else f"{text}, {effect}"
+    text = f"answers others about {times} faster than they answer"
+    return text if not positive else f"{text}, {effect}"
+
+
 def _pct(what: str) -> Template:
-    """Within-deal percentile features: 'ranks above N% of the deal's other people by <what>'."""
-    return _t(
-        f"ranks above {{pct}} of the deal's other people by {what}",
-        f"ranks above only {{pct}} of the deal's other people by {what}",
-        (f"the lowest of the deal's people by {what}", f"the lowest of the deal's people by {what}"),
-        missing=_PCT_MISSING,
-    )
+    """Within-deal percentile features: 'ranks above N% of the deal's other people by <what>'; the top and the
+    bottom read as such ("ranks first", not "ranks above 100%")."""
+
+    def render(value: float, context: Mapping[str, Any], positive: bool) -> str:
+        effect = _RAISES if positive else _LOWERS
+        if not _finite(value):
+            return f"{_PCT_MISSING}, {effect}"
+        if round(100 * value) >= 100:
+            return f"ranks first among the deal's people by {what}" + ("" if positive else f", {effect}")
+        if value == 0:
+            return f"the lowest of the deal's people by {what}, {effect}"
+        # Worded by the value's side of the middle (like `Template.pivot`), the direction said when they disagree.
+        high = value >= 0.5
+        text = (
+            f"ranks above {'' if high else 'only '}{round(100 * value)}% of the deal's other people by {what}"
+        )
+        return text if high == positive else f"{text}, {effect}"
+
+    return Template("", "", render=render, reads=())
 
 
 # Features added for hidden-influencer recall (issue #3): relative, scale-free and reply-aware measures.

@@ -209,8 +209,14 @@ def test_render_reasons_gives_render_reason_for_every_entry(scored) -> None:
         ("net_pagerank", 0.94, -1, "peripheral", False),
         ("net_pagerank", 2.5, -1, "central", True),
         ("net_pagerank", 2.5, +1, "central", False),
-        ("em_latency_log_ratio", -0.77, +1, "answers others faster", True),
-        ("em_latency_log_ratio", 0.5, +1, "others answer faster", False),
+        # The log ratio reads as a factor: e^0.77 = 2.2, e^0.5 = 1.6; near 1 it says "about as fast".
+        ("em_latency_log_ratio", -0.77, +1, "answers others about 2.2x faster", True),
+        ("em_latency_log_ratio", 0.5, +1, "others answer about 1.6x faster", False),
+        ("em_latency_log_ratio", 0.1, +1, "about as fast as they answer", True),
+        # Within-deal percentiles: the top reads "first", never "above 100%"; the middle is the neutral point.
+        ("pct_net_cc_weighted", 1.0, +1, "ranks first among the deal's people", False),
+        ("pct_net_cc_weighted", 0.8, -1, "ranks above 80% of the deal's other people", True),
+        ("pct_net_cc_weighted", 0.2, -1, "ranks above only 20% of the deal's other people", False),
         ("net_brokerage", 0.2, +1, "mostly know each other", True),
     ],
 )
