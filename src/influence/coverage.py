@@ -71,7 +71,9 @@ ANGLES: dict[str, str] = {
     "digital_researcher": "comparison material: analyst reports, reviews, benchmarks and a self-serve trial",
     "political_gatekeeper": "internal alignment: who else should be involved and how the decision gets made",
     "external_advisor": "independent evidence: third-party validation, references and the partner ecosystem",
-    "peripheral": "keep informed with a short summary; low priority",
+    # Only influential people are suggested (influence >= NEXT_BEST_MIN_INFLUENCE): "low priority" would
+    # contradict the suggestion itself; a peripheral profile there means the role is still unknown.
+    "peripheral": "influential but no clear buying role yet: a short discovery call on their stake in the decision",
 }
 
 NOT_ASSESSABLE_MESSAGE = (
