@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
+from influence.data import _objects
 
 __all__ = [
     "ANGLES",
@@ -163,12 +164,11 @@ def engagement_counts(
 
 
 def _sellers(ds: Dataset) -> set[Any]:
+    """The person ids of the seller side."""
     people = ds.people
-    return set(
-        people["person_id"].to_numpy(dtype=object)[
-            (people["side"].astype(_string_dtype()) == "seller").to_numpy(bool, na_value=False)
-        ]
-    )
+    return {
+        q for q, s in zip(_values(people, "person_id"), _values(people, "side"), strict=True) if s == "seller"
+    }
 
 
 def _engagement_counts_arrays(
@@ -298,10 +298,7 @@ def _engagement_counts_loop(
 
     Columns are read once each as object arrays (`_values`): for one API deal, pandas' per-column access,
     comparisons and `to_numpy` on Arrow strings cost more than the loop itself."""
-    people = ds.people
-    sellers = {
-        q for q, s in zip(_values(people, "person_id"), _values(people, "side"), strict=True) if s == "seller"
-    }
+    sellers = _sellers(ds)
     meeting_counts: dict[tuple[str, str], int] = {}
     meetings = ds.meetings
     m_ids, m_deals = _values(meetings, "meeting_id"), _values(meetings, "deal_id")
@@ -366,8 +363,6 @@ def _engagement_counts_loop(
 def _values(frame: pd.DataFrame, column: str) -> list[Any]:
     """A column as Python values, None for every missing value (Arrow's own conversion for Arrow strings:
     pandas' `to_numpy(dtype=object, na_value=None)` costs ~100 us on such a column once it holds a null)."""
-    from influence.data import _objects
-
     return _objects(frame[column]).tolist()
 
 
@@ -419,9 +414,7 @@ class PeopleColumns:
                 if values.dtype.kind == "f":
                     found[np.isnan(values)] = None
             else:
-                from influence.data import _objects
-
-                found = np.asarray(_objects(values), dtype=object)
+                found = _objects(values)
             self._plain[name] = found
         return found
 
@@ -654,7 +647,9 @@ def next_best_column_values(
 
     profile = take("profile")
     # As `Series.map` did: a missing profile reads "<NA>" and gets the peripheral angle.
-    angles = [ANGLES.get("<NA>" if p is None else str(p), ANGLES["peripheral"]) for p in _objects(profile)]
+    angles = [
+        ANGLES.get("<NA>" if p is None else str(p), ANGLES["peripheral"]) for p in _python_values(profile)
+    ]
     index = pd.RangeIndex(len(at))
     why_values = None
     if why is not None:
@@ -677,8 +672,8 @@ def next_best_column_values(
     return columns
 
 
-def _objects(values: Any) -> list[Any]:
-    """Values as a Python list with None for every missing value."""
+def _python_values(values: Any) -> list[Any]:
+    """Values of any array as a Python list with None for every missing value (NaN included)."""
     return [
         None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values.tolist()
     ]

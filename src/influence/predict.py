@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
+from influence.data import _objects
 from influence.explain import render_reasons, top_features
 from influence.fastpath import SKLEARN_MIN_ROWS, FastForest
 
@@ -802,14 +803,6 @@ class Scorer:
             "engagement_assessable": np.full(len(order), assessable, dtype=bool),
             "gaps": pd.Series(gaps, dtype=object),
         }
-
-
-def _objects(values: pd.Series) -> np.ndarray:
-    """A column as an object ndarray with None for every missing value (Arrow's own conversion for Arrow
-    strings, see `data._objects`)."""
-    from influence.data import _objects as objects
-
-    return np.asarray(objects(values), dtype=object)
 
 
 @functools.cache
