@@ -30,7 +30,7 @@ $(SAMPLE)/accounts.parquet: | $(VENV)/.installed
 	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7
 
 data: $(VENV)/.installed ## Regenerate the committed sample dataset (200 accounts, seed 7)
-	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7
+	$(INFLUENCE) generate --out $(SAMPLE) --accounts 200 --seed 7 --overwrite
 
 run: $(VENV)/.installed $(SAMPLE)/accounts.parquet ## The main job: validate the sample, print the ranked DMU of 3 open deals, score the account list
 	$(INFLUENCE) validate $(SAMPLE)

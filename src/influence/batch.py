@@ -168,10 +168,17 @@ def chunk_people(
             _arrow_text(events["labels"]["person_id"]),
         ]
     ).unique()
-    # Probe the people with the chunk's few thousand ids, not the other way round: Arrow builds a hash set of
-    # its value set on every call, and that of ~1M people cost ~0.2 s per chunk. Person ids are unique.
-    named = pc.is_in(person_keys, value_set=referenced.cast(person_keys.type))
-    extra = np.flatnonzero(named.fill_null(False).to_numpy(zero_copy_only=False))
+    # The people's ids are hashed and sorted once per process (`chunks.key_index`); each chunk then looks up its
+    # few thousand ids. (Arrow's is_in the other way round builds a hash set of ~1M people per call, and probing
+    # all of them with the chunk's set still cost ~30 ms per chunk.)
+    from influence.chunks import key_index
+
+    index = key_index(person_keys)
+    if index.usable:
+        extra = index.members(referenced)
+    else:  # null or "" ids (a dataset built by hand): Arrow's own null semantics
+        named = pc.is_in(person_keys, value_set=referenced.cast(person_keys.type))
+        extra = np.flatnonzero(named.fill_null(False).to_numpy(zero_copy_only=False))
     people_pos = np.union1d(own, extra)
     return people_pos, np.setdiff1d(people_pos, own)
 
@@ -524,9 +531,68 @@ def _init_worker(state: str) -> None:
         _WORKER.update(pickle.load(handle))
 
 
-def _work(group: int, score: bool) -> _Outcome:
+def _ready() -> int:
+    return os.getpid()
+
+
+def _work(source_state: str, group: int, score: bool) -> _Outcome:
+    import pickle
+
     w = _WORKER
+    if w.get("source_state") != source_state:  # the first chunk of this worker: the source, read once
+        with open(source_state, "rb") as handle:
+            w["source"] = pickle.load(handle)
+        w["source_state"] = source_state
     return _score_group(w["source"], w["scorer"], group, score, w["as_of"], w["explain"], w["deals"])
+
+
+class _Workers:
+    """Worker processes, started (and loading the model) before the folder is read, so that their start-up
+    (imports, the model) runs beside the single-process reading instead of after it. Spawned, not forked: a fork
+    after OpenMP has run in this process can hang the child."""
+
+    def __init__(self, n: int, scorer: Scorer, state_dir: Path, **options: Any) -> None:
+        import multiprocessing
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
+
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.n = n
+        self.state_dir = state_dir
+        self.model_state = state_dir / "worker-model.pickle"
+        with open(self.model_state, "wb") as handle:
+            pickle.dump({"scorer": scorer, **options}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.pool = ProcessPoolExecutor(
+            max_workers=n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(str(self.model_state),),
+        )
+        # One trivial task per worker: processes are spawned on submission, so this starts all of them now.
+        self._started = [self.pool.submit(_ready) for _ in range(n)]
+
+    def run(self, job: dict[str, Any], tasks: Iterator[tuple[int, bool]]) -> Iterator[_Outcome]:
+        """Outcomes in task order, at most 2 chunks per worker in flight (so finished chunks waiting to be
+        written stay few). `job["source"]` is handed over to the workers and dropped here."""
+        import pickle
+        from collections import deque
+
+        source_state = self.state_dir / "worker-source.pickle"
+        with open(source_state, "wb") as handle:
+            pickle.dump(job["source"], handle, protocol=pickle.HIGHEST_PROTOCOL)
+        job.clear()
+        pending: deque = deque()
+        for group, score in tasks:
+            pending.append(self.pool.submit(_work, str(source_state), group, score))
+            if len(pending) >= 2 * self.n:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for name in ("worker-model.pickle", "worker-source.pickle"):
+            (self.state_dir / name).unlink(missing_ok=True)
 
 
 def _run_groups(
@@ -536,54 +602,14 @@ def _run_groups(
     as_of: Any,
     explain: bool,
     deals: bool,
-    workers: int,
-    state_dir: Path,
+    workers: _Workers | None,
 ) -> Iterator[_Outcome]:
-    """Outcomes in task order; with `workers` > 1, from that many processes (at most 2 per worker in flight, so
-    finished chunks waiting to be written stay few). Worker processes are spawned, not forked: a fork after
-    OpenMP has run in this process can hang the child. `job` holds the source and the scorer; with workers, they
-    are handed over to the workers and dropped here, so this process only writes."""
-    if workers == 1:
+    """Outcomes in task order: from the worker processes, or (`workers` None) in this process."""
+    if workers is None:
         for group, score in tasks:
             yield _score_group(job["source"], job["scorer"], group, score, as_of, explain, deals)
         return
-    import multiprocessing
-    import pickle
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    state = state_dir / "worker-state.pickle"
-    with open(state, "wb") as handle:
-        pickle.dump(
-            {
-                "source": job["source"],
-                "scorer": job["scorer"],
-                "as_of": as_of,
-                "explain": explain,
-                "deals": deals,
-            },
-            handle,
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-    job.clear()
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(str(state),),
-    )
-    try:
-        pending: deque = deque()
-        for group, score in tasks:
-            pending.append(pool.submit(_work, group, score))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        state.unlink(missing_ok=True)
+    yield from workers.run(job, tasks)
 
 
 def score_accounts(
@@ -611,9 +637,8 @@ def score_accounts(
     Scorer; default: the shipped model. `deals_out`: optional per-deal file with coverage gaps and next-best
     contacts. Temporary files of killed earlier jobs for the same `out` are removed first.
     """
-    from influence.data import DatasetError, _error_summary
     from influence.features import parse_as_of
-    from influence.predict import PEOPLE_COLUMNS, Scorer
+    from influence.predict import Scorer
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
@@ -641,6 +666,56 @@ def score_accounts(
     # Scratch space for the event rows by chunk (about the size of the event tables): TMPDIR, not the output's
     # folder, which then only ever holds the output and its `.tmp`.
     spill = Path(tempfile.mkdtemp(prefix=f"influence-spill.{os.getpid()}."))
+    pool = None
+    if workers > 1:
+        try:
+            pool = _Workers(
+                workers,
+                scorer,
+                spill / "workers",
+                as_of=as_of_ts,
+                explain=explain,
+                deals=deals_path is not None,
+            )
+        except BaseException:
+            shutil.rmtree(spill, ignore_errors=True)
+            raise
+    job = {"scorer": scorer}
+    del scorer  # with workers, this process lets the model go once the chunks are handed over
+    try:
+        return _score_job(
+            data_dir, out, listed, job, pool, spill, t0, cpu0,
+            as_of_ts=as_of_ts, chunk_accounts=chunk_accounts, explain=explain, deals_path=deals_path,
+            progress=progress, echo=echo,
+        )  # fmt: skip
+    finally:
+        if pool is not None:
+            pool.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _score_job(
+    data_dir: str | Path | Dataset,
+    out: Path,
+    listed: list[str] | None,
+    job: dict[str, Any],
+    pool: _Workers | None,
+    spill: Path,
+    t0: float,
+    cpu0: float,
+    *,
+    as_of_ts: pd.Timestamp | None,
+    chunk_accounts: int,
+    explain: bool,
+    deals_path: Path | None,
+    progress: bool,
+    echo: Callable[[str], None] | None,
+) -> BatchSummary:
+    """`score_accounts` once its options are checked, the model loaded (`job["scorer"]`) and the workers (if
+    any) started."""
+    from influence.data import DatasetError, _error_summary
+    from influence.predict import PEOPLE_COLUMNS
+
     source: Any
     parts: list[Any] = []
     if isinstance(data_dir, Dataset):
@@ -649,17 +724,14 @@ def score_accounts(
         from influence.chunks import NeedsWholeLoad, plan_folder
 
         try:
-            source = _PlanSource(plan_folder(data_dir, listed, chunk_accounts, spill))
+            source = _PlanSource(plan_folder(data_dir, listed, chunk_accounts, spill / "plan"))
             parts = [source.plan.parent_report, source.plan.global_report]
         except NeedsWholeLoad:
-            shutil.rmtree(spill, ignore_errors=True)
+            shutil.rmtree(spill / "plan", ignore_errors=True)
             from influence.data import load
 
             # A file only the whole reader can report on: load whole (it raises with every problem).
             source = _SliceSource(load(data_dir), listed, chunk_accounts)
-        except BaseException:
-            shutil.rmtree(spill, ignore_errors=True)
-            raise
 
     load_seconds = time.perf_counter() - t0
     load_cpu = time.process_time() - cpu0
@@ -678,7 +750,6 @@ def score_accounts(
     if listed and len(unknown) == len(requested):
         # Not one listed account is known: almost surely the wrong list or the wrong folder. A nightly job that
         # "succeeds" with an empty file would hide that until someone opens the file.
-        shutil.rmtree(spill, ignore_errors=True)
         where = data_dir if isinstance(data_dir, str | Path) else "the dataset"
         raise AccountListError(
             f"none of the {len(listed)} account id(s) in the list is in {where} "
@@ -686,7 +757,7 @@ def score_accounts(
         )
     summary = BatchSummary(
         out=out,
-        model_version=scorer.model_version,
+        model_version=job["scorer"].model_version,
         accounts_requested=len(requested),
         accounts_scored=0,
         unknown_accounts=unknown,
@@ -707,17 +778,11 @@ def score_accounts(
 
     cpu = {"load": load_cpu, "validate": 0.0, "score": 0.0, "write": 0.0}
     summary.phase_cpu_seconds = cpu
-    job = {"source": source, "scorer": scorer}
-    del source, scorer  # with workers, `_run_groups` hands them over and this process lets them go
+    job["source"] = source
+    del source  # with workers, `_run_groups` hands it over and this process lets it go
     try:
         for outcome in _run_groups(
-            job,
-            tasks(),
-            as_of=as_of_ts,
-            explain=explain,
-            deals=deals_path is not None,
-            workers=workers,
-            state_dir=spill,
+            job, tasks(), as_of=as_of_ts, explain=explain, deals=deals_path is not None, workers=pool
         ):
             for phase, seconds in outcome.cpu.items():
                 cpu[phase] = cpu.get(phase, 0.0) + seconds
@@ -766,7 +831,6 @@ def score_accounts(
         raise
     finally:
         bar.close()
-        shutil.rmtree(spill, ignore_errors=True)  # the plan's spill folder, and the workers' state
     summary.seconds = time.perf_counter() - t0
     return summary
 

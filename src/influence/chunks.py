@@ -21,6 +21,11 @@ Routing (which group a row belongs to):
 Keys are routed by a 64-bit hash of their text (numpy, over Arrow's buffers); rows whose hashes repeat are
 compared as text, so a hash collision never merges two keys.
 
+The spill runs in two threads; a large Parquet table is spilled in parts (runs of its row groups, PART_ROWS
+rows each) so both threads share it, and a group's parts are read back in part order: the same rows in the same
+order as one pass. Each process finds a chunk's people among all accepted people through one hashed index
+(`key_index`), built on first use, instead of a pass over every person id per chunk.
+
 A file the streaming reader cannot take (a damaged Parquet file, a CSV file with bytes that are not UTF-8 or
 ragged records, a duplicated header) raises `NeedsWholeLoad`: the caller loads the folder whole, which names
 every problem; such a folder has errors anyway.
@@ -54,6 +59,7 @@ EVENTS = tuple(t for t in TABLE_ORDER if t not in PARENTS)
 # Spill order: a table's routing needs its key parent (meetings, emails) spilled first.
 SPILL_ORDER = ("meetings", "emails", "meeting_attendees", "email_recipients", "labels", "signals")
 READ_ROWS = 1 << 19  # rows per read batch: bounded memory while spilling
+PART_ROWS = 1 << 22  # a Parquet table of more rows is spilled in parts (runs of row groups), in both threads
 COLUMN_ROWS = 1 << 21  # rows of one column looked up at a time (its text: ~50 MB; bounds the plan's memory)
 HASH_ROWS = 1 << 16  # strings hashed at a time (the byte-level temporaries are 8x the text)
 CONTEXT = "signals_context"  # spill name of the copies of other accounts' people's signals
@@ -82,9 +88,12 @@ class NeedsWholeLoad(Exception):
 
 
 # -- reading -------------------------------------------------------------------------------------------------------
-def _batches(path: Path, columns: Sequence[str] | None = None) -> Iterator[Any]:
+def _batches(
+    path: Path, columns: Sequence[str] | None = None, row_groups: Sequence[int] | None = None
+) -> Iterator[Any]:
     """Record batches of a table file in file order: all columns as text for CSV (as `data.load` reads them),
-    as stored for Parquet. `columns` limits the columns read (absent ones are skipped)."""
+    as stored for Parquet. `columns` limits the columns read (absent ones are skipped); `row_groups` (Parquet
+    only, see `_parts`) limits the rows read to those row groups."""
     import pyarrow as pa
 
     if path.stat().st_size == 0:
@@ -120,7 +129,9 @@ def _batches(path: Path, columns: Sequence[str] | None = None) -> Iterator[Any]:
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
         wanted = None if columns is None else [c for c in columns if c in names]
-        yield from parquet.iter_batches(batch_size=READ_ROWS, columns=wanted, use_pandas_metadata=True)
+        yield from parquet.iter_batches(
+            batch_size=READ_ROWS, row_groups=row_groups, columns=wanted, use_pandas_metadata=True
+        )
     except (OSError, pa.ArrowException) as exc:
         raise NeedsWholeLoad(f"{path.name}: {exc}") from exc
 
@@ -141,6 +152,38 @@ def _schema(path: Path) -> Any:
         raise NeedsWholeLoad(f"{path.name}: {exc}") from exc
 
 
+def _parts(path: Path) -> list[tuple[list[int] | None, int]]:
+    """A table file as parts to spill one by one: (Parquet row groups or None for the whole file, first row).
+    A large Parquet file is cut into runs of row groups of about PART_ROWS rows, so that both spill threads can
+    work on it; a part's spill files are read back in part order, so a group's rows stay in file order."""
+    if path.suffix == ".csv":
+        return [(None, 0)]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        raise NeedsWholeLoad(f"{path.name}: {exc}") from exc
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    total = sum(sizes)
+    n_parts = min(len(sizes), -(-total // PART_ROWS))
+    if n_parts <= 1:
+        return [(None, 0)]
+    parts: list[tuple[list[int] | None, int]] = []
+    current: list[int] = []
+    first = rows = 0
+    for i, size in enumerate(sizes):
+        current.append(i)
+        rows += size
+        if rows >= total * (len(parts) + 1) / n_parts and len(parts) < n_parts - 1:
+            parts.append((current, first))
+            first, current = first + sum(sizes[j] for j in current), []
+    if current:
+        parts.append((current, first))
+    return parts
+
+
 def _text(values: Any) -> Any:
     """A column as one Arrow large_string array (ids may be stored as numbers or dictionaries)."""
     import pyarrow as pa
@@ -152,16 +195,16 @@ def _text(values: Any) -> Any:
     return values.cast(pa.large_string())
 
 
-def _column_slices(path: Path, column: str) -> Iterator[Any]:
-    """One column of a table file as large_string ChunkedArrays of about COLUMN_ROWS rows, in file order
-    (nothing when the file lacks the column)."""
+def _column_slices(path: Path, column: str, row_groups: Sequence[int] | None = None) -> Iterator[Any]:
+    """One column of a table file (or of those row groups) as large_string ChunkedArrays of about COLUMN_ROWS
+    rows, in file order (nothing when the file lacks the column)."""
     import pyarrow as pa
 
     if column not in _schema(path).names:
         return
     pending: list[Any] = []
     rows = 0
-    for batch in _batches(path, [column]):
+    for batch in _batches(path, [column], row_groups):
         pending.append(_text(batch.column(0)))
         rows += batch.num_rows
         if rows >= COLUMN_ROWS:
@@ -171,10 +214,14 @@ def _column_slices(path: Path, column: str) -> Iterator[Any]:
         yield pa.chunked_array(pending, type=pa.large_string())
 
 
-def _column_map(path: Path, column: str, lookup: Any) -> np.ndarray | None:
-    """`lookup` (ChunkedArray -> int array) over a whole column, a slice at a time, as one int32 array
-    (None when the file lacks the column)."""
-    parts = [np.asarray(lookup(values), dtype=np.int32) for values in _column_slices(path, column)]
+def _column_map(
+    path: Path, column: str, lookup: Any, row_groups: Sequence[int] | None = None
+) -> np.ndarray | None:
+    """`lookup` (ChunkedArray -> int array) over a whole column (or those row groups), a slice at a time, as one
+    int32 array (None when the file lacks the column)."""
+    parts = [
+        np.asarray(lookup(values), dtype=np.int32) for values in _column_slices(path, column, row_groups)
+    ]
     if not parts:
         return None if column not in _schema(path).names else np.zeros(0, np.int32)
     return np.concatenate(parts)
@@ -248,6 +295,58 @@ def hash_text(values: Any) -> tuple[np.ndarray, np.ndarray]:
     return hashes, missing
 
 
+class KeyIndex:
+    """Exact membership of text values among many keys (a large parent's ids), by 64-bit hash: built once (hash
+    and sort of the keys), then each question costs O(values asked x log keys) instead of a pass over every key
+    (`pc.is_in(keys, value_set=values)` probes all ~10^6 people ids for each batch chunk). Keys or values that
+    are null or "" never match here: `usable` is False when the keys hold such values (use `pc.is_in` then)."""
+
+    def __init__(self, keys: Any) -> None:
+        self.keys = _text(keys)
+        hashes, missing = hash_text(self.keys)
+        self.usable = not missing.any()
+        self.order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[self.order]
+
+    def members(self, values: Any) -> np.ndarray:
+        """Sorted positions of the keys equal to one of `values` (what `pc.is_in(keys, value_set=values)` marks
+        when neither side has nulls or "")."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        asked = pc.unique(_text(values))
+        h, missing = hash_text(asked)
+        if missing.any():
+            keep = ~missing
+            asked, h = asked.filter(pa.array(keep)), h[keep]
+        lo = np.searchsorted(self.hashes, h, side="left")
+        hi = np.searchsorted(self.hashes, h, side="right")
+        counts = hi - lo
+        if not counts.any():
+            return np.zeros(0, dtype=np.int64)
+        # Every key whose hash equals a value's, compared as text (a collision never counts as a match).
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        candidates = self.order[starts + np.arange(int(counts.sum()))]
+        which = np.repeat(np.arange(len(h)), counts)
+        same = pc.equal(self.keys.take(pa.array(candidates)), asked.take(pa.array(which)))
+        return np.unique(candidates[same.to_numpy(zero_copy_only=False)]).astype(np.int64)
+
+
+_KEY_INDEXES: list[tuple[Any, KeyIndex]] = []  # (keys, index) of the last few key arrays, by identity
+
+
+def key_index(keys: Any) -> KeyIndex:
+    """The `KeyIndex` of an Arrow key array, built once per array object (a batch worker asks for the same
+    people ids for every chunk); the entry holds the array, so its id cannot be reused while cached."""
+    for held, index in _KEY_INDEXES:
+        if held is keys:
+            return index
+    index = KeyIndex(keys)
+    _KEY_INDEXES.append((keys, index))
+    del _KEY_INDEXES[:-2]
+    return index
+
+
 @dataclass
 class _KeyRoute:
     """Group of each key of a table (meeting_id, message_id), for routing its child rows."""
@@ -314,6 +413,7 @@ class ChunkPlan:
     global_positions: np.ndarray  # their file positions
     global_report: Any  # data.ValidationReport of those rows
     spilled_rows: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)  # spill parts per table (1 when absent)
 
     @property
     def n_groups(self) -> int:
@@ -339,8 +439,8 @@ class ChunkPlan:
         shutil.rmtree(self.spill, ignore_errors=True)
 
 
-def _spill_path(spill: Path, table: str, group: int) -> Path:
-    return spill / f"{table}.{group}.arrow"
+def _spill_path(spill: Path, table: str, group: int, part: int = 0) -> Path:
+    return spill / (f"{table}.{group}.arrow" if part == 0 else f"{table}.{group}.part{part}.arrow")
 
 
 def plan_folder(
@@ -454,67 +554,100 @@ def plan_folder(
     # in the parents (deal, person) run once per whole column, not per batch (see `_positions`).
     n_groups = rest + 1
     named: list[np.ndarray] = []
-    spilled: dict[str, int] = {}
+    parts: dict[str, int] = {}
     signal_person = [np.zeros(0, np.int64)]  # person position of every signals row (for the copies below)
 
-    def spill_table(name: str) -> None:
+    def spill_part(name: str, part: int, row_groups: list[int] | None, first_row: int) -> int:
+        """Spill one part of a table (its rows from `first_row` on); returns the rows spilled."""
         path = chosen[name]
         how, column = _ROUTE_BY[name]
         groups_all: np.ndarray | None
         if name in key_groups:
-            groups_all = key_groups.pop(name)
+            groups_all = key_groups[name]
+            groups_all = groups_all[first_row:] if row_groups is not None else groups_all
         elif how == "deal" or how == "person":
             keys, key_group = (deal_keys, deal_group) if how == "deal" else (person_keys, person_group)
-            at = _column_map(path, column, lambda v, keys=keys: _positions(v, keys))
+            at = _column_map(path, column, lambda v, keys=keys: _positions(v, keys), row_groups)
             groups_all = None if at is None else np.where(at >= 0, key_group[np.maximum(at, 0)], rest)
             if name == "signals" and at is not None:
-                signal_person[0] = at
+                signal_person[0] = at  # signals are never cut in parts (see `parts_of`)
         else:
             route = routes[how.split(":")[1]]
-            groups_all = _column_map(path, column, route.lookup)
+            groups_all = _column_map(path, column, route.lookup, row_groups)
             if groups_all is not None:
                 groups_all = np.where(groups_all >= 0, groups_all, rest)
         # None: no routing column, every row goes to the rest group (and names no one for a scoring chunk)
         if groups_all is not None:
             for person_column in _PERSON_COLUMNS.get(name, ()):
-                at = _column_map(path, person_column, lambda v: _positions(v, person_keys))
+                at = _column_map(path, person_column, lambda v: _positions(v, person_keys), row_groups)
                 if at is not None:
-                    named.append(_outside(at, groups_all, person_group, n_scoring, global_group, n_groups))
+                    n_at = len(at)
+                    named.append(
+                        _outside(at, groups_all[:n_at], person_group, n_scoring, global_group, n_groups)
+                    )
         writers: dict[int, Any] = {}
-        offset = 0
+        offset = first_row
         try:
-            for batch in _batches(path):
+            for batch in _batches(path, None, row_groups):
                 n = batch.num_rows
+                at_part = offset - first_row
                 group = (
-                    groups_all[offset : offset + n]
+                    groups_all[at_part : at_part + n]
                     if groups_all is not None
                     else np.full(n, rest, dtype=np.int64)
                 )
                 batch = _with_rows(batch, np.arange(offset, offset + n, dtype=np.int64), schemas[name])
-                _write_groups(writers, spill, name, batch, group)
+                _write_groups(writers, spill, name, batch, group, part)
                 offset += n
         finally:
             for writer in writers.values():
                 writer.close()
-        spilled[name] = offset
+        return offset - first_row
 
-    # Two threads (Arrow's reading, hashing and writing and numpy's sorts release the GIL): the recipients, by
-    # far the largest table, in one; every other table in the other. Each spill file is written by one thread,
-    # so the spill is the same as one thread's.
+    def parts_of(name: str) -> list[tuple[list[int] | None, int]]:
+        return [(None, 0)] if name == "signals" else _parts(chosen[name])
+
+    # Two threads (Arrow's reading, hashing and writing and numpy's sorts release the GIL) take tasks in this
+    # order: the two key routes, then the tables that need no route or the meetings' (spilled while the
+    # e-mails' route, the longest, still runs), then the e-mails and their recipients (~half of all rows), large
+    # tables in parts.
+    # A task needing a route waits for it; both routes are taken first, so a wait never blocks both threads.
+    # Each spill file is written by one task, so the spill is the same as one thread's.
     present = [name for name in SPILL_ORDER if name in files]
-    chains = [
-        [name for name in present if name == "email_recipients"],
-        [name for name in present if name != "email_recipients"],
-    ]
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
+    route_done: dict[str, Future] = {}
+    needs = {"meetings": "meetings", "emails": "emails", "meeting_attendees": "meetings"}
+    needs["email_recipients"] = "emails"
+
+    def spill_task(
+        name: str, part: int, row_groups: list[int] | None, first_row: int
+    ) -> tuple[str, int, int]:
+        route = needs.get(name)
+        if route in route_done:
+            route_done[route].result()
+        return name, part, spill_part(name, part, row_groups, first_row)
+
+    wait_order = {None: 0, "meetings": 1, "emails": 2}  # the e-mails' route finishes last
+    tasks = [
+        (name, part, row_groups, first_row)
+        for name in sorted(present, key=lambda n: wait_order[needs.get(n)])  # stable: SPILL_ORDER within each
+        for part, (row_groups, first_row) in enumerate(parts_of(name))
+    ]
+    rows: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="influence-spill") as pool:
-        for future in [pool.submit(route_keys, name) for name in _KEY_OF if name in files]:
-            future.result()
-        futures = [pool.submit(lambda chain: [spill_table(n) for n in chain], c) for c in chains if c]
-        for future in futures:
-            future.result()
-    spilled = {name: spilled[name] for name in present}  # in spill order, whichever thread finished first
+        for name in _KEY_OF:
+            if name in files:
+                route_done[name] = pool.submit(route_keys, name)
+        futures = [pool.submit(spill_task, *task) for task in tasks]
+        for future in [*route_done.values(), *futures]:
+            done = future.result()
+            if done is not None:
+                name, part, n = done
+                rows[name] = rows.get(name, 0) + n
+                parts[name] = max(parts.get(name, 1), part + 1)
+    key_groups.clear()
+    spilled = {name: rows[name] for name in present}  # in spill order, whichever thread finished first
 
     # Signals again, for the copies: a person of another account named by a chunk lends it their signals.
     pairs = np.unique(np.concatenate(named)) if named else np.zeros(0, np.int64)
@@ -558,6 +691,7 @@ def plan_folder(
         global_positions=np.zeros(0, np.int64),
         global_report=None,
         spilled_rows=spilled,
+        parts=parts,
     )
     # The global group is validated here, once: every chunk may need those people's signals.
     accepted, positions, report = _validate_pieces(plan, global_group, ("signals",))
@@ -603,7 +737,9 @@ def _outside(
     return np.unique(at[keep].astype(np.int64) * n_groups + group[keep])
 
 
-def _write_groups(writers: dict[int, Any], spill: Path, name: str, batch: Any, group: np.ndarray) -> None:
+def _write_groups(
+    writers: dict[int, Any], spill: Path, name: str, batch: Any, group: np.ndarray, part: int = 0
+) -> None:
     import pyarrow as pa
 
     order = np.argsort(group, kind="stable")
@@ -615,7 +751,7 @@ def _write_groups(writers: dict[int, Any], spill: Path, name: str, batch: Any, g
         writer = writers.get(g)
         if writer is None:
             writer = writers[g] = pa.ipc.new_file(
-                _spill_path(spill, name, g),
+                _spill_path(spill, name, g, part),
                 batch.schema,
                 options=pa.ipc.IpcWriteOptions(compression="lz4"),
             )
@@ -641,10 +777,16 @@ def _take_text(path: Path, column: str, positions: np.ndarray) -> list[str]:
 def _read_piece(plan: ChunkPlan, name: str, group: int, schema_of: str | None = None) -> Any:
     import pyarrow as pa
 
-    path = _spill_path(plan.spill, name, group)
-    if path.exists():
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_file(source).read_all()
+    pieces = []
+    for part in range(plan.parts.get(name, 1)):  # in part order: the group's rows in file order
+        path = _spill_path(plan.spill, name, group, part)
+        if path.exists():
+            with pa.memory_map(str(path)) as source:
+                pieces.append(pa.ipc.open_file(source).read_all())
+    if len(pieces) == 1:
+        return pieces[0]
+    if pieces:
+        return pa.concat_tables(pieces)
     schema = plan.schemas[schema_of or name]
     return schema.append(pa.field(_ROW, pa.int64())).empty_table()
 
@@ -715,10 +857,13 @@ def _narrowed_people(run: Any, pieces: dict[str, Any]) -> Any:
                 named.append(values.combine_chunks().cast(pa.large_string()))
     full = _accepted_keys(run, "person_id")
     refs = pa.concat_arrays(named).unique() if named else pa.array([], pa.large_string())
+    index = key_index(full)
     narrowed = copy.copy(run)
     narrowed.key_sets = {
         **run.key_sets,
-        "person_id": full.filter(pc.is_in(full, value_set=refs.cast(full.type))),
+        "person_id": full.take(pa.array(index.members(refs)))
+        if index.usable
+        else full.filter(pc.is_in(full, value_set=refs.cast(full.type))),
     }
     return narrowed
 

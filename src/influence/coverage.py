@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
-from influence.data import _objects
+from influence.data import _column_arrays, _objects
 
 __all__ = [
     "ANGLES",
@@ -36,11 +36,13 @@ __all__ = [
     "NOT_ASSESSABLE_MESSAGE",
     "PRESENT_MIN_CONFIDENCE",
     "PRESENT_MIN_INFLUENCE",
+    "coverage_frame",
     "deal_coverage",
     "engagement",
     "engagement_counts",
     "next_best_contacts",
     "profile_label",
+    "seller_ids",
 ]
 
 # A predicted profile counts as present only when the model is reasonably sure (10 classes: 0.4 is 4x chance)
@@ -147,7 +149,7 @@ _ARRAY_MIN_ROWS = 2_000
 
 
 def engagement_counts(
-    ds: Dataset, as_of: pd.Timestamp | None = None
+    ds: Dataset, as_of: pd.Timestamp | None = None, *, sellers: set[Any] | None = None
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """{(deal_id, person_id): (seller_meetings, seller_emails)} for every buyer/partner person with seller
     contact in a deal before `as_of` (the counts behind `engagement`).
@@ -155,24 +157,23 @@ def engagement_counts(
     Seller meetings: meetings of the deal where the person and a seller-side person were present (attended, or
     accepted when attendance is unknown, or organised). Seller e-mails: distinct messages between the person and
     a seller-side person, either way. Small inputs (one API deal) take a plain loop, large ones integer arrays;
-    both give the same counts (tested)."""
+    both give the same counts (tested). `sellers`: `seller_ids(ds)`, when the caller has read it already."""
+    sellers = seller_ids(ds) if sellers is None else sellers
     if len(ds.meeting_attendees) + len(ds.email_recipients) >= _ARRAY_MIN_ROWS:
-        found = _engagement_counts_arrays(ds, as_of)
+        found = _engagement_counts_arrays(ds, as_of, sellers)
         if found is not None:
             return found
-    return _engagement_counts_loop(ds, as_of)
+    return _engagement_counts_loop(ds, as_of, sellers)
 
 
-def _sellers(ds: Dataset) -> set[Any]:
-    """The person ids of the seller side."""
-    people = ds.people
-    return {
-        q for q, s in zip(_values(people, "person_id"), _values(people, "side"), strict=True) if s == "seller"
-    }
+def seller_ids(ds: Dataset) -> set[Any]:
+    """The person ids of the seller side (empty: engagement cannot be assessed, see `has_seller_side`)."""
+    person_id, side = _value_lists(ds.people, "person_id", "side")
+    return {q for q, s in zip(person_id, side, strict=True) if s == "seller"}
 
 
 def _engagement_counts_arrays(
-    ds: Dataset, as_of: pd.Timestamp | None
+    ds: Dataset, as_of: pd.Timestamp | None, sellers: set[Any] | None = None
 ) -> dict[tuple[str, str], tuple[int, int]] | None:
     """`engagement_counts` over integer codes (Arrow's hash kernels: no Python string objects per event); None
     when an id column has gaps or a meeting/message id repeats (invalid data the validator rejects anyway), which
@@ -180,7 +181,7 @@ def _engagement_counts_arrays(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    sellers = _sellers(ds)
+    sellers = seller_ids(ds) if sellers is None else sellers
     if not all(isinstance(p, str) for p in sellers):
         return None
     meetings, emails = ds.meetings, ds.emails
@@ -230,8 +231,8 @@ def _engagement_counts_arrays(
     o_p = person_code[n_a : n_a + n_o]
     r_p = person_code[n_a + n_o : n_a + n_o + n_r]
     s_p = person_code[n_a + n_o + n_r :]
-    seller_ids = pa.array(sorted(sellers), pa.string())
-    seller = pc.is_in(persons, value_set=seller_ids).to_numpy(zero_copy_only=False).astype(bool)
+    seller_array = pa.array(sorted(sellers), pa.string())
+    seller = pc.is_in(persons, value_set=seller_array).to_numpy(zero_copy_only=False).astype(bool)
     all_deals = pa.concat_arrays([m_deal, e_deal]).dictionary_encode()
     deal_code = all_deals.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     m_dc, e_dc = deal_code[: len(m_deal)], deal_code[len(m_deal) :]
@@ -292,17 +293,16 @@ def _text(values: pd.Series) -> Any:
 
 
 def _engagement_counts_loop(
-    ds: Dataset, as_of: pd.Timestamp | None = None
+    ds: Dataset, as_of: pd.Timestamp | None = None, sellers: set[Any] | None = None
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """`engagement_counts` as plain Python over the id columns (sets and dicts, one operation per event).
 
     Columns are read once each as object arrays (`_values`): for one API deal, pandas' per-column access,
     comparisons and `to_numpy` on Arrow strings cost more than the loop itself."""
-    sellers = _sellers(ds)
+    sellers = seller_ids(ds) if sellers is None else sellers
     meeting_counts: dict[tuple[str, str], int] = {}
     meetings = ds.meetings
-    m_ids, m_deals = _values(meetings, "meeting_id"), _values(meetings, "deal_id")
-    organizers = _values(meetings, "organizer_id")
+    m_ids, m_deals, organizers = _value_lists(meetings, "meeting_id", "deal_id", "organizer_id")
     if as_of is not None:
         keep = (meetings["start_at"] < as_of).to_numpy(dtype=bool, na_value=False).tolist()
         m_ids, m_deals, organizers = (
@@ -312,13 +312,7 @@ def _engagement_counts_loop(
     # Present: attended, or accepted when attendance is unknown, and the organiser (the features' rule).
     att = ds.meeting_attendees
     present: set[tuple[str, str]] = set()
-    for m, p, a, r in zip(
-        _values(att, "meeting_id"),
-        _values(att, "person_id"),
-        _values(att, "attended"),
-        _values(att, "response"),
-        strict=True,
-    ):
+    for m, p, a, r in zip(*_value_lists(att, "meeting_id", "person_id", "attended", "response"), strict=True):
         if m in deal_of and ((r == "accepted") if a is None else a):
             present.add((m, p))
     for m, o in zip(m_ids, organizers, strict=True):
@@ -333,17 +327,12 @@ def _engagement_counts_loop(
     emails = ds.emails
     if as_of is not None:
         emails = emails[(emails["sent_at"] < as_of).to_numpy(dtype=bool, na_value=False)]
-    sent = dict(
-        zip(
-            _values(emails, "message_id"),
-            zip(_values(emails, "deal_id"), _values(emails, "sender_id"), strict=True),
-            strict=True,
-        )
-    )
+    message_id, email_deal, sender_id = _value_lists(emails, "message_id", "deal_id", "sender_id")
+    sent = dict(zip(message_id, zip(email_deal, sender_id, strict=True), strict=True))
     rec = ds.email_recipients
     # Seller -> person: one per recipient; person -> seller: each message once per sender.
     pairs: set[tuple[str, str, str]] = set()
-    for msg, p in zip(_values(rec, "message_id"), _values(rec, "person_id"), strict=True):
+    for msg, p in zip(*_value_lists(rec, "message_id", "person_id"), strict=True):
         hit = sent.get(msg)
         if hit is None:
             continue
@@ -364,6 +353,20 @@ def _values(frame: pd.DataFrame, column: str) -> list[Any]:
     """A column as Python values, None for every missing value (Arrow's own conversion for Arrow strings:
     pandas' `to_numpy(dtype=object, na_value=None)` costs ~100 us on such a column once it holds a null)."""
     return _objects(frame[column]).tolist()
+
+
+def _value_lists(frame: pd.DataFrame, *columns: str) -> list[list[Any]]:
+    """`_values` of several columns, reading the frame's arrays once: a Series per column costs ~30 us, which on
+    one API deal (15 id columns) was most of the engagement count. Numpy-backed columns go through `_values`."""
+    arrays = _column_arrays(frame) if frame.columns.is_unique else {}
+    out = []
+    for column in columns:
+        array = arrays.get(column)
+        if array is None or isinstance(array, np.ndarray):
+            out.append(_values(frame, column))
+        else:
+            out.append(_objects(array).tolist())
+    return out
 
 
 def has_seller_side(ds: Dataset) -> bool:
@@ -441,14 +444,29 @@ def deal_coverage(people: pd.DataFrame, *, engagement_assessable: bool) -> pd.Da
 
 def deal_coverage_columns(people: PeopleColumns, *, engagement_assessable: bool) -> pd.DataFrame:
     """`deal_coverage` on the people's columns (see `PeopleColumns`)."""
+    return coverage_frame(coverage_column_values(people, engagement_assessable=engagement_assessable))
+
+
+# Text columns that stay object in the frames, so "nothing to say" is None, not NaN: pandas 3 infers a `str` dtype
+# for a bare array of strings. Wrapped at frame time only: a Series per column costs ~25 us, and one API deal's
+# JSON reads the arrays.
+_COVERAGE_OBJECT_COLUMNS = frozenset({"person_id", "full_name", "engagement", "message"})
+
+
+def coverage_frame(values: Mapping[str, Any]) -> pd.DataFrame:
+    """The coverage frame from `coverage_column_values`' columns."""
     return pd.DataFrame(
-        coverage_column_values(people, engagement_assessable=engagement_assessable), columns=COVERAGE_COLUMNS
+        {
+            c: pd.Series(values[c], dtype=object) if c in _COVERAGE_OBJECT_COLUMNS else values[c]
+            for c in COVERAGE_COLUMNS
+        },
+        columns=COVERAGE_COLUMNS,
     )
 
 
 def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool) -> dict[str, Any]:
-    """`deal_coverage_columns` before the frame: {column: values} in COVERAGE_COLUMNS order (arrays, lists or
-    object Series), for callers that turn one deal into JSON without building the frame."""
+    """`deal_coverage_columns` before the frame: {column: values} in COVERAGE_COLUMNS order (arrays or lists;
+    `coverage_frame` builds the frame), for callers that turn one deal into JSON without building the frame."""
     profiles = [p for p in PROFILES if p != "peripheral"]
     n = people.n
     column = people.obj
@@ -540,8 +558,6 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
     top_idx = np.asarray(top_i, dtype=np.int64)
     has = top_idx >= 0
     nan = np.full(len(top_idx), np.nan)
-    # Text columns stay object so "nothing to say" is None, not NaN (pandas 3 would infer a str dtype); one
-    # constructor call in the final column order (each later column assignment costs ~0.3 ms).
     columns = {
         "deal_id": np.asarray(rows_deal, dtype=object),
         "profile": np.asarray(rows_profile, dtype=object),
@@ -549,17 +565,24 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
             (p in IMPORTANT_PROFILES for p in rows_profile), dtype=bool, count=len(rows_profile)
         ),
         "present": np.asarray(present, dtype=bool),
-        "person_id": pd.Series([str(pid[i]) if i >= 0 else None for i in top_i], dtype=object),
-        "full_name": pd.Series([name(i) for i in top_i], dtype=object),
+        "person_id": _object_array([str(pid[i]) if i >= 0 else None for i in top_i]),
+        "full_name": _object_array([name(i) for i in top_i]),
         "influence": np.where(has, influence[top_idx], np.nan) if n else nan,
         "profile_confidence": np.where(has, confidence[top_idx], np.nan) if n else nan,
-        "engagement": pd.Series(
-            [str(eng_col[w]) if t >= 0 else None for t, w in zip(top_i, who_i, strict=True)], dtype=object
+        "engagement": _object_array(
+            [str(eng_col[w]) if t >= 0 else None for t, w in zip(top_i, who_i, strict=True)]
         ),
         "status": status,
-        "message": pd.Series(messages, dtype=object),
+        "message": _object_array(messages),
     }
     return columns
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array of the values as they are (np.asarray would make a 2-D array of equal-length lists)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _name_of(row: tuple) -> str | None:

@@ -168,6 +168,9 @@ class _TableRun:
     issues: list[pd.DataFrame] = field(default_factory=list)
     file_rejected: bool = False
     key_sets: dict[str, Any] = field(default_factory=dict)  # accepted values per referenced column
+    # Lookups into this (parent) table's accepted rows, built once per parent and read by every chunk of a batch
+    # job (influence.chunks validates each chunk's event rows against the same parent runs).
+    lookups: dict[str, Any] = field(default_factory=dict)
     n_rows: int = -1  # rows read; set when `raw` is cut down to the rejected rows (`compact`)
     # The typed contract columns as built, as arrays (extension arrays or numpy): on an API body a Series per
     # column costs as much as the checks themselves, so the checks read these and a Series (`col`) is only built
@@ -804,9 +807,34 @@ def _isin(values: pd.Series, keys: pd.Series | Any) -> np.ndarray:
     if len(values) <= SMALL_TABLE_ROWS and len(value_set) <= SMALL_TABLE_ROWS:
         # The same membership on Python strings (both sides are contract text): is_in's fixed cost is ~50 us.
         return _member(_objects(values), set(value_set.to_pylist()))
-    array = values.array if isinstance(values, pd.Series) else values
-    found = pc.is_in(pa.array(array), value_set=value_set)
+    array = pa.array(values.array if isinstance(values, pd.Series) else values)
+    found = pc.is_in(array, value_set=_narrowed(value_set, array))
     return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+NARROW_MIN_KEYS = 20_000  # from this many keys, a value set is first cut down to the values asked about,
+NARROW_RATIO = 8  # when it holds more than this many keys per distinct value asked about
+
+
+def _narrowed(value_set: Any, values: Any) -> Any:
+    """`value_set` cut to the distinct `values` when those are far fewer: the same membership answers, but Arrow
+    builds its hash table of a few thousand keys instead of every key of a large parent (a batch chunk's ~10^4
+    event rows against ~10^5 deals, once per chunk and reference)."""
+    keep = _narrowing_mask(value_set, values)
+    return value_set if keep is None else value_set.filter(keep)
+
+
+def _narrowing_mask(value_set: Any, values: Any) -> Any:
+    """Which keys of `value_set` occur in `values` (an Arrow boolean mask), or None when narrowing does not pay
+    (a small set, or about as many distinct values as keys)."""
+    import pyarrow.compute as pc
+
+    if len(value_set) < NARROW_MIN_KEYS or len(values) > 4 * len(value_set):
+        return None  # a whole table's column (data.load) has about as many distinct values as keys
+    distinct = pc.unique(values)
+    if NARROW_RATIO * len(distinct) > len(value_set):
+        return None
+    return pc.is_in(value_set, value_set=distinct.cast(value_set.type))
 
 
 def _member(present: np.ndarray, members: set[Any]) -> np.ndarray:
@@ -893,6 +921,40 @@ def _utc_wall(values: pd.Series | Any) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[ns]")
 
 
+def _deal_rows_of(deals: _TableRun, accepted: np.ndarray, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of a child's deal_id column: its position among the distinct accepted deal ids (-1: none),
+    and the deals row of each distinct id's first accepted occurrence. On Arrow text both ways the distinct ids
+    are kept on the deals run, so a batch job's chunks (all checked against the same deals) hash them once, not
+    ~100k ids per chunk; otherwise through a pandas Index, as before."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = deals.col("deal_id")
+    arrow = isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"
+    if arrow and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        cached = deals.lookups.get("deal_first_rows")
+        if cached is None or not np.array_equal(cached[0], accepted):  # rebuilt if the accepted rows moved
+            taken = _arrow_chunks(ids).take(pa.array(accepted))
+            distinct = pc.unique(taken)  # in order of first occurrence, as ~duplicated() keeps them
+            first = pc.index_in(distinct, value_set=taken).to_numpy(zero_copy_only=False).astype(np.int64)
+            cached = deals.lookups["deal_first_rows"] = (accepted.copy(), distinct, accepted[first])
+        _, distinct, rows = cached
+        asked = _arrow_chunks(values)
+        keep = _narrowing_mask(distinct, asked)
+        if keep is None:
+            at = pc.index_in(asked, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
+            return at.astype(np.int64), rows
+        # Positions in the narrowed set, then back to positions in `distinct`.
+        kept = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+        at = pc.index_in(asked, value_set=distinct.filter(keep)).fill_null(-1)
+        at = at.to_numpy(zero_copy_only=False).astype(np.int64)
+        return (np.where(at >= 0, kept[np.maximum(at, 0)], -1) if len(kept) else at), rows
+    deal_ids = ids.iloc[accepted]
+    first = ~deal_ids.duplicated().to_numpy()
+    lookup = pd.Index(deal_ids.to_numpy()[first])
+    return lookup.get_indexer(values.to_numpy()), accepted[first]
+
+
 def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) -> None:
     assert run.typed is not None
     if table.name == "deals":
@@ -948,11 +1010,7 @@ def _check_time_order(table: Table, run: _TableRun, runs: dict[str, _TableRun]) 
         found = at >= 0
         take = np.where(found, at, 0)
     else:
-        deal_ids = deals.col("deal_id").iloc[accepted]
-        first = ~deal_ids.duplicated().to_numpy()
-        lookup = pd.Index(deal_ids.to_numpy()[first])
-        rows = accepted[first]
-        at = lookup.get_indexer(run.col("deal_id").to_numpy())
+        at, rows = _deal_rows_of(deals, accepted, run.col("deal_id"))
         found = at >= 0
         take = rows[np.where(found, at, 0)] if len(rows) else np.zeros(len(at), dtype=np.int64)
     # Plain datetime64[ns] (UTC wall time) arrays: NaT compares False, so a missing bound or value never fails,

@@ -526,7 +526,8 @@ def _assemble(
         score = people.get(pid)
         node: dict[str, Any] = {
             "id": pid,
-            "name": row.pop("full_name") or pid,
+            # An imported mailbox often has no display name: the address tells a rep who it is, an id does not.
+            "name": row.pop("full_name") or (score or {}).get("email") or pid,
             **row,
             "scored": score is not None,
         }
@@ -666,7 +667,7 @@ def deal_maps(
     graphs = _graph_records(ds, wanted, as_of=result.as_of, extra_people=extra)
     table = ds.deals.drop_duplicates("deal_id")
     deals = {
-        str(d): dict(zip(_DEAL_FIELDS, row, strict=True))
+        str(d): deal_as_of(dict(zip(_DEAL_FIELDS, row, strict=True)), result.as_of)
         for d, *row in zip(table["deal_id"].tolist(), *(table[f].tolist() for f in _DEAL_FIELDS), strict=True)
     }
     names = dict(zip(_text(ds.accounts["account_id"]), ds.accounts["name"], strict=True))
@@ -682,6 +683,15 @@ def deal_maps(
     positions = spring_layouts([case for _, case in assembled])
     out = [_place(m, pos) for (m, _), pos in zip(assembled, positions, strict=True)]
     return out
+
+
+def deal_as_of(deal: dict[str, Any], as_of: pd.Timestamp | None) -> dict[str, Any]:
+    """A deal's fields as they stood at `as_of`: one closed at or after it was still open then, so its outcome,
+    close date and (closing) stage are not shown; a map or report as of a past date never tells the future."""
+    closed = deal.get("closed_at")
+    if as_of is None or closed is None or pd.isna(closed) or pd.Timestamp(closed) < as_of:
+        return deal
+    return {**deal, "outcome": "open", "closed_at": None, "stage": None}
 
 
 def _records_by_deal(frame: pd.DataFrame, keep: set[str]) -> dict[str, list[dict[str, Any]]]:

@@ -259,29 +259,61 @@ class FastForest:
         x2[:, :, 1] = np.where(nan, -np.inf, clean)
         flat = x2.ravel()
         fcode, thr, child = self._tables
-        leaf2 = self._leaf2
         state = np.broadcast_to(2 * self.roots, (n, self.n_trees))
+        leaf2 = self._leaf2
         has_cat = bool(self.is_categorical.any())
-        if n == 1 and not has_cat:  # the API's case: skip the row offsets
+        if n == 1 and not has_cat:  # the people route's case: skip the row offsets
             state = state[0]
             for depth in range(self.max_depth):
                 state = child[state + (flat[fcode[state]] <= thr[state])]
-                # Most paths are much shorter than the deepest one: stop once every tree sits on a leaf.
+                # One row's paths are mostly much shorter than the deepest tree: stop once all sit on a leaf.
                 if depth >= 6 and depth % 3 == 0 and leaf2[state].all():
                     break
             return (state >> 1)[None, :]
+        if not has_cat:
+            return self._leaves_by_depth(flat, n, fcode, thr, child)
         offset = (np.arange(n) * (2 * self.n_features))[:, None]
         for depth in range(self.max_depth):
             if depth >= 6 and depth % 3 == 0 and leaf2[state].all():
                 break
             x = flat[offset + fcode[state]]
             go_left = x <= thr[state]
-            if has_cat:
-                prev = state
+            prev = state
             state = child[state + go_left]
-            if has_cat:
-                state = self._categorical_fix(x, prev, state, child)
+            state = self._categorical_fix(x, prev, state, child)
         return state >> 1
+
+    def _leaves_by_depth(
+        self, flat: np.ndarray, n: int, fcode: np.ndarray, thr: np.ndarray, child: np.ndarray
+    ) -> np.ndarray:
+        """Several rows, numerical splits only: trees deepest first, tree-major state (trees x rows), and at each
+        level only the prefix of trees deeper than that level steps (a tree of depth d sits on a leaf after d
+        steps); the trees that drop out are parked in `done`. Most trees are about half as deep as the deepest
+        one, so this does about half the element work of stepping every tree `max_depth` times (one deal's ~10
+        rows: a quarter less time; 30 rows: a third less), with no leaf tests."""
+        order, active = self._depth_plan
+        state = np.repeat((2 * self.roots[order])[:, None], n, axis=1)
+        offset = np.arange(n) * (2 * self.n_features)
+        done = np.empty_like(state)
+        live = len(state)
+        for k in active:
+            if k < live:
+                done[k:live] = state[k:]
+                state, live = state[:k], k
+            state = child[state + (flat[fcode[state] + offset] <= thr[state])]
+        done[:live] = state
+        out = np.empty((n, self.n_trees), dtype=np.intp)
+        out[:, order] = (done >> 1).T
+        return out
+
+    @cached_property
+    def _depth_plan(self) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Trees ordered deepest first (stable), and per level the number of trees deeper than that level."""
+        _, node_depth = _tree_levels(self.left, self.right, self.is_leaf, self.roots)
+        tree_depth = np.maximum.reduceat(node_depth, self.roots) if self.n_trees else node_depth[:0]
+        order = np.argsort(-tree_depth, kind="stable")
+        active = tuple(int(np.count_nonzero(tree_depth > d)) for d in range(int(tree_depth.max(initial=0))))
+        return order, active
 
     def _categorical_fix(
         self, x: np.ndarray, prev: np.ndarray, state: np.ndarray, child: np.ndarray
@@ -367,11 +399,10 @@ class FastForest:
         n = len(leaves)
         per_row = np.broadcast_to(np.asarray(output, dtype=np.intp), (n,))
         mask = self.tree_class[None, :] == per_row[:, None]  # (n, T): the trees adding to each row's output
+        if n == 1:  # one row (the people route): a dense gather and sum is the fewest numpy calls
+            return self.leaf_contrib[self.leaf_row[leaves[0, mask[0]]]].sum(axis=0)[None, :]
         if n <= 32:
-            out = np.zeros((n, self.n_features))
-            for i in range(n):
-                out[i] = self.leaf_contrib[self.leaf_row[leaves[i, mask[i]]]].sum(axis=0)
-            return out
+            return self._contributions_few(leaves, mask)
         # One row of the indicator per input row, its leaves in tree order (leaf ids grow with the tree), built
         # as CSR directly. Times the sparse leaf attributions (~6% filled: a path splits on a few features), the
         # sum of each (row, feature) adds the same non-zero terms in the same tree order as the dense product
@@ -383,6 +414,29 @@ class FastForest:
             (np.ones(len(cols)), cols, indptr), shape=(n, len(self.leaf_contrib)), dtype=np.float64
         )
         return (indicator @ self._leaf_contrib_sparse).toarray()
+
+    def _contributions_few(self, leaves: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """`contributions` for a few rows (one API deal) without scipy's per-call overhead: the non-zero entries
+        of every (row, tree) leaf, gathered in row-then-tree order, added up per (row, feature) by one bincount.
+        bincount adds each bin's weights one by one from 0.0 in input order, i.e. in tree order: the same terms
+        in the same order as the CSR product (and the dense per-row sum: zeros add nothing), so bit for bit the
+        same result (tested)."""
+        n = len(leaves)
+        indptr, feature, value = self._leaf_nonzeros
+        leaf = self.leaf_row[leaves[mask]]
+        start = indptr[leaf]
+        count = indptr[leaf + 1] - start
+        entry = np.repeat(start - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+        row_base = np.repeat(np.arange(n) * self.n_features, mask.sum(axis=1))
+        bins = np.repeat(row_base, count) + feature[entry]
+        out = np.bincount(bins, weights=value[entry], minlength=n * self.n_features)
+        return out.reshape(n, self.n_features)
+
+    @cached_property
+    def _leaf_nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero entries of `leaf_contrib` per leaf row: CSR row pointers, feature, value."""
+        m = self._leaf_contrib_sparse
+        return m.indptr.astype(np.intp), m.indices.astype(np.intp), m.data
 
     @cached_property
     def _leaf_contrib_sparse(self) -> sp.csr_matrix:

@@ -52,7 +52,7 @@ class ReportSummary:
     path: Path
     accounts: int
     deals: int
-    people: int
+    people: int  # scored (deal, person) rows, as in `influence score`; our team is not counted
     bytes: int
     unknown_accounts: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -116,7 +116,15 @@ def account_summary(maps: Sequence[dict[str, Any]], *, top: int = TOP_PEOPLE) ->
                 people[n["id"]] = {**n, "deal_id": m["deal"]["deal_id"]}
     top_people = sorted(people.values(), key=lambda n: (-n["influence"], n["id"]))[:top]
     gaps = [{"deal_id": m["deal"]["deal_id"], "gap": g} for m in focus for g in m["gaps"]]
-    nbc = [{**c, "deal_id": m["deal"]["deal_id"]} for m in focus for c in m["next_best_contacts"]]
+    nbc = [
+        {
+            **c,
+            "deal_id": m["deal"]["deal_id"],
+            "name": c.get("full_name") or _node_names(m).get(c["person_id"]),
+        }
+        for m in focus
+        for c in m["next_best_contacts"]
+    ]
     nbc.sort(key=lambda c: (-(c.get("influence") or 0.0), c["deal_id"], c.get("rank") or 0))
     return {
         "focus": [m["deal"]["deal_id"] for m in focus],
@@ -126,6 +134,23 @@ def account_summary(maps: Sequence[dict[str, Any]], *, top: int = TOP_PEOPLE) ->
         "next_best_contacts": nbc,
         "deals": [m["deal"]["deal_id"] for m in ordered],
     }
+
+
+def _no_contact_reason(top_people: Sequence[dict[str, Any]]) -> str:
+    """Why an account has no next-best contact (only people at or above NEXT_BEST_MIN_INFLUENCE are suggested):
+    "everyone is engaged" would be false when nobody reaches the bar, as `influence dmu` says too."""
+    from influence.coverage import NEXT_BEST_MIN_INFLUENCE as bar
+
+    if not top_people:
+        return "no next-best contact: nobody scored yet"
+    if max(n["influence"] for n in top_people) < bar:
+        return f"no next-best contact: nobody reaches {bar:.2f} influence yet, the bar for a suggestion"
+    return f"no next-best contact: everyone with influence {bar:.2f} or more is already engaged"
+
+
+def _node_names(m: dict[str, Any]) -> dict[str, str]:
+    """Person id -> the name the map shows (the e-mail address when the data has no display name)."""
+    return {n["id"]: n["name"] for n in m["nodes"] if n.get("name")}
 
 
 def _summary_html(summary: dict[str, Any], several: bool) -> str:
@@ -146,12 +171,12 @@ def _summary_html(summary: dict[str, Any], several: bool) -> str:
     )
     nbc = (
         "".join(
-            f"<li><strong>{_e(c.get('full_name') or c['person_id'])}</strong> — {_e(_label(c.get('profile')))}"
+            f"<li><strong>{_e(c.get('name') or c['person_id'])}</strong> — {_e(_label(c.get('profile')))}"
             f" · influence {_pct(c.get('influence'))}{where(c['deal_id'])}<br>"
             f'<span class="meta">Angle: {_e(c.get("angle") or "–")}</span></li>'
             for c in summary["next_best_contacts"]
         )
-        or '<li class="empty">no next-best contact</li>'
+        or f'<li class="empty">{_e(_no_contact_reason(summary["top_people"]))}</li>'
     )
     focus = ", ".join(summary["focus"])
     basis = (
@@ -176,9 +201,21 @@ def _deal_heading(m: dict[str, Any]) -> str:
         bits.append(" · ".join(_e(x) for x in (d.get("stage"), d.get("outcome")) if x))
     if d.get("amount") is not None:
         bits.append(f"{float(d['amount']):,.0f} {_e(d.get('currency') or '')}".strip())
-    s = m["summary"]
-    bits.append(f"{s['people']} people, {len(m['gaps'])} gap{'s' if len(m['gaps']) != 1 else ''}")
+    bits.append(f"{_people_count(m)}, {len(m['gaps'])} gap{'s' if len(m['gaps']) != 1 else ''}")
     return " — ".join(bits)
+
+
+def _scored(m: dict[str, Any]) -> int:
+    return sum(1 for n in m["nodes"] if n.get("scored"))
+
+
+def _people_count(m: dict[str, Any]) -> str:
+    """ "2 people scored + 1 of our team": the scored count is the one `influence score` gives for the deal (its
+    rows), so a report and a score file of the same data agree; our team is drawn on the map but not scored."""
+    scored = _scored(m)
+    team = sum(1 for n in m["nodes"] if n.get("side") == "seller")
+    text = f"{scored} {'person' if scored == 1 else 'people'} scored"
+    return text + (f" + {team} of our team" if team else "")
 
 
 def render_report(
@@ -351,7 +388,7 @@ def write_report(
         path=target,
         accounts=len({m["deal"]["account_id"] for m in maps}),
         deals=len(maps),
-        people=sum(m["summary"]["people"] for m in maps),
+        people=sum(_scored(m) for m in maps),
         bytes=target.stat().st_size,
         unknown_accounts=unknown,
         seconds=time.perf_counter() - started,

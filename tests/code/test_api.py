@@ -354,6 +354,32 @@ def test_out_of_range_values_are_422_not_500(client, deal_body) -> None:
     assert "body.meetings[0].duration_min" in problems
 
 
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        ("1899-12-31T23:00:00-02:00", True),  # 1900-01-01T01:00Z: the local year is not what counts
+        ("1900-01-01T01:00:00+02:00", False),  # 1899-12-31T23:00Z
+        ("1900-01-01T00:00:00Z", True),
+        ("2199-12-31T23:59:59.999999Z", True),
+        ("2199-12-31T23:30:00-01:00", False),  # 2200-01-01T00:30Z
+        ("2200-01-01T00:30:00+01:00", True),  # 2199-12-31T23:30Z
+        ("1950-06-01T12:00:00+05:30", True),
+        ("0001-01-01T00:00:00Z", False),
+    ],
+)
+def test_timestamp_window_is_decided_in_utc_at_both_edges(text: str, inside: bool) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from influence.api._schemas import Timestamp
+
+    adapter = TypeAdapter(Timestamp)
+    if inside:
+        assert adapter.validate_python(text).isoformat().startswith(text[:10])
+    else:
+        with pytest.raises(ValidationError, match="timestamp must lie between 1900-01-01 and 2199-12-31"):
+            adapter.validate_python(text)
+
+
 def test_too_many_people_is_refused(saved_bundle: Path, deal_body) -> None:
     with TestClient(create_app(ApiSettings(model=str(saved_bundle), max_people=3))) as c:
         problems = _problems(c.post("/v1/deals/score", json=deal_body))

@@ -294,3 +294,369 @@ def test_a_missing_data_folder_says_how_to_create_it(command: str, tmp_path: Pat
     assert result.exit_code == 1, result.output
     assert f"influence generate --out {missing}" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_dmu_says_so_when_nobody_is_active_in_a_deal() -> None:
+    empty = _report([]) | {"gaps": ["no buyer-side activity recorded for this deal yet"]}
+    text = format_deal(empty, deal_row={"outcome": "open"}, max_people=5)
+    assert "nobody on the buyer side is active in this deal yet" in text  # as docs/scoring.md promises
+    assert "engaged" not in text.split("Next-best contacts:", 1)[1]
+
+
+def test_dmu_explains_an_empty_next_best_list_truthfully() -> None:
+    from influence.coverage import NEXT_BEST_MIN_INFLUENCE
+
+    faint = [_person(1, NEXT_BEST_MIN_INFLUENCE - 0.05, "end_user", 0.9)]
+    text = format_deal(_report(faint), deal_row={}, max_people=5)
+    tail = text.split("Next-best contacts:", 1)[1]
+    assert f"nobody reaches {NEXT_BEST_MIN_INFLUENCE:.2f} influence" in tail
+    assert "engaged" not in tail  # nobody influential, so "everyone is engaged" would be false
+    strong = [_person(1, NEXT_BEST_MIN_INFLUENCE + 0.2, "end_user", 0.9)]
+    tail = format_deal(_report(strong), deal_row={}, max_people=5).split("Next-best contacts:", 1)[1]
+    assert "already engaged" in tail and "nobody reaches" not in tail
+
+
+_MBOX = (
+    "From anna@acme.example Mon Jan 15 10:00:00 2024\n"
+    "From: Anna <anna@acme.example>\n"
+    "To: sam@seller.example, bart@acme.example\n"
+    "Date: Mon, 15 Jan 2024 10:00:00 +0100\n"
+    "Message-ID: <m1@acme.example>\n"
+    "Subject: Offer\n\nbody\n"
+)
+
+
+def test_an_import_of_nothing_fails_and_leaves_no_empty_dataset_behind(tmp_path: Path) -> None:
+    wrong = tmp_path / "Account.csv"  # a CRM export handed to the mail importer
+    wrong.write_text("Id,Name\n001,Acme\n", encoding="utf-8")
+    out = tmp_path / "mail-ds"
+    result = runner.invoke(app, ["import", "mbox", str(wrong), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "not an mbox file" in result.output  # the reject is still shown with its reason
+    assert "nothing imported from the mbox input: all 1 record(s) were rejected" in result.output
+    assert not out.exists()
+    fixed = tmp_path / "inbox.mbox"
+    fixed.write_text(_MBOX, encoding="utf-8")
+    again = runner.invoke(
+        app, ["import", "mbox", str(fixed), "--out", str(out), "--seller-domain", "seller.example"]
+    )
+    assert again.exit_code == 0, again.output  # no --overwrite needed: the failed run kept nothing
+
+
+def test_a_crm_export_with_headers_only_is_an_error(tmp_path: Path) -> None:
+    export = tmp_path / "sf"
+    export.mkdir()
+    for name, header in (
+        ("Account", "Id,Name"),
+        ("Contact", "Id,AccountId,Email"),
+        ("Opportunity", "Id,AccountId,CreatedDate"),
+    ):
+        (export / f"{name}.csv").write_text(header + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()  # an empty folder the user made: kept, but no empty tables in it
+    result = runner.invoke(app, ["import", "salesforce", str(export), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "nothing imported from the salesforce input: the input holds no record" in result.output
+    assert out.is_dir() and not any(out.iterdir())
+
+
+def test_a_calendar_of_nothing_leaves_the_dataset_it_merges_into_as_it_was(tmp_path: Path) -> None:
+    fixed = tmp_path / "inbox.mbox"
+    fixed.write_text(_MBOX, encoding="utf-8")
+    out = tmp_path / "ds"
+    made = runner.invoke(
+        app, ["import", "mbox", str(fixed), "--out", str(out), "--seller-domain", "seller.example"]
+    )
+    assert made.exit_code == 0, made.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calendar = tmp_path / "cal.ics"
+    calendar.write_text("Id,Name\n001,Acme\n", encoding="utf-8")  # not iCalendar at all
+    result = runner.invoke(app, ["import", "ics", str(calendar), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert f"the dataset in {out} is unchanged" in result.output
+    assert {p.name for p in out.iterdir()} == set(before)
+    assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
+
+
+def test_train_into_a_folder_models_are_not_loaded_from_says_how_to_load_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from influence.bundle import BundleError, check_model_location
+    from influence.cli._model import _load_hint
+    from influence.settings import default_model_path
+
+    monkeypatch.delenv("INFLUENCE_MODEL_ROOTS", raising=False)
+    bundle = tmp_path / "models" / "mine" / "20260101T000000Z"
+    bundle.mkdir(parents=True)
+    with pytest.raises(BundleError):
+        check_model_location(bundle)
+    hint = _load_hint(bundle)
+    assert hint is not None and f"--model {bundle}" in hint
+    roots = hint.split("INFLUENCE_MODEL_ROOTS=", 1)[1].split(" and pass", 1)[0]
+    monkeypatch.setenv("INFLUENCE_MODEL_ROOTS", roots)
+    check_model_location(bundle)  # the suggested setting lets it load ...
+    check_model_location(default_model_path())  # ... and still the shipped model
+    assert _load_hint(bundle) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "advice"),
+    [
+        ("signals", "signals.txt", "if it is CSV, rename it to signals.csv"),
+        ("people", "People.CSV", "rename it to people.csv"),
+        ("accounts", "accounts.xlsx", "export it from the spreadsheet as CSV (UTF-8) to accounts.csv"),
+    ],
+)
+def test_validate_names_a_table_file_it_does_not_read(
+    csv_data: Path, tmp_path: Path, table: str, name: str, advice: str
+) -> None:
+    import shutil
+
+    folder = tmp_path / "ds"
+    shutil.copytree(csv_data, folder)
+    (folder / f"{table}.csv").rename(folder / name)
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert f"hint: {name} is not read: only {table}.csv or {table}.parquet (lower case) is; {advice}" in (
+        result.output
+    )
+
+
+def test_validate_does_not_blame_other_tables_for_a_table_nothing_references(
+    csv_data: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "ds"
+    shutil.copytree(csv_data, folder)
+    (folder / "signals.csv").write_bytes(b"")  # nothing references signals
+    (folder / "signals.xlsx").write_bytes(b"PK")  # the export the user meant
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert "signals.csv:-:-: file is empty" in result.output
+    assert "rows of other tables that reference it" not in result.output
+    assert "hint: signals.xlsx is not read: the signals table comes from signals.csv" in result.output
+
+
+def test_forget_dry_run_speaks_of_what_it_would_do(data: Path) -> None:
+    import pandas as pd
+
+    people = pd.read_parquet(data / "people.parquet")
+    email = str(people.loc[people["side"] == "buyer", "email"].dropna().iloc[0])
+    result = runner.invoke(app, ["forget", str(data), "--email", email, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        lines[0]
+        == f"DRY RUN, nothing written: would forget {email} (person_id {people.loc[people['email'] == email, 'person_id'].iloc[0]})"
+    )
+    assert "people: would remove 1 row(s)" in result.output
+    assert "forgot" not in result.output and ": removed" not in result.output  # nothing was removed
+    assert lines[-1].endswith("row(s) would be removed")
+
+
+def test_evaluate_table_keeps_goals_the_data_cannot_measure_apart_from_missed_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from influence.cli._model import _print_table
+    from influence.evaluate import GOALS
+
+    metrics = {  # a tiny CRM export: every labelled person is a key influencer, so no ROC-AUC
+        "influence_roc_auc": float("nan"),
+        "baseline_title_roc_auc": float("nan"),
+        "ndcg_at_3": GOALS["ndcg_at_3"] + 0.05,
+        "hidden_influencer_recall_at_3": 1.0,
+        "profile_macro_f1": GOALS["profile_macro_f1"] - 0.25,
+    }
+    _print_table(metrics)
+    text = capsys.readouterr().out
+    missed = _row_of(text, "goals missed")
+    assert "profile_macro_f1" in missed and "influence_roc_auc" not in missed and "lift" not in missed
+    unmeasurable = _row_of(text, "goals not measurable on this data")
+    assert "influence_roc_auc, roc_auc_lift_over_title_0.15" in unmeasurable
+    assert "profile_macro_f1" not in unmeasurable
+
+
+def test_import_eml_of_an_outlook_folder_says_what_to_do_with_msg_files(tmp_path: Path) -> None:
+    source = tmp_path / "outlook"
+    (source / "Inbox").mkdir(parents=True)
+    (source / "Inbox" / "RE offer.msg").write_bytes(b"\xd0\xcf\x11\xe0")  # OLE2, as Outlook saves a message
+    result = runner.invoke(app, ["import", "eml", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "no .eml file found" in result.output
+    assert ".msg files are Outlook's own format: save the messages as .eml" in result.output
+    assert "import mbox" not in result.output  # no .mbox there: no advice about one
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "{d}", "--out", "{t}/s.csv", "--no-reasons"],
+        ["dmu", "{d}"],
+        ["report", "{d}", "--out", "{t}/r.html"],
+        ["features", "{d}", "--out", "{t}/f.csv"],
+        ["evaluate", "{d}", "--no-tracking"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_a_bad_row_stops_every_command_naming_it_and_how_to_see_them_all(
+    csv_data: Path, tmp_path: Path, args: list[str]
+) -> None:
+    import shutil
+
+    folder = tmp_path / "ds"
+    shutil.copytree(csv_data, folder)
+    path = folder / "deals.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(",")
+    assert lines[0].split(",")[2] == "created_at"
+    cells[2] = "27-11-2023 7am"  # a date as a person types it
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, [a.format(d=folder, t=tmp_path) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "deals.csv:1:created_at: '27-11-2023 7am'" in result.output
+    assert f"hint: `influence validate {folder} --rejects rejects.csv` lists every problem" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_generate_never_replaces_a_dataset_by_accident(tmp_path: Path) -> None:
+    mbox = tmp_path / "inbox.mbox"
+    mbox.write_text(_MBOX, encoding="utf-8")
+    real = tmp_path / "real"  # a user's imported mail
+    assert runner.invoke(app, ["import", "mbox", str(mbox), "--out", str(real)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in real.iterdir()}
+    result = runner.invoke(app, ["generate", "--out", str(real), "--accounts", "1", "--seed", "3"])
+    assert result.exit_code == 1, result.output
+    assert "already holds a dataset" in result.output and "--overwrite" in result.output
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == before
+    forced = [
+        "generate",
+        "--out",
+        str(real),
+        "--accounts",
+        "1",
+        "--seed",
+        "3",
+        "--format",
+        "csv",
+        "--overwrite",
+    ]
+    assert runner.invoke(app, forced).exit_code == 0
+    assert not list(real.glob("*.parquet"))  # replaced whole: no table of the imported data left beside
+    assert runner.invoke(app, ["validate", str(real)]).exit_code == 0
+
+
+def test_dmu_with_as_of_picks_the_deals_that_existed_then_and_calls_them_open() -> None:
+    import pandas as pd
+
+    from influence.cli._dmu import _as_known, pick_deals
+
+    ts = pd.Timestamp
+    deals = pd.DataFrame(
+        {
+            "deal_id": ["later", "won-after", "lost-before", "open-old"],
+            "outcome": ["open", "won", "lost", "open"],
+            "created_at": [
+                ts("2025-03-01", tz="UTC"),
+                ts("2024-11-01", tz="UTC"),
+                ts("2024-02-01", tz="UTC"),
+                ts("2024-01-01", tz="UTC"),
+            ],
+            "closed_at": [pd.NaT, ts("2025-02-01", tz="UTC"), ts("2024-05-01", tz="UTC"), pd.NaT],
+        }
+    )
+    as_of = ts("2025-01-01", tz="UTC")
+    assert pick_deals(deals, [], 3) == ["later", "open-old", "won-after"]  # today: the open ones first
+    # As of 2025-01-01, "later" did not exist and "won-after" was still open (and newer than "open-old").
+    assert pick_deals(deals, [], 3, as_of) == ["won-after", "open-old", "lost-before"]
+    row = deals.iloc[1].to_dict()
+    assert _as_known(row, as_of)["outcome"] == "open as of 2025-01-01 (later won)"
+    assert _as_known(row, None)["outcome"] == "won"
+    assert _as_known(deals.iloc[2].to_dict(), as_of)["outcome"] == "lost"
+
+
+def test_dmu_of_a_deal_created_after_as_of_says_it_did_not_exist_yet(data: Path) -> None:
+    import pandas as pd
+
+    deals = pd.read_parquet(data / "deals.parquet")
+    deal = deals.sort_values("created_at").iloc[-1]
+    before = (deal["created_at"] - pd.Timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = runner.invoke(app, ["dmu", str(data), "--deal", str(deal["deal_id"]), "--as-of", before])
+    assert result.exit_code == 0, result.output
+    assert f"Deal {deal['deal_id']}: created {deal['created_at']:%Y-%m-%d}" in result.output
+    assert "it did not exist yet" in result.output and "nobody on the buyer side" not in result.output
+
+
+def test_report_as_of_a_past_date_shows_a_deal_closed_later_as_open(data: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    deals = pd.read_parquet(data / "deals.parquet")
+    closed = deals[deals["closed_at"].notna()].iloc[0]
+    middle = closed["created_at"] + (closed["closed_at"] - closed["created_at"]) / 2
+    out = tmp_path / "r.html"
+    args = ["report", str(data), "--out", str(out), "--as-of", middle.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    heading = text.split(f"Deal {closed['deal_id']} — ", 1)[1].split(" — ", 1)[0]
+    assert heading == "open", heading  # not its later outcome, nor its closing stage
+
+
+@pytest.mark.parametrize(
+    ("files", "command"),
+    [
+        ({"Account.csv": "Id,Name\n001,Acme\n", "Opportunity.csv": "Id,AccountId\n006,001\n"}, "salesforce"),
+        (
+            {"companies.csv": "Record ID,Name\n1,A\n", "deals.csv": "Record ID,Create Date\n3,2024-01-01\n"},
+            "hubspot",
+        ),
+        ({"inbox.mbox": _MBOX}, "mbox"),
+    ],
+    ids=["salesforce", "hubspot", "mbox"],
+)
+def test_validating_a_raw_export_says_to_import_it_first(
+    tmp_path: Path, files: dict[str, str], command: str
+) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    for name, text in files.items():
+        (export / name).write_text(text, encoding="utf-8")
+    for args in (["validate", str(export)], ["score", str(export), "--out", str(tmp_path / "s.csv")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert f"`influence import {command} " in result.output, result.output
+        assert "did you mean" not in result.output  # HubSpot's deals.csv is no misspelt contract table
+        assert "Traceback" not in result.output
+
+
+def test_validate_asks_once_to_fix_a_file_rejected_for_several_columns(
+    csv_data: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "ds"
+    shutil.copytree(csv_data, folder)
+    path = folder / "deals.csv"
+    head, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    path.write_text(
+        head.replace("deal_id", "Deal").replace("outcome", "Result") + "\n" + rest, encoding="utf-8"
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    fix = [line for line in result.output.splitlines() if line.startswith("hint: fix deals.csv first")]
+    assert len(fix) == 1, fix
+    assert "'deal_id'" in fix[0] and "'outcome'" in fix[0]
+
+
+def test_dmu_names_a_nameless_next_best_contact_as_the_ranked_list_does() -> None:
+    nameless = _person(1, 0.8, "end_user", 0.9) | {"full_name": None, "email": "carla@acme.example"}
+    report = _report([nameless]) | {
+        "next_best_contacts": [
+            {"rank": 1, "person_id": "P-1", "full_name": None, "title": None, "profile": "end_user",
+             "influence": 0.8, "angle": "a demo"}
+        ]
+    }  # fmt: skip
+    text = format_deal(report, deal_row={}, max_people=5)
+    assert "carla@acme.example" in _row_of(text, "0.80  end_user")
+    contact = text.split("Next-best contacts:", 1)[1]
+    assert "1. carla@acme.example (no title)" in contact and "P-1" not in contact

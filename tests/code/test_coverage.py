@@ -128,6 +128,20 @@ def test_without_seller_side_engagement_is_unknown() -> None:
     assert set(engagement(ds)["engagement"]) <= {"unknown"}
 
 
+def test_seller_ids_read_once_give_the_same_assessability_and_counts() -> None:
+    from influence.coverage import seller_ids
+
+    for with_seller in (True, False):
+        ds = _dataset(with_seller=with_seller)
+        sellers = seller_ids(ds)
+        assert bool(sellers) == has_seller_side(ds) == with_seller
+        assert sellers == ({"S1"} if with_seller else set())
+        assert engagement_counts(ds, sellers=sellers) == engagement_counts(ds)
+    # the caller's set is what counts as the seller side
+    ds = _dataset()
+    assert engagement_counts(ds, sellers=set()) == {}
+
+
 def _people(rows: list[tuple]) -> pd.DataFrame:
     cols = ["deal_id", "person_id", "full_name", "title", "influence", "profile", "profile_confidence",
             "engagement", "seller_meetings", "seller_emails"]  # fmt: skip

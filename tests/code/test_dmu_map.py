@@ -322,3 +322,37 @@ def test_layout_keeps_room_around_big_nodes() -> None:
 
     assert tightest(spring_layout(n, edges, radii=radii)) >= 0.98
     assert tightest(spring_layout(n, edges)) < 0.98, "without the radii this picture would be too tight"
+
+
+def test_a_deal_as_of_a_date_before_its_close_is_shown_open() -> None:
+    from influence.dmu_map import deal_as_of
+
+    won = {
+        "stage": "Closed Won",
+        "outcome": "won",
+        "amount": 10.0,
+        "currency": "EUR",
+        "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
+        "closed_at": pd.Timestamp("2024-06-01", tz="UTC"),
+    }
+    then = deal_as_of(won, pd.Timestamp("2024-03-01", tz="UTC"))
+    assert (then["outcome"], then["closed_at"], then["stage"]) == ("open", None, None)
+    assert then["amount"] == 10.0 and then["created_at"] == won["created_at"]
+    assert deal_as_of(won, pd.Timestamp("2024-07-01", tz="UTC")) == won  # closed by then: as it is
+    assert deal_as_of(won, None) == won
+    still_open = {**won, "outcome": "open", "closed_at": pd.NaT, "stage": "Negotiation"}
+    assert deal_as_of(still_open, pd.Timestamp("2024-03-01", tz="UTC")) == still_open
+
+
+def test_a_scored_person_without_a_name_is_shown_by_e_mail_address() -> None:
+    ds = dataset()
+    nameless = ds.people["person_id"].astype(str) == "B2"
+    ds.people.loc[nameless, "full_name"] = pd.NA  # an imported mailbox: an address, no display name
+    graph = deal_graphs(ds, ["D1"])["D1"]
+    scores = report()
+    for p in scores["people"]:
+        p["email"] = f"{p['person_id'].lower()}@acme.example"
+    nodes = {n["id"]: n for n in deal_map(graph, scores)["nodes"]}
+    assert nodes["B2"]["name"] == "b2@acme.example"
+    assert nodes["B1"]["name"] == "Ann"  # a name, when there is one, still wins
+    assert nodes["S1"]["name"] == "Sam"  # our team is not scored: its name comes from the dataset

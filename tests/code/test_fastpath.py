@@ -97,6 +97,43 @@ def test_contributions_per_row_output(fitted) -> None:
     np.testing.assert_allclose(contrib.sum(axis=1) + forest.bias()[best], raw[np.arange(60), best], atol=1e-9)
 
 
+def test_one_and_few_row_attributions_equal_the_sparse_path_bit_for_bit(fitted) -> None:
+    # Three code paths (1 row, up to 32 rows, more) must agree exactly: a last-bit difference reorders tied
+    # reasons, and one API deal (few rows) must read exactly like the same deal in a batch (many rows).
+    _, forest, _ = fitted
+    rows = np.vstack([_data(40, 12, 21, nan_rate=0.3), _hard_rows(forest, 12, 22)[:10]])
+    best = np.argmax(forest.raw_margin(rows), axis=1)
+    outputs = [*range(forest.n_outputs), best] if forest.n_outputs > 1 else [0]
+    for output in outputs:
+        big = forest.contributions(rows, output=output)  # > 32 rows: the CSR product
+        for k in (1, 2, 9, 32):
+            part = output if np.ndim(output) == 0 else output[:k]
+            small = forest.contributions(rows[:k], output=part)
+            assert small.shape == (k, 12)
+            np.testing.assert_array_equal(small, big[:k])
+    assert forest.contributions(rows[:0], output=0).shape == (0, 12)
+
+
+def test_depth_ordered_walk_equals_sklearn_for_shallow_deep_and_single_leaf_trees() -> None:
+    # Trees of very different depths (the walk steps each tree only to its own depth), and trees that are a
+    # single leaf (nothing to split: every leaf at depth 0).
+    X = _data(1500, 6, 31, nan_rate=0.2)
+    y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) ** 2 > 0.5).astype(int)
+    for params in ({"max_leaf_nodes": 63, "max_depth": None}, {"min_samples_leaf": 1000}):
+        model = HistGradientBoostingClassifier(max_iter=25, random_state=0, early_stopping=False, **params)
+        forest = FastForest.from_estimator(model.fit(X, y))
+        rows = _data(50, 6, 32, nan_rate=0.3)
+        if "min_samples_leaf" in params:
+            assert forest.is_leaf.all()  # no split can keep 1000 of 1500 rows on both sides
+        else:
+            rows = np.vstack([rows, _hard_rows(forest, 6, 33)])
+        for k in (1, 3, len(rows)):
+            np.testing.assert_array_equal(
+                forest.leaves(rows[:k], backend="numpy"), forest.leaves(rows[:k], backend="sklearn")
+            )
+        np.testing.assert_allclose(forest.predict_proba(rows), model.predict_proba(rows), rtol=0, atol=1e-12)
+
+
 def test_a_feature_the_model_never_splits_on_gets_no_contribution() -> None:
     X = _data(1000, 4, 2)
     X[:, 3] = 1.0  # constant: nothing to split on

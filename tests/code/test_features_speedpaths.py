@@ -322,3 +322,152 @@ def test_links_in_one_encoding_equal_the_separate_lookups(
     assert rec_codes.tolist() == general_rec.tolist() and parents.tolist() == general_parents.tolist()
     if case != "duplicate_id":  # (a reply right after a copy of a duplicated id resolves to that copy)
         assert (rec_codes.tolist(), parents.tolist()) == _plain_links(ids, replies, rec)
+
+
+# --- group sums without masking, integer ranks by argsort ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("weights", ["none", "bool", "float", "float_nan"])
+@pytest.mark.parametrize("lowest", [0, -1, -3])
+def test_group_sums_equal_the_masked_sums(weights: str, lowest: int) -> None:
+    """Codes -1 (shifted into a dropped bin) and below -1 (masked) are ignored; a boolean weight counts its Trues."""
+    rng = np.random.default_rng(21)
+    idx = rng.integers(lowest, 50, 20_000)
+    w: np.ndarray | None = {
+        "none": None,
+        "bool": rng.random(len(idx)) < 0.3,
+        "float": rng.normal(size=len(idx)),
+        "float_nan": np.where(idx < 0, np.nan, rng.normal(size=len(idx))),  # NaN only on ignored codes
+    }[weights]
+    expected = np.zeros(53)  # group 52 and, with no code at 50..52, groups 50, 51 are empty
+    keep = idx >= 0
+    np.add.at(expected, idx[keep], 1.0 if w is None else np.asarray(w, np.float64)[keep])
+    got = _ops.group_sum(idx, 53, w)
+    assert got.dtype == np.float64 and got.shape == (53,)
+    if weights.startswith("float"):  # np.add.at sums in another order: equal to rounding
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+        masked = np.bincount(idx[keep], weights=np.asarray(w, np.float64)[keep], minlength=53)
+        assert _same(got, masked)  # the same additions in the same order as the masked bincount: exact
+    else:
+        assert _same(got, expected)
+    assert _same(_ops.group_sum(idx[:0], 4, None if w is None else w[:0]), np.zeros(4))
+
+
+@pytest.mark.parametrize("n", [10, 5000, 60_000])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint32])
+def test_integer_ranks_by_argsort_equal_the_searchsorted_ranks(n: int, dtype: type) -> None:
+    rng = np.random.default_rng(n)
+    values = rng.integers(0, max(n // 3, 2), n).astype(dtype)  # many ties
+    if dtype == np.int64:
+        values[::7] = -(10**15) + values[::7]  # negatives and a wide range
+    rank, distinct = _ops.dense_rank(values)
+    expected = np.unique(values)
+    assert _same(distinct, expected) and _same(rank, np.searchsorted(expected, values).astype(np.int64))
+
+
+# --- e-mail fan-in, fan-out and threads by bitmap ---------------------------------------------------------------
+
+
+def _email_family(ds: Dataset, as_of: pd.Timestamp | None, hashed: bool) -> tuple[dict, _prepare.Prepared]:
+    p = _prepare.prepare(ds, as_of)
+    if not hashed:
+        p.participation = None
+    rows = _tabular.make_rows(p, _tabular.participation_keys(p), np.zeros(0, np.int64))
+    return _tabular.email(p, rows), p
+
+
+@pytest.mark.parametrize("as_of", [False, True])
+@pytest.mark.parametrize("order", ["as_generated", "shuffled_emails"])
+def test_bitmap_distinct_counts_equal_the_sorted_ones(
+    small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, as_of: bool, order: str
+) -> None:
+    """Fans and threads per row by bitmap (hashed participation keys, each deal's threads one code range) equal the
+    sorted distinct counts; shuffled e-mails (thread codes interleaved across deals) take the sort for threads."""
+    ds = small_dataset
+    if order == "shuffled_emails":
+        ds = _with(ds, "emails", ds.emails.sample(frac=1.0, random_state=3).reset_index(drop=True))
+    cut = _as_of(ds) if as_of else None
+    monkeypatch.setattr(_tabular, "HASH_EVENTS_MIN", 0)
+    calls: list[bool] = []
+    bitmap = _tabular._bitmap_distinct
+
+    def spy(*args: Any) -> Any:
+        out = bitmap(*args)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_tabular, "_bitmap_distinct", spy)
+    fast, p = _email_family(ds, cut, hashed=True)
+    # fans always by bitmap here; threads by bitmap unless the shuffle split a deal's thread codes
+    assert calls == ([True, True, True] if order == "as_generated" else [True, True])
+    calls.clear()
+    monkeypatch.setattr(_tabular, "BITMAP_SLOTS_PER_EVENT", 0)  # every bitmap "too large": the sorted counts
+    monkeypatch.setattr(_tabular, "BITMAP_MIN_SLOTS", 0)
+    sorted_counts, _ = _email_family(ds, cut, hashed=True)
+    assert calls and not any(calls)
+    unhashed, _ = _email_family(ds, cut, hashed=False)  # no participation codes: the sorted fans
+    for name in ("em_fan_out", "em_fan_in", "em_threads_share"):
+        assert _same(fast[name], sorted_counts[name]) and _same(fast[name], unhashed[name]), name
+    assert (fast["em_fan_out"] > 1).any() and (fast["em_fan_in"] > 1).any()
+    assert ((fast["em_threads_share"] > 0) & (fast["em_threads_share"] < 1)).any()
+
+
+def test_bitmap_counts_rows_of_deals_without_values() -> None:
+    """Rows whose deal has no value (width 0: rows added through pairs) count 0, and row -1 events are ignored."""
+    rows = SimpleNamespace(n=5, deal=np.array([0, 0, 1, 2, 2]))
+    width = np.array([3, 0, 2])
+    events = [
+        (np.array([0, 0, 1, -1, 4, 4, 3, -1]), np.array([2, 2, 0, 2, 1, 0, 1, 0])),
+        (np.array([1, 1]), np.array([0, 1])),
+    ]
+    got = _tabular._bitmap_distinct(rows, width, events)  # type: ignore[arg-type]
+    assert _same(got, np.array([1.0, 2.0, 0.0, 1.0, 2.0]))
+
+
+# --- history: events that count for nobody are dropped first ------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_of", [False, True])
+def test_history_counts_equal_counting_every_event(small_dataset: Dataset, as_of: bool) -> None:
+    """hist_* from the filtered events equal count_before over every event of every output row (event time
+    max(t, creation of its deal), strictly before the row's deal creation, same account and person)."""
+    p = _prepare.prepare(small_dataset, _as_of(small_dataset) if as_of else None)
+    rows = _tabular.make_rows(p, _tabular.participation_keys(p), np.zeros(0, np.int64))
+    first = _tabular.first_seen(p, rows)
+    got = _tabular.history(p, rows, first)
+    group = p.deal_account[rows.deal].astype(np.int64) * rows.n_people + rows.person
+    created = p.deal_created[rows.deal]
+
+    def every(row: np.ndarray, times: np.ndarray) -> np.ndarray:
+        keep = row >= 0
+        ev_time = np.maximum(times[keep], created[row[keep]])
+        return _ops.count_before(group[row[keep]], ev_time, group, created)
+
+    seen = np.flatnonzero(rows.active & (first != _prepare.NO_TIME))
+    expected = {
+        "hist_meetings": every(rows.of_part, p.mtg_time[p.part_mtg]),
+        "hist_emails": every(rows.of_sender, p.msg_time) + every(rows.of_recipient, p.msg_time[p.rec_msg]),
+        "hist_deals": every(seen, first[seen]),
+    }
+    for name, values in expected.items():
+        assert _same(got[name], values), name
+    assert (
+        (got["hist_emails"] > 0).any() and (got["hist_deals"] > 0).any() and (got["hist_meetings"] > 0).any()
+    )
+
+
+def test_first_and_last_seen_ignore_seller_events(small_dataset: Dataset) -> None:
+    p = _prepare.prepare(small_dataset, None)
+    rows = _tabular.make_rows(p, _tabular.participation_keys(p), np.zeros(0, np.int64))
+    lo = np.full(rows.n, np.iinfo(np.int64).max)
+    hi = np.full(rows.n, _prepare.NO_TIME)
+    for r, t in (
+        (rows.of_part, p.mtg_time[p.part_mtg]),
+        (rows.of_sender, p.msg_time),
+        (rows.of_recipient, p.msg_time[p.rec_msg]),
+    ):
+        assert (r < 0).any()  # sellers' events are there to be ignored
+        np.minimum.at(lo, r[r >= 0], t[r >= 0])
+        np.maximum.at(hi, r[r >= 0], t[r >= 0])
+    assert _same(_tabular._event_time_extreme(p, rows, np.minimum, np.iinfo(np.int64).max), lo)
+    assert _same(_tabular._event_time_extreme(p, rows, np.maximum, _prepare.NO_TIME), hi)

@@ -37,6 +37,24 @@ def test_score_features_equals_the_bundle_pipelines(setup) -> None:
     assert out["person_id"].tolist() == features["person_id"].tolist()
 
 
+def test_feature_matrix_from_the_float_block_equals_pandas_selection(setup) -> None:
+    from influence.predict import _float_block
+
+    scorer, _, _, features = setup
+    columns = scorer.feature_columns
+    reordered = features[list(features.columns[::-1])]  # same values, no longer side by side in model order
+    assert _float_block(features, columns) is not None  # build_features' frame: one float block, in order
+    assert _float_block(reordered, columns) is None
+    fast, public = scorer.feature_matrix(features), scorer.feature_matrix(reordered)
+    assert fast.shape == (len(features), len(columns)) and fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast, public)  # NaN in the same places, every other value bit for bit
+    assert np.isnan(fast).any()
+    i, j = np.argwhere(np.isfinite(fast))[0]
+    before = float(features[columns[j]].iloc[i])
+    fast[i, j] = before + 1.0  # a copy: scoring never writes into the caller's frame
+    assert float(features[columns[j]].iloc[i]) == before
+
+
 def test_missing_feature_column_is_named(setup) -> None:
     scorer, _, _, features = setup
     with pytest.raises(ValueError, match="em_fan_in, net_degree"):

@@ -120,7 +120,7 @@ def test_dry_run_reports_without_writing(dataset, tmp_path) -> None:
     folder = _folder(dataset, tmp_path)
     snapshot = {p.name: p.read_bytes() for p in folder.iterdir()}
     result = _forget(folder, email, "--dry-run")
-    assert result.exit_code == 0 and "DRY RUN" in result.output and "emails: removed" in result.output
+    assert result.exit_code == 0 and "DRY RUN" in result.output and "emails: would remove" in result.output
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == snapshot
 
 

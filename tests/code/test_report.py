@@ -123,3 +123,38 @@ def test_report_is_self_contained_and_escapes_every_text() -> None:
 def test_empty_report_says_so() -> None:
     text = render_report([], unknown_accounts=["A-1"])
     assert "No deals to show" in text and "A-1" in text
+
+
+def test_deal_heading_counts_the_people_scored_as_influence_score_does() -> None:
+    nodes = [
+        person("P1", 0.6, 1),
+        person("P2", 0.2, 2, side="partner"),
+        person("S1", None, None, None, side="seller"),
+    ]
+    text = render_report([deal("D1", "A", "open", "2024-01-01", None, nodes, gaps=["g"])])
+    assert "2 people scored + 1 of our team, 1 gap" in text  # a score file of this deal has 2 rows
+    alone = render_report([deal("D1", "A", "open", "2024-01-01", None, [person("P1", 0.6, 1)])])
+    assert re.findall(r"Deal D1 — [^<]*", alone) == ["Deal D1 — open — 1 person scored, 0 gaps"]
+
+
+def test_an_empty_next_best_list_says_why() -> None:
+    from influence.coverage import NEXT_BEST_MIN_INFLUENCE as bar
+
+    def page(nodes: list) -> str:
+        return render_report([deal("D1", "A", "open", "2024-01-01", None, nodes)])
+
+    assert "no next-best contact: nobody scored yet" in page([person("S", None, None, None, side="seller")])
+    faint = page([person("P", bar - 0.1, 1)])
+    assert f"nobody reaches {bar:.2f} influence yet" in faint and "already engaged" not in faint
+    strong = page([person("P", bar + 0.1, 1)])  # influential, and the deal lists no contact: engaged
+    assert f"everyone with influence {bar:.2f} or more is already engaged" in strong
+
+
+def test_a_next_best_contact_is_named_as_on_the_map() -> None:
+    nodes = [person("person-1f2e", 0.6, 1, name="carla@acme.example")]  # the map's name for a nameless person
+    nbc = [{"rank": 1, "person_id": "person-1f2e", "full_name": None, "influence": 0.6, "angle": "demo"}]
+    text = render_report([deal("D1", "A", "open", "2024-01-01", None, nodes, nbc=nbc)])
+    contacts = text.split("Next-best contacts", 1)[1]
+    assert (
+        "<strong>carla@acme.example</strong>" in contacts and "<strong>person-1f2e</strong>" not in contacts
+    )

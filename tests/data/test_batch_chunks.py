@@ -264,3 +264,51 @@ def test_a_killed_job_leaves_no_output_and_a_rerun_finishes_it(
         workspace["parquet"], expected, model=workspace["scorer"], chunk_accounts=1, progress=False
     )
     assert out.read_bytes() == expected.read_bytes()
+
+
+def test_large_table_lookups_report_exactly_what_the_plain_paths_report(
+    workspace, tmp_path: Path, monkeypatch
+) -> None:
+    """The lookups that pay on large tables (value sets narrowed to the values asked about, the deals' first rows
+    kept on their run, people found by hash) give the very report of the plain paths, chunked or whole."""
+    import influence.data as data
+
+    folder = _broken(workspace["ds"], tmp_path, "parquet")
+    _, plain = load_with_report(folder)
+    monkeypatch.setattr(data, "SMALL_TABLE_ROWS", 0)  # the large-table code paths on this small folder
+    monkeypatch.setattr(data, "NARROW_MIN_KEYS", 1)
+    monkeypatch.setattr(data, "NARROW_RATIO", 0)  # narrow every value set, however few keys it would drop
+    _same_report(load_with_report(folder)[1], plain)
+    _same_report(validate_folder(folder, tmp_path / "spill", chunk_accounts=2), plain)
+
+
+def _in_row_groups(folder: Path, out: Path, rows: int) -> Path:
+    """The Parquet folder rewritten with row groups of `rows` rows (shuffled files stay shuffled)."""
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True)
+    for path in folder.glob("*.parquet"):
+        pq.write_table(pq.read_table(path), out / path.name, row_group_size=rows)
+    return out
+
+
+def test_large_tables_spilled_in_parts_read_back_in_file_order(
+    workspace, tmp_path: Path, monkeypatch
+) -> None:
+    """Tables cut into parts (runs of row groups) for the two spill threads give the very report and scores of
+    the unparted path: each chunk's rows come back in file order, row numbers and rejects included."""
+    from influence import chunks
+
+    broken = _in_row_groups(_broken(workspace["ds"], tmp_path, "parquet"), tmp_path / "broken-rg", 37)
+    clean = _in_row_groups(workspace["parquet"], tmp_path / "clean-rg", 37)
+    _, plain = load_with_report(broken)
+    whole = tmp_path / "whole.parquet"
+    score_accounts(clean, whole, model=workspace["scorer"], chunk_accounts=2, progress=False)
+    monkeypatch.setattr(chunks, "PART_ROWS", 100)
+    plan = chunks.plan_folder(clean, None, 2, tmp_path / "spill")
+    assert plan.parts["email_recipients"] > 1 and plan.parts["meeting_attendees"] > 1  # the parts path is run
+    plan.close()
+    _same_report(validate_folder(broken, tmp_path / "spill-broken", chunk_accounts=2), plain)
+    parted = tmp_path / "parted.parquet"
+    score_accounts(clean, parted, model=workspace["scorer"], chunk_accounts=2, progress=False, workers=2)
+    pd.testing.assert_frame_equal(pd.read_parquet(whole), pd.read_parquet(parted))

@@ -107,3 +107,20 @@ def test_a_contact_without_buying_role_is_scored_as_a_participant_but_never_trai
     frame, counts = labelled_frame(ds)
     assert counts["rows_missing_influence"] == counts["rows_missing_profile"] == 1
     assert frame.dropna(subset=["influence"])["person_id"].isin(["21", "22"]).all()
+
+
+def test_a_missing_export_file_names_what_the_folder_holds_instead(tmp_path: Path) -> None:
+    folder = _export(tmp_path)
+    # As HubSpot downloads it: a long file name, or a spreadsheet when XLSX was picked in the export dialog.
+    (folder / "deals.csv").rename(folder / "hubspot-crm-exports-all-deals-2024-03-01.csv")
+    (folder / "companies.csv").rename(folder / "companies.xlsx")
+    result = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 1, result.output
+    assert "companies.csv is missing" in result.output
+    assert "companies.xlsx is a spreadsheet: export it as CSV (companies.csv)" in result.output
+    (folder / "companies.xlsx").rename(folder / "companies.csv")
+    result = CliRunner().invoke(app, ["import", "hubspot", str(folder), "--out", str(tmp_path / "ds")])
+    assert "hubspot-crm-exports-all-deals-2024-03-01.csv may be it: rename it to deals.csv" in result.output
+    # The association exports also carry "deal" in their names: never offered as the deals table.
+    assert "deal_contact_associations.csv may be it" not in result.output
+    assert not (tmp_path / "ds").exists()

@@ -315,6 +315,9 @@ def test_cli_mbox_prints_summary_writes_rejects_and_fails_cleanly(tmp_path: Path
         app, ["import", "mbox", str(tmp_path / "nope.mbox"), "--out", str(tmp_path / "x")]
     )
     assert missing.exit_code == 1 and "no such mbox file" in missing.output
+    folder = runner.invoke(app, ["import", "mbox", str(tmp_path), "--out", str(tmp_path / "z")])
+    assert folder.exit_code == 1 and f"{tmp_path} is a folder: pass the mbox file(s) in it" in folder.output
+    assert "no such" not in folder.output  # the folder exists: "no such file" misled
     bad_option = runner.invoke(
         app, ["import", "mbox", str(mbox), "--out", str(tmp_path / "y"), "--deal-by", "moon"]
     )
@@ -336,3 +339,33 @@ def test_enron_dev_mbox_imports_cleanly(tmp_path: Path) -> None:
     people = load(tmp_path / "ds").people.merge(pd.read_csv(folder / "perry_wolfe_people.csv"), on="email")
     assert len(people) == 154  # SOURCE.md: 2 of the 156 never appear in a message
     assert (people["full_name"] == people["name"]).all()
+
+
+def test_an_imported_mailbox_can_be_explored_in_the_first_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mailbox import has no labels: notebook 01 says so and skips the label sections instead of failing."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from influence.settings import project_root
+
+    out = tmp_path / "ds"
+    import_mbox(
+        [_write(tmp_path, _good_mbox())], out, account_domains=["acme.nl"], seller_domains=["vendor.io"]
+    )
+    assert load(out).labels.empty
+    monkeypatch.setenv("INFLUENCE_NOTEBOOK_DATA", str(out))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    folder = project_root() / "notebooks"
+    notebook = nbformat.read(folder / "01-explore-deal-history.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    printed = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )
+    assert "no labels in this folder" in printed

@@ -200,3 +200,14 @@ def test_missing_required_file_and_cli(tmp_path: Path) -> None:
         app, ["import", "salesforce", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")]
     )
     assert bad.exit_code == 1 and "no such folder" in bad.output
+
+
+def test_a_missing_contact_file_is_not_confused_with_the_contact_roles(tmp_path: Path) -> None:
+    files = {k: v for k, v in FILES.items() if k != "Contact.csv"}
+    folder = _export(tmp_path, files)
+    assert (folder / "OpportunityContactRole.csv").exists()
+    (folder / "Contact_2024-03-01.csv").write_text(FILES["Contact.csv"], encoding="utf-8")
+    with pytest.raises(ImporterError, match="Contact.csv is missing") as caught:
+        import_salesforce(folder, tmp_path / "ds")
+    assert "Contact_2024-03-01.csv may be it: rename it to Contact.csv" in str(caught.value)
+    assert "OpportunityContactRole" not in str(caught.value)

@@ -46,7 +46,9 @@ def register(app: typer.Typer) -> None:
             timings = FeatureTimings()
             frame = build_features(dataset, as_of=as_of_ts, timings=timings)
         except (DatasetError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from influence.cli._validate import echo_dataset_error
+
+            echo_dataset_error(exc, folder)
             raise typer.Exit(1) from None
 
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,11 @@ def register(app: typer.Typer) -> None:
             min=1,
             help="Processes generating chunks in parallel; the output is the same for any value.",
         ),
+        overwrite: bool = typer.Option(
+            False,
+            "--overwrite",
+            help="Replace the dataset already in --out (its table files are removed first).",
+        ),
     ) -> None:
         """Generate a synthetic deal history (accounts, people, deals, meetings, e-mails, signals, labels).
 
@@ -36,6 +41,14 @@ def register(app: typer.Typer) -> None:
         if out.exists() and not out.is_dir():
             typer.echo(f"error: --out {out} exists and is not a folder", err=True)
             raise typer.Exit(1)
+        from influence.importers._common import ImporterError, clear_dataset_files
+
+        # As the importers do: a folder may hold a user's real (imported) data, never replaced by accident.
+        try:
+            clear_dataset_files(out, overwrite)
+        except ImporterError as exc:
+            typer.echo(f"error: --out {exc}", err=True)
+            raise typer.Exit(1) from None
 
         from tqdm import tqdm
 

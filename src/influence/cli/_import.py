@@ -38,12 +38,52 @@ _PROGRESS = typer.Option(
 )
 
 
-def _finish(report: ImportReport, rejects: Path | None) -> None:
+class _OutState:
+    """What --out held before an import, so that an import of nothing can leave it as it was."""
+
+    def __init__(self, out: Path) -> None:
+        from influence.importers._common import existing_table_files
+
+        self.out = out
+        self.existed = out.exists()
+        self.had_dataset = bool(existing_table_files(out)) if out.is_dir() else False
+
+
+def _finish(report: ImportReport, rejects: Path | None, before: _OutState) -> None:
     for line in report.summary_lines():
         typer.echo(line)
     if rejects is not None:
         path = report.write_rejects(rejects)
         typer.echo(f"  rejects written to {path} ({report.rejected} rows)")
+    if report.imported == 0:
+        _nothing_imported(report, before)
+
+
+def _nothing_imported(report: ImportReport, before: _OutState) -> None:
+    """Exit 1 when no record was imported: an empty dataset is never what was meant (wrong file, wrong export,
+    every record rejected). Tables this import created are removed, so the fixed input can be imported again
+    without --overwrite; a dataset that was there before is left as the importer wrote it."""
+    from influence.importers._common import existing_table_files
+
+    out = before.out
+    if not before.had_dataset and out.is_dir():
+        for path in existing_table_files(out):
+            path.unlink()
+        if not before.existed and not any(out.iterdir()):
+            out.rmdir()
+    why = (
+        "the input holds no record"
+        if report.records_read == 0
+        else f"all {report.rejected} record(s) were rejected (reasons above"
+        + (")" if report.rejected <= 10 else "; every one with --rejects PATH)")
+    )
+    if not before.had_dataset:
+        kept = f"the empty tables were not kept in {out}"
+    elif report.source == "ics":  # ics merges: the dataset already there is written back as it was
+        kept = f"the dataset in {out} is unchanged"
+    else:  # only reachable with --overwrite, which removed the old tables first
+        kept = f"--overwrite replaced the dataset in {out} by an empty one"
+    _fail(ValueError(f"nothing imported from the {report.source} input: {why}; {kept}"))
 
 
 def _fail(exc: Exception) -> None:
@@ -64,13 +104,28 @@ def _check_found(paths: list[Path], suffix: str) -> None:
     folders = [p for p in paths if p.is_dir()]
     if len(folders) != len(paths):
         return
-    if not any(x.is_file() and x.suffix.lower() == suffix for p in folders for x in p.rglob("*")):
+    found = [x for p in folders for x in p.rglob("*") if x.is_file()]
+    if not any(x.suffix.lower() == suffix for x in found):
         where = ", ".join(str(p) for p in folders)
+        others = sorted(
+            {x.suffix.lower() for x in found if x.suffix.lower() in _OTHER_FORMATS.get(suffix, {})}
+        )
+        advice = "".join(f"; {_OTHER_FORMATS[suffix][s]}" for s in others)
         _fail(
             ValueError(
-                f"{where}: no {suffix} file found (folders are searched recursively); nothing imported"
+                f"{where}: no {suffix} file found (folders are searched recursively){advice}; nothing imported"
             )
         )
+
+
+# Files users often have instead of the ones an importer reads, with what to do about them.
+_OTHER_FORMATS: dict[str, dict[str, str]] = {
+    ".eml": {
+        ".msg": ".msg files are Outlook's own format: save the messages as .eml (or export an mbox) first",
+        ".mbox": "for .mbox files use `influence import mbox`",
+    },
+    ".ics": {".vcs": ".vcs (vCalendar 1.0) files are not read: export the calendar as .ics (iCalendar)"},
+}
 
 
 _DEAL_BY = typer.Option("thread", "--deal-by", help="One deal per: thread, account, or header:NAME.")
@@ -88,6 +143,7 @@ def _import_mail(
     import influence.importers as importers
 
     progress = options.pop("progress")
+    before = _OutState(out)
     try:
         report = getattr(importers, importer_name)(
             paths,
@@ -98,7 +154,7 @@ def _import_mail(
         )
     except importers.ImporterError as exc:
         _fail(exc)
-    _finish(report, rejects)
+    _finish(report, rejects, before)
 
 
 @import_app.command("mbox")
@@ -187,7 +243,7 @@ def ics_command(
     from influence.importers import ImporterError, import_ics
 
     _check_found(paths, ".ics")
-
+    before = _OutState(out)
     try:
         report = import_ics(
             paths,
@@ -202,7 +258,7 @@ def ics_command(
         )
     except ImporterError as exc:
         _fail(exc)
-    _finish(report, rejects)
+    _finish(report, rejects, before)
 
 
 @import_app.command("salesforce")
@@ -222,13 +278,14 @@ def salesforce_command(
     (docs/importers.md)."""
     from influence.importers import ImporterError, import_salesforce
 
+    before = _OutState(out)
     try:
         report = import_salesforce(
             folder, out, role_map=role_map, fmt=_check_format(fmt), overwrite=overwrite
         )  # type: ignore[arg-type]
     except ImporterError as exc:
         _fail(exc)
-    _finish(report, rejects)
+    _finish(report, rejects, before)
 
 
 @import_app.command("hubspot")
@@ -244,11 +301,12 @@ def hubspot_command(
     """Import a HubSpot CSV export: companies, contacts (buying roles -> labels), deals and associations."""
     from influence.importers import ImporterError, import_hubspot
 
+    before = _OutState(out)
     try:
         report = import_hubspot(folder, out, fmt=_check_format(fmt), overwrite=overwrite)  # type: ignore[arg-type]
     except ImporterError as exc:
         _fail(exc)
-    _finish(report, rejects)
+    _finish(report, rejects, before)
 
 
 def register(app: typer.Typer) -> None:

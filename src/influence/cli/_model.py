@@ -18,6 +18,14 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _measurable(goal: str, metrics: dict[str, Any]) -> bool:
+    """Whether the data gave the figure a goal is checked on (the ROC-AUC lift needs both ROC-AUCs)."""
+    keys = (
+        ("influence_roc_auc", "baseline_title_roc_auc") if goal == "roc_auc_lift_over_title_0.15" else (goal,)
+    )
+    return all(isinstance(metrics.get(k), int | float) and not math.isnan(metrics[k]) for k in keys)
+
+
 def _print_table(metrics: dict[str, Any]) -> None:
     from influence.evaluate import goal_checks, headline_table, missed_goal_text
 
@@ -37,11 +45,20 @@ def _print_table(metrics: dict[str, Any]) -> None:
             f"macro-F1 {_fmt(seg['profile_macro_f1'])}"
         )
     missed = [k for k, ok in goal_checks(metrics).items() if not ok]
-    typer.echo(
-        "goals: all met"
-        if not missed
-        else f"goals missed: {'; '.join(missed_goal_text(k, metrics) for k in missed)}"
-    )
+    # A metric the data cannot give (ROC-AUC with one class only, a tiny export) is not a miss of the model.
+    unmeasurable = [k for k in missed if not _measurable(k, metrics)]
+    missed = [k for k in missed if k not in unmeasurable]
+    if missed or not unmeasurable:
+        typer.echo(
+            "goals: all met"
+            if not missed
+            else f"goals missed: {'; '.join(missed_goal_text(k, metrics) for k in missed)}"
+        )
+    if unmeasurable:
+        typer.echo(
+            f"goals not measurable on this data: {', '.join(unmeasurable)} (ROC-AUC needs key and non-key "
+            "people among the labels; NDCG and recall need deals with 2+ labelled people)"
+        )
     typer.echo(
         "(title = title-seniority ranking; PR/rules = PageRank-only ranking, or classic DMU title rules;"
         " oracle = ranking by the true label influence, the ceiling of any ranking by influence)"
@@ -59,7 +76,9 @@ def _load_dataset(folder: Path) -> Any:
     try:
         return load(folder)
     except DatasetError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from influence.cli._validate import echo_dataset_error
+
+        echo_dataset_error(exc, folder)
         if not folder.exists():  # derived data is not committed: a fresh clone has no data/interim/
             typer.echo(
                 f"hint: create it with `influence generate --out {folder} --accounts N --seed S` "
@@ -72,6 +91,27 @@ def _load_dataset(folder: Path) -> Any:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _load_hint(bundle_path: Path) -> str | None:
+    """How to use a bundle just saved outside the folders models may be loaded from (`settings.model_roots`):
+    without it, the first `--model` pointing at it is refused and the user learns why only then."""
+    import os
+
+    from influence.bundle import BundleError, check_model_location
+    from influence.settings import model_roots
+
+    try:
+        check_model_location(bundle_path)
+    except BundleError:
+        folder = bundle_path.parent.parent.resolve()  # OUT, holding NAME/VERSION
+        # The variable replaces the default roots: keep them, or the shipped model would be refused next.
+        roots = os.pathsep.join(str(root) for root in [*model_roots(), folder])
+        return (
+            f"{folder} is not a folder models are loaded from; to use this bundle, set "
+            f"INFLUENCE_MODEL_ROOTS={roots} and pass --model {bundle_path}"
+        )
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -154,6 +194,9 @@ def register(app: typer.Typer) -> None:
         if report is not None:
             typer.echo(f"report: {md}")
         typer.echo(f"bundle: {path}")
+        hint = _load_hint(path)
+        if hint:
+            typer.echo(f"hint: {hint}")
         if not no_tracking:
             from influence.tracking import TrackingWarning, log_training_run
 

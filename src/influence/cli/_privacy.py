@@ -49,10 +49,22 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: {message} ({directory}); nothing was changed", err=True)
             raise typer.Exit(1) from None
         lines = report.lines()
-        if dry_run:
-            lines[0] = "DRY RUN, nothing written: would have " + lines[0]
+        if dry_run:  # the report speaks of what was done; a dry run did none of it
+            lines = [_conditional(line) for line in lines]
+            lines[0] = "DRY RUN, nothing written: " + lines[0]
         for line in lines:
             typer.echo(line)
         if report_json is not None:
             report_json.parent.mkdir(parents=True, exist_ok=True)
             report_json.write_text(json.dumps({**report.to_dict(), "dry_run": dry_run}, indent=2) + "\n")
+
+
+def _conditional(line: str) -> str:
+    """A line of the erasure report in the conditional: "forgot X" -> "would forget X", "removed 3 row(s)" ->
+    "would remove 3 row(s)", "cleared" -> "would clear"."""
+    import re
+
+    line = re.sub(r"^forgot ", "would forget ", line)
+    line = re.sub(r": removed (\d+)", r": would remove \1", line)
+    line = re.sub(r": cleared (\d+)", r": would clear \1", line)
+    return re.sub(r"^(  total: \d+ row\(s\)) removed$", r"\1 would be removed", line)

@@ -81,7 +81,9 @@ def register(app: typer.Typer) -> None:
             wanted = read_account_list(accounts) if accounts is not None else None
             summary = write_report(folder, out, accounts=wanted, model=model, as_of=as_of)
         except (AccountListError, DatasetError, BundleError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from influence.cli._validate import echo_dataset_error
+
+            echo_dataset_error(exc, folder)
             raise typer.Exit(1) from None
         except OSError as exc:  # e.g. --out in a folder that cannot be created or written
             typer.echo(f"error: {output_problem(exc, out)}", err=True)
@@ -100,7 +102,7 @@ def register(app: typer.Typer) -> None:
             )
         typer.echo(
             f"wrote {summary.path} ({summary.bytes / 1024:.0f} KiB): {_n(summary.accounts, 'account')}, "
-            f"{_n(summary.deals, 'deal')}, {_n(summary.people, 'person', 'people')} in {summary.seconds:.1f} s"
+            f"{_n(summary.deals, 'deal')}, {_n(summary.people, 'person', 'people')} scored in {summary.seconds:.1f} s"
         )
 
 

@@ -128,7 +128,9 @@ def _register_score(app: typer.Typer) -> None:
                 workers=workers,
             )
         except (AccountListError, BundleError, DatasetError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from influence.cli._validate import echo_dataset_error
+
+            echo_dataset_error(exc, folder)
             raise typer.Exit(1) from None
         except OSError as exc:  # e.g. --out in a folder that cannot be created or written
             from influence.cli._report import output_problem

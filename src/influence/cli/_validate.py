@@ -34,6 +34,8 @@ def register(app: typer.Typer) -> None:
             report = validate(folder)
         except DatasetError as exc:
             typer.echo(f"error: {exc}", err=True)
+            for hint in _export_hints(folder):
+                typer.echo(f"hint: {hint}", err=True)
             raise typer.Exit(1) from None
 
         frame = report.problems_frame
@@ -67,6 +69,21 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+def echo_dataset_error(exc: Exception, folder: Path) -> None:
+    """Print a load failure of a command other than `validate` on stderr; when it is about rows of the data
+    contract (not a missing folder), add how to see every problem and save the rejected rows."""
+    typer.echo(f"error: {exc}", err=True)
+    exports = _export_hints(folder) if folder.is_dir() else []
+    for hint in exports:
+        typer.echo(f"hint: {hint}", err=True)
+    if getattr(exc, "report", None) is not None and not exports:
+        typer.echo(
+            f"hint: `influence validate {folder} --rejects rejects.csv` lists every problem and saves each "
+            "rejected row with its reasons",
+            err=True,
+        )
+
+
 def _header(path: Path) -> list[str]:
     """The column names of a CSV or Parquet file (empty when unreadable: a hint is never worth a crash)."""
     import csv
@@ -83,18 +100,23 @@ def _header(path: Path) -> list[str]:
 
 
 def _hints(folder: Path, report: object) -> list[str]:
-    """Next steps for the findings a user most often misreads: a misspelled column header (the contract column
-    is reported missing or empty while a close spelling sits unused in the file) and a whole file rejected,
-    which makes every row of other tables referencing it an error too."""
+    """Next steps for the findings a user most often misreads: a raw CRM, mail or calendar export validated
+    before importing it, a misspelled column header (the contract column is reported missing or empty while a
+    close spelling sits unused in the file), a whole file rejected (which makes every row of other tables
+    referencing it an error too) and a table file under a name that is never read."""
     import difflib
 
     from influence.contract import TABLES
 
+    exports = _export_hints(folder)
+    if exports:  # header-by-header advice on an export that needs an importer would only mislead
+        return exports
     frame = report.problems_frame  # type: ignore[attr-defined]
     files: dict[str, str] = report.files  # type: ignore[attr-defined]
     whole = frame[frame["row"].isna() | (frame["row"] < 0)]
     hints: list[str] = []
     headers: dict[str, list[str]] = {}
+    blocking: dict[str, list[str]] = {}  # file -> why it was rejected whole
     for row in whole.itertuples(index=False):
         table, column = str(row.table), str(row.column)
         if table not in TABLES or table not in files:
@@ -109,9 +131,70 @@ def _hints(folder: Path, report: object) -> list[str]:
                 f"{files[table]} has column {close[0]!r}, which is not in the data contract: "
                 f"did you mean {column!r}? (rename the header; docs/data-contract.md)"
             )
-        if row.severity == "error":
+        referenced = any(fk.ref_table == table for t in TABLES.values() for fk in t.foreign_keys)
+        if row.severity == "error" and referenced:
+            blocking.setdefault(files[table], []).append(str(row.message))
+    for name, why in blocking.items():
+        hints.append(
+            f"fix {name} first ({'; '.join(why)}): rows of other tables that reference it are rejected because of it"
+        )
+    return list(dict.fromkeys(hints + _misnamed_tables(folder, files)))
+
+
+# File names (lower case) that mark a raw export an importer reads, not a dataset folder.
+_EXPORTS: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("a Salesforce export", frozenset({"account.csv", "contact.csv", "opportunity.csv"}), "salesforce"),
+    ("a HubSpot export", frozenset({"companies.csv", "contacts.csv"}), "hubspot"),
+)
+_SUFFIXES = {".mbox": "mbox", ".eml": "eml", ".ics": "ics"}
+
+
+def _export_hints(folder: Path) -> list[str]:
+    """How to import `folder` when it is a raw CRM, mail or calendar export rather than a dataset folder."""
+    try:
+        names = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+    except OSError:
+        return []
+    hints = []
+    for what, marks, command in _EXPORTS:
+        if marks & names.keys():
             hints.append(
-                f"fix {files[table]} first ({row.message}): rows of other tables that reference it are "
-                "rejected because of it"
+                f"{folder} looks like {what} ({', '.join(sorted(names[m].name for m in marks & names.keys()))}): "
+                f"turn it into a dataset first with `influence import {command} {folder} --out DATASET`, "
+                "then validate DATASET (docs/importers.md)"
             )
-    return list(dict.fromkeys(hints))
+    kinds = sorted({_SUFFIXES[p.suffix] for p in names.values() if p.suffix in _SUFFIXES})
+    for kind in kinds:
+        hints.append(
+            f"{folder} holds .{kind} files: import them with `influence import {kind} ... --out DATASET` "
+            "(docs/importers.md)"
+        )
+    return hints
+
+
+def _misnamed_tables(folder: Path, files: dict[str, str]) -> list[str]:
+    """Files that look like a contract table but are never read: only `<table>.csv` and `<table>.parquet`, in
+    lower case, are (a `signals.txt` or `People.CSV` would otherwise vanish without a word)."""
+    from influence.contract import TABLES
+
+    hints = []
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return []
+    for path in entries:
+        table = path.name.split(".", 1)[0].lower().replace("-", "_").replace(" ", "_")
+        if table not in TABLES or path.name in files.values():
+            continue
+        if table in files:
+            hints.append(f"{path.name} is not read: the {table} table comes from {files[table]}")
+            continue
+        suffix = "".join(path.suffixes).lower()
+        if suffix in (".csv", ".parquet"):
+            how = f"rename it to {table}{suffix}"
+        elif suffix in (".xlsx", ".xls", ".ods", ".numbers"):
+            how = f"export it from the spreadsheet as CSV (UTF-8) to {table}.csv"
+        else:
+            how = f"if it is CSV, rename it to {table}.csv; else save it as CSV (UTF-8) or Parquet"
+        hints.append(f"{path.name} is not read: only {table}.csv or {table}.parquet (lower case) is; {how}")
+    return hints

@@ -46,14 +46,27 @@ def find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def group_sum(idx: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Sum of `weights` (default 1) per group code in [0, n); codes < 0 are ignored."""
-    # Called ~80 times per one-deal scoring request: skip the masking copies when no code is negative.
-    if len(idx) and idx.min() < 0:
+    weights = None if weights is None else np.asarray(weights)
+    lowest = int(idx.min()) if len(idx) else 0
+    shift = 0
+    if lowest == -1:
+        # The usual "no row" code (sellers' events): counting codes + 1 and dropping bin 0 ignores them without
+        # masking copies of the codes and weights (3x faster for 4.4M recipients). Each bin still sums its own
+        # values in input order, so sums are exactly the masked ones.
+        shift = 1
+        idx = idx + 1
+    elif lowest < -1:
         keep = idx >= 0
         idx = idx[keep]
         weights = None if weights is None else weights[keep]
     if weights is None:
-        return np.bincount(idx, minlength=n)[:n].astype(np.float64)
-    return np.bincount(idx, weights=np.asarray(weights, dtype=np.float64), minlength=n)[:n]
+        return np.bincount(idx, minlength=n + shift)[shift : n + shift].astype(np.float64)
+    if weights.dtype == np.bool_:
+        # a sum of 0.0 and 1.0 values is the count of the True ones, exactly: count the selected codes instead
+        # of converting every flag to float64
+        return np.bincount(idx[weights], minlength=n + shift)[shift : n + shift].astype(np.float64)
+    sums = np.bincount(idx, weights=np.asarray(weights, dtype=np.float64), minlength=n + shift)
+    return sums[shift : n + shift].astype(np.float64, copy=False)  # (np.bincount of no codes gives int64)
 
 
 def group_max(idx: np.ndarray, values: np.ndarray, n: int, empty: float = 0.0) -> np.ndarray:
@@ -80,21 +93,23 @@ def distinct_count(idx: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(pairs // width, minlength=n)[:n].astype(np.float64)
 
 
-# From this many float values on, `dense_rank` ranks through one argsort: binary searches of a million unordered
+# From this many values on, `dense_rank` ranks through one argsort: binary searches of a million unordered
 # floats in the distinct values jump around memory (0.22 s against 0.13 s for 1.2M reply latencies).
 ARGSORT_RANK_MIN = 4_096
 
 
 def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rank of each value among the distinct values, the sorted distinct values)."""
-    if values.dtype.kind in "iu":
+    if values.dtype.kind in "iu" and len(values) < ARGSORT_RANK_MIN:
         distinct = unique(values)
         return find(distinct, values), distinct  # every value is present: its position is its rank
-    if len(values) >= ARGSORT_RANK_MIN and _ordinary_floats(values):
+    if values.dtype.kind in "iu" or (len(values) >= ARGSORT_RANK_MIN and _ordinary_floats(values)):
         # Equal values are neighbours after the argsort, so each run is one rank. Input with NaN (each NaN is a
         # distinct value of its own, all ranked like the first) or -0.0 (== 0.0, but the sorts may order the
         # two zeros differently and so pick another one to stand for the run) keeps the path below, so ranks
-        # and distinct values are always exactly those of `unique` and `np.searchsorted`.
+        # and distinct values are always exactly those of `unique` and `np.searchsorted`. Integers have neither,
+        # and for them the argsort also beats `find`'s hash lookup (0.07 s against 0.14 s for 930k signal times,
+        # 0.25 s against 0.69 s for 2.3M e-mail times).
         order = np.argsort(values)
         s = values[order]
         new = np.empty(len(s), bool)

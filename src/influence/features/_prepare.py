@@ -455,6 +455,16 @@ def _dictionary(values: Column) -> tuple[np.ndarray, pa.Array]:
     return _dictionary_of(_column(values))
 
 
+def _normalised_codes(values: Column) -> np.ndarray:
+    """`_dictionary_of` codes of the lower-cased, trimmed values, normalising only the distinct values (930k
+    signal kinds: 25 ms instead of 57 ms). Codes follow the first appearance of each normalised value: the
+    distinct raw values are in order of first appearance, so the first of them to normalise to a value is where
+    that value first appears."""
+    raw_codes, raw = _dictionary(values)
+    norm_codes, _ = _dictionary_of(pc.utf8_lower(pc.utf8_trim_whitespace(raw)))
+    return np.append(norm_codes, -1)[raw_codes]  # null (-1) stays -1
+
+
 def _match(dictionary: pa.Array, codes: np.ndarray, pattern: str) -> np.ndarray:
     """Per row: does its (lower-cased) dictionary value contain `pattern`? Regex runs once per distinct value."""
     if len(dictionary) <= 64:  # a request's few meeting kinds repeat across requests: match them once
@@ -609,7 +619,8 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
 
     title = parse_title_columns(arrow_text(people["title"]))
     fn = title["function"]
-    fn_known = np.fromiter((f in KNOWN_FUNCTIONS for f in fn), bool, len(fn))  # np.isin sorts objects: slower
+    # a hash lookup of the few known names (np.isin sorts objects; a Python loop took 56 ms for 214k people)
+    fn_known = pd.Index(sorted(KNOWN_FUNCTIONS), dtype=object).get_indexer(fn) >= 0
     dept = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["department"])))
     dept = pc.if_else(pc.equal(dept, ""), None, dept)
     dept = pc.coalesce(dept, pa.array(np.where(fn_known, fn, None), pa.large_string()))
@@ -707,13 +718,16 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
     r_kind = _codes(_column(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
     msg_sender = e_sender[e_keep]
     r_keep = r_msg >= 0
-    r_keep[r_keep] &= msg_sender[r_msg[r_keep]] != r_person[r_keep]
+    if r_keep.all():  # every e-mail kept (no as_of): no masking copies
+        r_keep = msg_sender[r_msg] != r_person
+    else:
+        r_keep[r_keep] &= msg_sender[r_msg[r_keep]] != r_person[r_keep]
 
     # --- signals --------------------------------------------------------------------------------------------
     s_person = person_refs.get("signals.person_id", "person_id", False)
     s_time = to_ns(sig["occurred_at"])
     s_keep = before(s_time)
-    s_kind, _ = _dictionary_of(pc.utf8_lower(pc.utf8_trim_whitespace(_column(sig["kind"]))))
+    s_kind = _normalised_codes(sig["kind"])
 
     # --- observation end per deal: the last event seen (before as_of), else creation --------------------------
     msg_deal = e_deal[e_keep]
@@ -759,7 +773,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
         rec_msg=r_msg[r_keep],
         rec_person=r_person[r_keep],
         rec_kind=r_kind[r_keep],
-        sig_person=s_person[s_keep],
+        sig_person=s_person if s_keep.all() else s_person[s_keep],  # (codes made here: no copy needed)
         sig_time=s_time[s_keep],
-        sig_kind=s_kind[s_keep].astype(np.int64),
+        sig_kind=s_kind if s_keep.all() else s_kind[s_keep],
     )

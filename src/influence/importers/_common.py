@@ -197,6 +197,28 @@ def match_domain(domain: str, candidates: Iterable[str]) -> str | None:
     return best
 
 
+def missing_export_file(folder: Path, name: str, needed: str) -> ImporterError:
+    """The error for a required export file `<name>.csv` not in `folder`, naming what is there instead: the same
+    table as a spreadsheet (.xlsx/.xls: export it as CSV) or a CSV under a longer name, as CRM exports download
+    (`hubspot-crm-exports-all-companies-2024-03-01.csv`: rename it)."""
+    stem = name.lower()
+    near: list[str] = []
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError:
+        entries = []
+    for p in entries:
+        base = p.name.lower().split(".", 1)[0]
+        # Whole words only: OpportunityContactRole.csv is not Contact.csv, deal-contact associations not deals.
+        words = set(re.split(r"[^a-z0-9]+", base))
+        if base == stem and p.suffix.lower() in (".xlsx", ".xls"):
+            near.append(f"{p.name} is a spreadsheet: export it as CSV ({name}.csv)")
+        elif stem in words and p.suffix.lower() == ".csv" and not words & {"association", "associations"}:
+            near.append(f"{p.name} may be it: rename it to {name}.csv")
+    found = f"; {'; '.join(near)}" if near else ""
+    return ImporterError(f"{folder}: {name}.csv is missing (needed: {needed}){found}")
+
+
 def existing_table_files(out_dir: Path) -> list[Path]:
     return [
         p for name in TABLES for p in (out_dir / f"{name}.parquet", out_dir / f"{name}.csv") if p.exists()

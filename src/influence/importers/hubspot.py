@@ -27,6 +27,7 @@ from influence.importers._common import (
     clear_dataset_files,
     country_code,
     match_domain,
+    missing_export_file,
     normalise_domain,
     normalise_email,
     parse_amount,
@@ -136,7 +137,7 @@ def import_hubspot(
     for name in ("companies", "contacts", "deals"):
         hit = _find(src, exact=f"{name}.csv")
         if not hit:
-            raise ImporterError(f"{src}: {name}.csv is missing (needed: companies, contacts, deals)")
+            raise missing_export_file(src, name, "companies, contacts, deals")
         files[name] = hit[0]
     out = Path(out_dir)
     report = ImportReport(source="hubspot", out_dir=str(out))

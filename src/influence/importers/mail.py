@@ -426,9 +426,10 @@ class _MailCollector:
             )
             if ranked and counts[ranked[0]] > 0:
                 accounts = [domains[ranked[0]]]
+                sent_by = int(counts[ranked[0]])
                 report.warn(
                     f"no --account-domain given: the most frequent sender domain {accounts[0]!r} "
-                    f"({int(counts[ranked[0]])} messages) is the buying account"
+                    f"({sent_by} message{'' if sent_by == 1 else 's'}) is the buying account"
                 )
         account_of_domain = np.array(
             [
@@ -781,6 +782,11 @@ def import_mbox(
     opts = _options(account_domains, seller_domains, deal_by, thread_window_days)
     files = [Path(p) for p in paths]
     for f in files:
+        if f.is_dir():
+            raise ImporterError(
+                f"{f} is a folder: pass the mbox file(s) in it (e.g. {f}/*.mbox); "
+                "`influence import eml` takes folders of .eml files"
+            )
         if not f.is_file():
             raise ImporterError(f"{f}: no such mbox file")
     out = Path(out_dir)

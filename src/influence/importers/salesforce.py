@@ -32,6 +32,7 @@ from influence.importers._common import (
     deal_for_event,
     match_domain,
     meeting_kind,
+    missing_export_file,
     normalise_domain,
     normalise_email,
     parse_amount,
@@ -175,7 +176,7 @@ def _read(folder: Path, name: str, st: _State, *, needed: bool) -> tuple[pd.Data
     path = _find(folder, name)
     if path is None:
         if needed:
-            raise ImporterError(f"{folder}: {name}.csv is missing (needed: Account, Contact, Opportunity)")
+            raise missing_export_file(folder, name, "Account, Contact, Opportunity")
         return None, name
     skip = _BODY_COLUMNS if name.lower() == "emailmessage" else ()
     return read_csv_file(path, st.report, skip_columns=skip), path.name
