@@ -468,9 +468,12 @@ def plot_figures(result: EvaluationResult, out_dir: Path) -> dict[str, Path]:
             fpr, tpr, _ = roc_curve(rows["key"], rows[f"score_{name}"])
             auc = result.metrics.get("influence_roc_auc" if name == "model" else f"baseline_{name}_roc_auc")
             ax.plot(fpr, tpr, label=f"{label} (AUC {_fmt(auc)})")
+        ax.legend(loc="lower right")
+    else:
+        # Without both classes there is no curve; say so on the plot instead of an empty legend.
+        ax.text(0.5, 0.5, "no ROC: the labels hold one class only", ha="center", va="center")
     ax.plot([0, 1], [0, 1], ls="--", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Key influencer ROC vs baselines")
-    ax.legend(loc="lower right")
     paths["roc"] = out_dir / "roc.png"
     fig.savefig(paths["roc"], dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -196,3 +197,28 @@ def test_hidden_recall_ceiling_counts_at_most_three_per_deal() -> None:
     )
     rows["key"] = (rows["influence"] >= 0.5).astype(int)
     assert _oracle_ranking(rows)["hidden_influencer_recall_ceiling_at_3"] == pytest.approx(4 / 6)
+
+
+def test_plots_of_one_class_labels_say_why_there_is_no_roc_curve(tmp_path: Path) -> None:
+    """Small customer data can hold no key influencer at all: the ROC plot must not warn about an empty legend."""
+    import warnings
+
+    import pandas as pd
+
+    from influence.contract import PROFILES
+    from influence.evaluate import EvaluationResult, plot_figures
+
+    rows = pd.DataFrame(
+        {
+            "key": [0, 0, 0],
+            "score_model": [0.1, 0.2, 0.3],
+            "score_title": [0.1, 0.1, 0.2],
+            "score_centrality": [0.3, 0.2, 0.1],
+        }
+    )
+    confusion = pd.DataFrame(0, index=list(PROFILES), columns=list(PROFILES))
+    result = EvaluationResult(metrics={}, rows=rows, confusion=confusion)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = plot_figures(result, tmp_path)
+    assert paths["roc"].stat().st_size > 0
