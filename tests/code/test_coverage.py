@@ -316,6 +316,26 @@ def test_score_dataset_coverage_and_next_best_equal_the_frame_functions(scorer) 
         assert [p["reasons"] for p in report["people"]] == [list(r) for r in people["reasons"]]
 
 
+def test_next_best_rows_carry_each_persons_own_people_values_and_dtypes(scorer) -> None:
+    # The text columns are picked from the people's values (not an Arrow take): each row must still be exactly
+    # that person's row of the people frame, in the people frame's dtypes, missing values included.
+    from influence.coverage import next_best_contacts
+    from influence.generate import generate
+
+    people = scorer.score_dataset(generate(4, 7)).people.copy()
+    people.loc[people.index[::3], "title"] = pd.NA  # some missing titles among the candidates
+    nbc = next_best_contacts(people, engagement_assessable=True, k=10)
+    assert len(nbc) > 3
+    mine = people.set_index(["deal_id", "person_id"]).loc[
+        list(zip(nbc["deal_id"], nbc["person_id"], strict=True))
+    ]
+    for column in ("full_name", "title", "profile", "engagement"):
+        assert nbc[column].dtype == people[column].dtype, column
+        assert nbc[column].tolist() == mine[column].tolist(), column
+    assert nbc["title"].isna().any()
+    assert str(nbc["deal_id"].dtype) == "string" and str(nbc["person_id"].dtype) == "string"
+
+
 def test_score_dataset_without_seller_side_says_engagement_cannot_be_assessed(scorer) -> None:
     from influence.coverage import NOT_ASSESSABLE_MESSAGE
     from influence.generate import generate
