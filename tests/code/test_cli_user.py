@@ -660,3 +660,22 @@ def test_dmu_names_a_nameless_next_best_contact_as_the_ranked_list_does() -> Non
     assert "carla@acme.example" in _row_of(text, "0.80  end_user")
     contact = text.split("Next-best contacts:", 1)[1]
     assert "1. carla@acme.example (no title)" in contact and "P-1" not in contact
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "{d}", "--out", "{t}/s.csv"],
+        ["report", "{d}", "--out", "{t}/r.html"],
+        ["dmu", "{d}"],
+        ["features", "{d}", "--out", "{t}/f.csv"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_an_unreadable_as_of_is_named_as_the_option_the_user_typed(
+    data: Path, tmp_path: Path, args: list[str]
+) -> None:
+    result = runner.invoke(app, [a.format(d=data, t=tmp_path) for a in args] + ["--as-of", "2025-06-30"])
+    assert result.exit_code == 1, result.output
+    assert "error: --as-of: as_of 2025-06-30 has no time zone; add Z for UTC" in result.output
+    assert isinstance(result.exception, SystemExit) and not list(tmp_path.iterdir())

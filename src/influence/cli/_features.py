@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         try:
             as_of_ts = parse_as_of(as_of)
         except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: --as-of: {exc}", err=True)
             raise typer.Exit(1) from None
         if not folder.is_dir():
             typer.echo(f"error: {folder}: not a dataset folder", err=True)

@@ -16,6 +16,17 @@ def output_problem(exc: OSError, out: Path, option: str = "--out") -> str:
     return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
+def check_as_of(as_of: str | None) -> None:
+    """Exit 1 on an unreadable --as-of before anything is loaded, naming the option."""
+    from influence.features import parse_as_of
+
+    try:
+        parse_as_of(as_of)
+    except ValueError as exc:
+        typer.echo(f"error: --as-of: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 def unwritable(out: Path) -> str | None:
     """Why `out` cannot be written (a folder in its path is a file, a folder is read-only, it is a folder),
     or None when it looks writable. Checked before any work so an overnight job does not fail at the end."""
@@ -77,6 +88,7 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() not in (".html", ".htm"):
             typer.echo(f"error: --out {out}: the report is an HTML file; name it *.html", err=True)
             raise typer.Exit(1)
+        check_as_of(as_of)
         try:
             wanted = read_account_list(accounts) if accounts is not None else None
             summary = write_report(folder, out, accounts=wanted, model=model, as_of=as_of)

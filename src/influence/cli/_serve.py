@@ -107,6 +107,9 @@ def _register_score(app: typer.Typer) -> None:
             typer.echo(f"error: --engine {engine!r}: use local or spark", err=True)
             raise typer.Exit(1)
         _check_outputs_or_exit({"--out": out, "--deals-out": deals_out})
+        from influence.cli._report import check_as_of
+
+        check_as_of(as_of)
         if engine == "spark":  # engineer J: influence.spark runs the same Scorer per account chunk on Spark
             _score_on_spark(folder, out, accounts, model, as_of, reasons, deals_out, spark_master)
             return
