@@ -55,6 +55,9 @@ class BatchSummary:
     accounts_requested: int
     accounts_scored: int
     unknown_accounts: list[str] = field(default_factory=list)
+    # Known accounts that gave no output row: no deal, or no buyer- or partner-side person in their deals. Named
+    # so that a listed account missing from the output is never a mystery.
+    accounts_without_people: list[str] = field(default_factory=list)
     deals: int = 0
     people: int = 0
     seconds: float = 0.0
@@ -82,6 +85,13 @@ class BatchSummary:
                 " ..." if len(self.unknown_accounts) > 10 else ""
             )
             lines.append(f"{len(self.unknown_accounts)} unknown account(s) not in the dataset: {shown}")
+        if self.accounts_without_people:
+            empty = self.accounts_without_people
+            shown = ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else "")
+            lines.append(
+                f"{len(empty)} account(s) with nobody to score (no deal, or no buyer- or partner-side person): "
+                f"{shown}"
+            )
         if self.warnings:
             lines.append(f"{self.warnings} validation warning(s); see `influence validate` for the list")
         if self.phase_cpu_seconds:
@@ -93,31 +103,52 @@ class BatchSummary:
 
 
 # -- the account list ----------------------------------------------------------------------------------------------
+def _account_column(names: list[str]) -> int | None:
+    """Index of the account id column: `account_id`, or a spreadsheet's spelling of it ("Account ID", "AccountId",
+    "account-id"): CRM exports and hand-made lists rarely use the contract's snake_case."""
+    if "account_id" in names:
+        return names.index("account_id")
+    loose = [
+        i
+        for i, name in enumerate(names)
+        if name.lower().replace(" ", "").replace("_", "").replace("-", "") == "accountid"
+    ]
+    return loose[0] if len(loose) == 1 else None
+
+
 def read_account_list(path: str | Path) -> list[str]:
     """Account ids from a CSV file with an `account_id` column (other columns ignored), in file order, duplicates
-    dropped. Raises AccountListError for a missing/empty file, a header without `account_id`, or an empty id."""
+    dropped. The column may also be spelt like a spreadsheet header ("Account ID"); the delimiter may be a comma,
+    a semicolon (Excel in many European locales) or a tab. Raises AccountListError for a missing/empty file, a
+    header without the column, or an empty id."""
     file = Path(path)
     if not file.is_file():
         raise AccountListError(f"{file}: account list not found")
     with open(file, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        first = handle.readline()
+        # The header decides the delimiter: a comma unless the header holds none and has a semicolon or tab.
+        delimiter = ","
+        if "," not in first:
+            delimiter = next((d for d in (";", "\t") if d in first), ",")
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             raise AccountListError(f"{file}: the account list is empty; expected a header row 'account_id'")
         names = [h.strip() for h in header]
-        if "account_id" not in names:
+        col = _account_column(names)
+        if col is None:
             raise AccountListError(
-                f"{file}: header {header!r} has no 'account_id' column; the first line must name it, "
-                "e.g. 'account_id'"
+                f"{file}: header {header!r} has no 'account_id' column (or 'Account ID'); the first line must "
+                "name it, e.g. 'account_id'"
             )
-        col = names.index("account_id")
         ids: list[str] = []
         for row_number, row in enumerate(reader, start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue  # blank line
             value = row[col].strip() if col < len(row) else ""
             if not value:
-                raise AccountListError(f"{file}: row {row_number}: account_id is empty")
+                raise AccountListError(f"{file}: row {row_number}: {names[col]} is empty")
             ids.append(value)
     if not ids:
         raise AccountListError(f"{file}: the account list has a header but no account ids")
@@ -798,6 +829,8 @@ def _score_job(
             if outcome.deals is not None:
                 deal_frames.append(outcome.deals)
             summary.accounts_scored += len(outcome.account_ids)
+            present = set(outcome.people["account_id"].dropna().astype(str)) if len(outcome.people) else set()
+            summary.accounts_without_people.extend(a for a in outcome.account_ids if a not in present)
             summary.deals += outcome.n_deals
             summary.people += len(outcome.people)
             bar.update(len(outcome.account_ids))

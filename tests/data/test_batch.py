@@ -122,6 +122,27 @@ def test_bad_account_lists_are_clear_errors(tmp_path: Path, content: str, messag
     assert str(listing) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\ufeffAccount ID;Name\nA-1;Acme; Ltd\nA-2;Beta\nA-1;Acme again\n",  # Excel, semicolon locale, BOM
+        "AccountId\tName\nA-1\tAcme\nA-2\tBeta\n",  # tab-separated export
+        "name,account_id\nAcme,A-1\nBeta,A-2\n",  # the contract's spelling, not first
+    ],
+)
+def test_account_lists_saved_by_spreadsheets_are_read(tmp_path: Path, content: str) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text(content, encoding="utf-8")
+    assert read_account_list(listing) == ["A-1", "A-2"]
+
+
+def test_two_spellings_of_the_account_column_are_refused_not_guessed(tmp_path: Path) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text("Account ID,account-id\nA-1,B-1\n")
+    with pytest.raises(AccountListError, match="no 'account_id' column"):
+        read_account_list(listing)
+
+
 def test_a_failure_mid_way_leaves_no_output_and_keeps_the_old_file(
     workspace, tmp_path: Path, monkeypatch
 ) -> None:
@@ -216,3 +237,19 @@ def test_accounts_without_deals_give_a_valid_empty_file(workspace, tmp_path: Pat
     assert (summary.accounts_scored, summary.people, summary.deals) == (1, 0, 0)
     frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert len(frame) == 0 and {"person_id", "influence", "reasons", "model_version"} <= set(frame.columns)
+
+
+def test_an_account_without_deals_is_named_in_the_summary(workspace, tmp_path: Path) -> None:
+    from influence.contract import TABLE_ORDER, Dataset
+
+    ds = workspace["ds"]
+    frames = {name: getattr(ds, name) for name in TABLE_ORDER}
+    extra = frames["accounts"].iloc[[0]].copy()
+    extra["account_id"] = "EMPTY-1"
+    frames["accounts"] = pd.concat([frames["accounts"], extra], ignore_index=True)
+    summary = score_accounts(
+        Dataset.from_frames(frames), tmp_path / "s.csv", model=workspace["scorer"], progress=False
+    )
+    assert summary.accounts_without_people == ["EMPTY-1"]
+    assert "1 account(s) with nobody to score" in summary.format() and "EMPTY-1" in summary.format()
+    assert "EMPTY-1" not in set(pd.read_csv(tmp_path / "s.csv")["account_id"])
