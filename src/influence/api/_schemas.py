@@ -135,8 +135,9 @@ class DealScoreRequest(BaseModel):
     signals: list[SignalRow] = Field(default_factory=list)  # type: ignore[valid-type]
     as_of: Timestamp | None = Field(
         None,
-        description="Score the deal as it stood at this moment (only history up to it is used); default: now, "
-        "or the deal's closed_at when it is closed.",
+        description="Score the deal as it stood at this moment (only events strictly before it are used); "
+        "default: every event in the body, including meetings dated later (send as_of = now to leave out "
+        "meetings that are only planned).",
     )
 
 
