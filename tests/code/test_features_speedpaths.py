@@ -1,7 +1,7 @@
 """The tabular feature speed paths (threaded preparation, hashed participation keys, shared median ranking,
-argsort ranks, per-deal thread codes, reply authors by position) each apply only under a
-condition. Every one must give exactly what its general path gives, on generated deals and on inline edge cases
-built to take each branch."""
+argsort ranks, per-deal thread codes, reply authors by position, group sums without masking, distinct counts by
+bitmap, history without the events that count for nobody) each apply only under a condition. Every one must give
+exactly what its general path gives, on generated deals and on inline edge cases built to take each branch."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from influence.contract import Dataset
@@ -471,3 +472,45 @@ def test_first_and_last_seen_ignore_seller_events(small_dataset: Dataset) -> Non
         np.maximum.at(hi, r[r >= 0], t[r >= 0])
     assert _same(_tabular._event_time_extreme(p, rows, np.minimum, np.iinfo(np.int64).max), lo)
     assert _same(_tabular._event_time_extreme(p, rows, np.maximum, _prepare.NO_TIME), hi)
+
+
+# --- normalising distinct values only; functions and domains compared once per distinct value -----------------
+
+
+def test_normalised_codes_equal_normalising_every_row() -> None:
+    values = pd.Series(
+        pd.array(
+            ["Web", " web ", "EMAIL_open", None, "email_open", "Pricing", "WEB", None, "pricing "], "str"
+        )
+    )
+    got = _prepare._normalised_codes(values)
+    expected, dictionary = _prepare._dictionary_of(
+        pc.utf8_lower(pc.utf8_trim_whitespace(_prepare._column(values)))
+    )
+    assert _same(got, expected) and got.tolist() == [0, 0, 1, -1, 1, 2, 0, -1, 2]
+    assert dictionary.to_pylist() == ["web", "email_open", "pricing"]
+
+
+@pytest.mark.parametrize("domain_pairs_min", [0, 10**9])  # distinct domain pairs compared once / every pair
+def test_title_functions_and_external_flags_equal_the_row_by_row_comparisons(
+    small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, domain_pairs_min: int
+) -> None:
+    monkeypatch.setattr(_tabular, "DOMAIN_PAIRS_MIN", domain_pairs_min)
+    p = _prepare.prepare(small_dataset, None)
+    rows = _tabular.make_rows(p, _tabular.participation_keys(p), np.zeros(0, np.int64))
+    title = _tabular.title(p, rows)
+    function = p.title["function"][rows.person]
+    for f in ("it", "finance", "other"):
+        assert _same(title[f"title_fn_{f}"], (function == f).astype(np.float64))
+    assert title["title_fn_it"].any() and title["title_fn_finance"].any()
+    mine = p.person_email_domain[rows.person]
+    theirs = p.account_domain[p.deal_account[rows.deal]]
+    expected = np.array(
+        [
+            np.nan if a is None or b is None else float(not (a == b or a.endswith("." + b)))
+            for a, b in zip(mine, theirs, strict=True)
+        ]
+    )
+    expected[p.person_side[rows.person] == _prepare.PARTNER] = 1.0
+    got = _tabular.external(p, rows)["ext_external"]
+    assert _same(got, expected) and (got == 0).any() and (got == 1).any()

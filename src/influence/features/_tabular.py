@@ -349,17 +349,18 @@ def _group_min_time(idx: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
 
 
 def title(p: Prepared, rows: Rows) -> Features:
-    t = {k: v[rows.person] for k, v in p.title.items()}
+    t = {
+        k: p.title[k][rows.person]
+        for k in ("seniority", "missing", "assistant", "technical", "function_code")
+    }
     out: Features = {
         "title_seniority": t["seniority"].astype(np.float64),
         "title_missing": t["missing"].astype(np.float64),
         "title_assistant": t["assistant"].astype(np.float64),
         "title_technical": t["technical"].astype(np.float64),
     }
-    # each person's function as a code (one hash lookup) instead of comparing every row's string 14 times
-    function = pd.Index(TITLE_FUNCTIONS, dtype=object).get_indexer(p.title["function"])[rows.person]
-    for code, f in enumerate(TITLE_FUNCTIONS):
-        out[f"title_fn_{f}"] = (function == code).astype(np.float64)
+    for code, f in enumerate(TITLE_FUNCTIONS):  # codes, not every row's string compared 14 times (57 ms)
+        out[f"title_fn_{f}"] = (t["function_code"] == code).astype(np.float64)
     return out
 
 
@@ -437,26 +438,31 @@ def external(p: Prepared, rows: Rows) -> Features:
         inverse = np.searchsorted(pairs, key)
         mine = p.person_email_domain[pairs // (len(p.account_ids) + 1)]
         theirs = p.account_domain[pairs % (len(p.account_ids) + 1)]
-        # and each distinct pair of domains once: an account's people share a few domains (210k person-account
-        # pairs, 10k domain pairs)
-        mine_code, mine_domains = pd.factorize(mine)
-        theirs_code, theirs_domains = pd.factorize(theirs)
-        domain_pair = mine_code.astype(np.int64) * len(theirs_domains) + theirs_code
-        distinct = unique(domain_pair)
-        same = np.array(
-            [
-                a == b or a.endswith("." + b)
-                for a, b in zip(
-                    mine_domains[distinct // len(theirs_domains)],
-                    theirs_domains[distinct % len(theirs_domains)],
-                    strict=True,
-                )
-            ],
-            bool,
-        )[np.searchsorted(distinct, domain_pair)]
-        out[known] = (~same[inverse]).astype(np.float64)
+        out[known] = (~_same_domain(mine, theirs)[inverse]).astype(np.float64)
     out[side == PARTNER] = 1.0
     return {"ext_external": out}
+
+
+# From this many (person, account) pairs on, `external` compares each distinct pair of domains once: an account's
+# people share a few domains (210k pairs, 10k domain pairs); below, factorising costs more than it saves.
+DOMAIN_PAIRS_MIN = 4_096
+
+
+def _same_domain(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Per pair: is the e-mail domain `mine` the account domain `theirs` or one of its subdomains?"""
+
+    def compare(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        return np.array([a == b or a.endswith("." + b) for a, b in zip(mine, theirs, strict=True)], bool)
+
+    if len(mine) < DOMAIN_PAIRS_MIN:
+        return compare(mine, theirs)
+    mine_code, mine_domains = pd.factorize(mine)
+    theirs_code, theirs_domains = pd.factorize(theirs)
+    width = len(theirs_domains)
+    domain_pair = mine_code.astype(np.int64) * width + theirs_code
+    distinct = unique(domain_pair)
+    same = compare(mine_domains[distinct // width], theirs_domains[distinct % width])
+    return same[np.searchsorted(distinct, domain_pair)]
 
 
 def history(p: Prepared, rows: Rows, first_seen: np.ndarray) -> Features:
