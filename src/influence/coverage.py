@@ -530,9 +530,7 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
             if maybe is not None:
                 j = maybe[-1]
                 messages.append(
-                    f"no {label} identified with confidence: the likeliest is {name(j) or pid[j]} (profile confidence "
-                    f"{math.floor(confidence[j] * 100 + 1e-9)}%, influence {influence[j]:.2f}), under the bar "
-                    f"of {PRESENT_MIN_CONFIDENCE:.0%} confidence and {PRESENT_MIN_INFLUENCE:.2f} influence"
+                    _unsure_message(label, name(j) or pid[j], float(confidence[j]), float(influence[j]))
                 )
             else:
                 messages.append(f"no {label} identified among the people seen so far" if important else None)
@@ -576,6 +574,29 @@ def coverage_column_values(people: PeopleColumns, *, engagement_assessable: bool
         "message": _object_array(messages),
     }
     return columns
+
+
+def _unsure_message(label: str, who: str, confidence: float, influence: float) -> str:
+    """The gap of an important profile whose likeliest person is under the presence bar: the message names only
+    the bar(s) that person actually missed, so a confident prediction is never called unsure (and figures are
+    rounded down when missed, so a shown figure never reaches the bar it missed)."""
+    low_confidence = not confidence >= PRESENT_MIN_CONFIDENCE
+    low_influence = not influence >= PRESENT_MIN_INFLUENCE
+    if not math.isfinite(influence):
+        shown_influence = "unknown"
+    elif low_influence:
+        shown_influence = f"{math.floor(influence * 100 + 1e-9) / 100:.2f}"
+    else:
+        shown_influence = f"{influence:.2f}"
+    figures = f"(profile confidence {math.floor(confidence * 100 + 1e-9)}%, influence {shown_influence})"
+    bars = []
+    if low_confidence:
+        bars.append(f"{PRESENT_MIN_CONFIDENCE:.0%} confidence")
+    if low_influence:
+        bars.append(f"{PRESENT_MIN_INFLUENCE:.2f} influence")
+    # Only influence missed: the profile itself is confident, the person just matters too little to count.
+    head = f"no {label} identified " + ("with confidence" if low_confidence else "with enough influence")
+    return f"{head}: the likeliest is {who} {figures}, under the bar of {' and '.join(bars)}"
 
 
 def _object_array(values: list[Any]) -> np.ndarray:

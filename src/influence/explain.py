@@ -13,6 +13,7 @@ whose value carries no direction of its own (deal context) say which way they mo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -95,6 +96,10 @@ class _Fields(dict):
         raise KeyError(key)
 
 
+def _is_zero(x: Any) -> bool:
+    return _finite(x) and float(x) == 0
+
+
 def _finite(x: Any) -> bool:
     try:
         return math.isfinite(float(x))
@@ -162,6 +167,10 @@ class Template:
     # 1x the average): chosen by the value, not by the contribution's sign, with {effect} appended when the two
     # disagree, so a 0.94x person is never called "central" because being there happened to raise the score.
     pivot: float | None = None
+    # A deal-level count the feature is about ("ctx_deal_emails"): when the person's deal has none of it, the
+    # feature's value says nothing about the person ("e-mailed by nobody while others are" in a deal without
+    # e-mail), so the sentence says the deal has none instead (see `_ABSENT`).
+    needs: str | None = None
 
     def text(
         self,
@@ -171,13 +180,18 @@ class Template:
         feature: str = "value",
         typical: float | None = None,
     ) -> str:
+        if self.needs is not None and _is_zero(context.get(self.needs)):
+            return f"{_ABSENT[self.needs]}, {_RAISES if positive else _LOWERS}"
         if self.render is not None:
             return self.render(value, context, positive)
         if self.pivot is not None and _finite(value) and not (value == 0 and self.zero is not None):
             high = value >= self.pivot
             wording = self.positive if high else self.negative
-            if high != positive and "{effect}" not in wording:
-                wording += ", {effect}"
+            if high != positive:
+                # "only 20% of pairs ..., which raises the estimate" reads as a contradiction: the value as is.
+                wording = wording.replace("only ", "")
+                if "{effect}" not in wording:
+                    wording += ", {effect}"
             return wording.format_map(_Fields(value, context, positive))
         # "More is more" wordings ("sent 12 e-mails" / "sent only 2 e-mails") only fit values on the expected
         # side of typical; a high value that lowered the score, or a low one that raised it, is described as is
@@ -213,6 +227,46 @@ def _t(
 
 _NO_MEETING = "attended no meeting"
 
+# What a reason says when the person's deal has none of what the feature counts (Template.needs).
+_ABSENT = {
+    "ctx_deal_emails": "no e-mail on record for this deal",
+    "ctx_deal_meetings": "no meeting on record for this deal",
+}
+
+
+def _centrality(
+    high: str, low: str, near: str, neutral: str, zero: str | None = None, missing: str | None = None
+) -> Template:
+    """Wording of a ratio to the average (1 = an average person) that follows the value: `high` ("central") only
+    from 1.5x, `low` ("peripheral") only up to 2/3x, `near` ("about as central as an average person") from 0.8x
+    to 1.25x, and plain comparatives between. An evaluative word whose side disagrees with the contribution
+    ("peripheral" that raised the score) reads as a contradiction, so then the value is given as is (`neutral`)
+    with the direction. {v} is the ratio; `zero` and `missing` are direction-neutral."""
+
+    def render(value: float, context: Mapping[str, Any], positive: bool) -> str:
+        effect = _RAISES if positive else _LOWERS
+        if not _finite(value):
+            return f"{missing}, {effect}"
+        if value == 0 and zero is not None:
+            return f"{zero}, {effect}"
+        shown = {"v": "under 0.01" if 0 < value < 0.005 else _number(value)}
+        if 0.8 <= value < 1.25:
+            return f"{near.format_map(shown)}, {effect}"
+        if (value >= 1.25) != positive:
+            return f"{neutral.format_map(shown)}, {effect}"
+        if value >= 1.5:
+            return high.format_map(shown)
+        if value <= 2 / 3:
+            return low.format_map(shown)
+        more = "more" if value >= 1.25 else "less"
+        return (
+            near.replace("about as", f"somewhat {more}")
+            .replace(" as an average", " than an average")
+            .format_map(shown)
+        )
+
+    return Template("", "", render=render, reads=())
+
 
 def _graph_templates(prefix: str, scope: str) -> dict[str, Template]:
     """Network features exist per deal (net_) and per account (acct_); the wording differs only by scope."""
@@ -228,11 +282,13 @@ def _graph_templates(prefix: str, scope: str) -> dict[str, Template]:
             f"receives only {{pct}} of the e-mail traffic{s}",
             ("receives none of the e-mail traffic" + s, "receives none of the e-mail traffic" + s),
         ),
-        f"{prefix}_pagerank": _t(
+        f"{prefix}_pagerank": _centrality(
             f"central in the communication network{s} ({{v}}x an average person)",
             f"peripheral in the communication network{s} ({{v}}x an average person)",
-            (f"outside the communication network{s}", f"outside the communication network{s}"),
-            pivot=1.0,
+            f"about as central as an average person in the communication network{s} ({{v}}x)",
+            f"{{v}}x an average person's centrality in the communication network{s}",
+            zero=f"outside the communication network{s}",
+            missing=f"centrality in the communication network{s} unknown",
         ),
         f"{prefix}_constraint": _t(
             # No neutral point: the scale is said instead of a side (0 = broker, 1 = one closed group).
@@ -420,12 +476,12 @@ REASON_TEMPLATES: dict[str, Template] = {
     "sig_before_contact": _t(
         "{n} digital signal{s} (web visits, downloads, ...) before our first contact",
         "only {n} digital signal{s} before our first contact",
-        ("no digital research before our first contact", "no digital research before our first contact"),
+        ("no digital research on record before our first contact",) * 2,
     ),
     "sig_kinds_before_contact": _t(
         "{n} kind{s} of digital research before our first contact",
         "only {n} kind(s) of digital research before our first contact",
-        ("no digital research before our first contact", "no digital research before our first contact"),
+        ("no digital research on record before our first contact",) * 2,
     ),
     "sig_days_first_to_contact": _t(
         "first active online {days} before our first contact",
@@ -434,12 +490,12 @@ REASON_TEMPLATES: dict[str, Template] = {
             "first active online on the day of our first contact",
             "first active online only on the day of our first contact",
         ),
-        missing="no online activity before our first contact",
+        missing="no online activity on record before our first contact",
     ),
     "sig_in_deal": _t(
         "{n} digital signal{s} during the deal",
         "only {n} digital signal{s} during the deal",
-        ("no digital signals during the deal", "no digital signals during the deal"),
+        ("no digital signals on record during the deal",) * 2,
     ),
     # -- external
     "ext_external": _t(
@@ -501,7 +557,7 @@ REASON_TEMPLATES: dict[str, Template] = {
     "rel_net_degree": _t(
         "has {pct} as many contacts as the deal's best-connected person",
         "has only {pct} as many contacts as the deal's best-connected person",
-        ("no contacts while others have many", "no contacts while others have many"),
+        ("no contacts in the deal while others have some",) * 2,
     ),
     "rel_net_pagerank": _t(
         "{pct} as central as the deal's most central person",
@@ -639,9 +695,9 @@ def _pct(what: str) -> Template:
             return f"the lowest of the deal's people by {what}, {effect}"
         # Worded by the value's side of the middle (like `Template.pivot`), the direction said when they disagree.
         high = value >= 0.5
-        text = (
-            f"ranks above {'' if high else 'only '}{round(100 * value)}% of the deal's other people by {what}"
-        )
+        # "only" with a raised score would read as a contradiction: then the value as is, with the direction.
+        only = "only " if not high and not positive else ""
+        text = f"ranks above {only}{round(100 * value)}% of the deal's other people by {what}"
         return text if high == positive else f"{text}, {effect}"
 
     return Template("", "", render=render, reads=())
@@ -685,11 +741,12 @@ REASON_TEMPLATES.update(
             ("organised none of the meetings this person was in",) * 2,
             missing="never invited to a meeting",
         ),
-        "net_cc_sender_rank": _t(
+        "net_cc_sender_rank": _centrality(
             "copied in by central people ({v}x the average centrality)",
-            "copied in by less central people ({v}x the average centrality)",
+            "copied in by peripheral people ({v}x the average centrality)",
+            "copied in by people about as central as an average person ({v}x)",
+            "copied in by people at {v}x the average centrality",
             missing="never in cc",
-            pivot=1.0,
         ),
         "last_seen_position": _t(
             "last active {pct} into the deal, {effect}",
@@ -711,11 +768,13 @@ REASON_TEMPLATES.update(
         "pct_mtg_invited": _pct("meeting invitations"),
         "pct_net_cc_weighted": _pct("copies from central people"),
         # Distinct-contact network measures (a heavy pair cannot make a person central).
-        "net_pagerank_distinct": _t(
+        "net_pagerank_distinct": _centrality(
             "central among distinct contacts in the deal ({v}x an average person)",
             "peripheral among distinct contacts in the deal ({v}x an average person)",
-            ("no contacts in the deal's network", "no contacts in the deal's network"),
-            pivot=1.0,
+            "about as central as an average person among distinct contacts in the deal ({v}x)",
+            "{v}x an average person's centrality among distinct contacts in the deal",
+            zero="no contacts in the deal's network",
+            missing="centrality among distinct contacts unknown",
         ),
         "net_top_tie_share": _t(
             "{pct} of this person's ties go to one contact, {effect}",
@@ -726,6 +785,25 @@ REASON_TEMPLATES.update(
         "pct_net_pagerank_distinct": _pct("centrality among distinct contacts"),
     }
 )
+
+
+# Features about e-mail or meetings in the person's deal: a deal without any says so instead (Template.needs).
+# The account-wide features (acct_*, hist_*) are not: other deals of the account may have them.
+_EMAIL_FEATURES = (
+    "em_",
+    "rel_em_",
+    "pct_em_",
+    "net_in_strength_share",
+    "pct_net_in_strength",
+    "net_cc_",
+    "pct_net_cc_",
+)
+_MEETING_FEATURES = ("mtg_", "rel_mtg_", "pct_mtg_")
+for _name, _template in list(REASON_TEMPLATES.items()):
+    if _name.startswith(_EMAIL_FEATURES):
+        REASON_TEMPLATES[_name] = dataclasses.replace(_template, needs="ctx_deal_emails")
+    elif _name.startswith(_MEETING_FEATURES):
+        REASON_TEMPLATES[_name] = dataclasses.replace(_template, needs="ctx_deal_meetings")
 
 
 def template_for(feature: str) -> Template:
@@ -784,6 +862,8 @@ def _field_names(template: Template) -> frozenset[str]:
 def _context_fields(template: Template) -> tuple[str, ...]:
     """The context entries a template reads besides its own value ({title}, {meetings}, other features)."""
     names = {_FIELD_SOURCES.get(n, n) for n in _field_names(template) if n not in _VALUE_FIELDS}
+    if template.needs is not None:
+        names.add(template.needs)
     return tuple(sorted(names))
 
 
@@ -973,7 +1053,9 @@ def render_reasons(
         keys: list[np.ndarray] = [pos.astype(np.float64)]
         if template.render is not None:
             keys += _key_columns(values)
-            reads: tuple[str, ...] = template.reads or ()
+            reads: tuple[str, ...] = (template.reads or ()) + (
+                (template.needs,) if template.needs is not None else ()
+            )
         else:
             fields = _value_fields(template)
             if "share_of_meetings" in fields:

@@ -462,7 +462,9 @@ class Scorer:
         raised = keep & (chosen > 0)
         first_raised = np.argmax(raised, axis=1) if k else np.zeros(n, dtype=np.intp)
         why = np.where(raised.any(axis=1), grid[np.arange(n), first_raised], None).tolist()
-        texts = [[t for t in row if t is not None] for row in grid.tolist()]
+        # Several features can render the same sentence (e.g. "no e-mail on record for this deal" for every e-mail
+        # feature of a deal without e-mail): say it once.
+        texts = [list(dict.fromkeys(t for t in row if t is not None)) for row in grid.tolist()]
         for i in np.flatnonzero(prior).tolist():
             share = float(np.isfinite(X[i]).mean()) if X.shape[1] else 0.0
             texts[i] = [

@@ -387,3 +387,34 @@ def test_engagement_counts_with_a_repeated_meeting_id_take_the_loop() -> None:
     twice = Dataset({**ds.tables, "meetings": meetings})
     assert _engagement_counts_arrays(twice, None) is None
     assert engagement_counts(twice) == _engagement_counts_loop(twice, None)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "influence", "missed"),
+    [
+        (0.47, 0.04, ["influence"]),  # a confident profile on someone who barely matters
+        (0.31, 0.70, ["confidence"]),
+        (0.31, 0.04, ["confidence", "influence"]),
+    ],
+)
+def test_unsure_gap_names_only_the_bar_that_was_missed(
+    confidence: float, influence: float, missed: list[str]
+) -> None:
+    people = _people([("D", "p1", "Flo", "Buyer", influence, "procurement", confidence, "none", 0, 0)])
+    cov = deal_coverage(people, engagement_assessable=True).set_index("profile")
+    message = cov.loc["procurement", "message"]
+    assert cov.loc["procurement", "status"] == "missing"
+    bar = message.split("under the bar of ", 1)[1]
+    assert (f"{PRESENT_MIN_CONFIDENCE:.0%} confidence" in bar) == ("confidence" in missed)
+    assert (f"{PRESENT_MIN_INFLUENCE:.2f} influence" in bar) == ("influence" in missed)
+    # "identified with confidence" would be false of a confident prediction.
+    assert ("identified with confidence" in message) == ("confidence" in missed)
+    assert "the likeliest is Flo" in message
+
+
+def test_unsure_gap_never_shows_a_missed_figure_rounded_up_to_the_bar() -> None:
+    people = _people([("D", "p1", "Flo", "Buyer", 0.1999, "procurement", 0.9, "none", 0, 0)])
+    message = (
+        deal_coverage(people, engagement_assessable=True).set_index("profile").loc["procurement", "message"]
+    )
+    assert "influence 0.19)" in message and "influence 0.20)" not in message

@@ -205,10 +205,21 @@ def test_render_reasons_gives_render_reason_for_every_entry(scored) -> None:
 @pytest.mark.parametrize(
     ("feature", "value", "direction", "words", "says_effect"),
     [
-        ("net_pagerank", 0.94, +1, "peripheral", True),  # below average yet raised the score: say both
-        ("net_pagerank", 0.94, -1, "peripheral", False),
-        ("net_pagerank", 2.5, -1, "central", True),
-        ("net_pagerank", 2.5, +1, "central", False),
+        # Near 1x an average person is neither "central" nor "peripheral"; a side that disagrees with the
+        # direction is given as a plain ratio (issue #4: "peripheral ..., which raises the estimate").
+        ("net_pagerank", 0.94, +1, "about as central as an average person", True),
+        (
+            "net_pagerank",
+            1.004,
+            -1,
+            "about as central as an average person in the communication network (1x)",
+            True,
+        ),
+        ("net_pagerank", 0.5, -1, "peripheral", False),
+        ("net_pagerank", 0.5, +1, "0.5x an average person's centrality", True),
+        ("net_pagerank", 2.5, -1, "2.5x an average person's centrality", True),
+        ("net_pagerank", 2.5, +1, "central in the communication network (2.5x", False),
+        ("net_pagerank", 1.3, +1, "somewhat more central than an average person", False),
         # The log ratio reads as a factor: e^0.77 = 2.2, e^0.5 = 1.6; near 1 it says "about as fast".
         ("em_latency_log_ratio", -0.77, +1, "answers others about 2.2x faster", True),
         ("em_latency_log_ratio", 0.5, +1, "others answer about 1.6x faster", False),
@@ -217,7 +228,8 @@ def test_render_reasons_gives_render_reason_for_every_entry(scored) -> None:
         ("pct_net_cc_weighted", 1.0, +1, "ranks first among the deal's people", False),
         ("pct_net_cc_weighted", 0.8, -1, "ranks above 80% of the deal's other people", True),
         ("pct_net_cc_weighted", 0.2, -1, "ranks above only 20% of the deal's other people", False),
-        ("net_brokerage", 0.2, +1, "mostly know each other", True),
+        ("net_brokerage", 0.2, +1, "mostly know each other (20% of pairs", True),
+        ("net_brokerage", 0.2, -1, "mostly know each other (only 20% of pairs", False),
     ],
 )
 def test_side_of_neutral_wording_follows_the_value_not_the_contribution(
@@ -233,3 +245,132 @@ def test_constraint_states_its_scale_instead_of_a_side() -> None:
     text = render_reason("net_constraint", 1.0, -1, {})
     assert "(a broker between groups)" not in text
     assert "1 = one closed group" in text
+
+
+EMAIL_ONLY_WORDS = ("e-mailed by nobody", "none of the deal's e-mail threads", "sends no e-mail while others")
+
+
+def _about(prefixes: tuple[str, ...]) -> list[str]:
+    return [f for f in FEATURE_COLUMNS if f.startswith(prefixes)]
+
+
+@pytest.mark.parametrize(
+    ("count", "prefixes", "absent"),
+    [
+        (
+            "ctx_deal_emails",
+            ("em_", "rel_em_", "pct_em_", "net_in_strength", "pct_net_in"),
+            "no e-mail on record",
+        ),
+        ("ctx_deal_meetings", ("mtg_", "rel_mtg_", "pct_mtg_"), "no meeting on record"),
+    ],
+)
+def test_a_deal_without_emails_or_meetings_says_so_instead_of_describing_the_person(
+    count: str, prefixes: tuple[str, ...], absent: str
+) -> None:
+    """Issue #4: in a deal with no e-mail at all, "e-mailed by nobody while others are" is false; the feature's
+    reason says the deal has none (once, the same words for every such feature), in the contribution's direction."""
+    features = _about(prefixes)
+    assert len(features) >= 5
+    for feature in features:
+        for value in VALUES:
+            for direction, effect in ((+1, "raises"), (-1, "lowers")):
+                text = render_reason(feature, value, direction, {**CONTEXT, count: 0.0})
+                assert text == f"{absent} for this deal, which {effect} the estimate", (feature, value, text)
+                # With some e-mail / meetings in the deal, the person's own value is described as before.
+                assert not render_reason(feature, value, direction, {**CONTEXT, count: 4.0}).startswith(
+                    absent
+                )
+                # Unknown deal context (an API row without it): the person's own wording.
+                assert not render_reason(feature, value, direction, {"title": "CFO"}).startswith(absent)
+
+
+def test_account_wide_features_keep_their_wording_in_a_deal_without_email() -> None:
+    context = {**CONTEXT, "ctx_deal_emails": 0.0, "ctx_deal_meetings": 0.0}
+    assert render_reason("hist_emails", 3.0, +1, context) == "3 e-mails in earlier deals"
+    assert "account" in render_reason("acct_degree", 3.0, +1, context)
+
+
+def test_signal_absence_is_worded_as_nothing_on_record() -> None:
+    # A dataset without a signals table has no signals for anyone: "no digital research" would be a claim.
+    for feature in _about(("sig_",)):
+        for direction in (1, -1):
+            text = render_reason(
+                feature, 0.0 if feature != "sig_days_first_to_contact" else math.nan, direction
+            )
+            assert "on record" in text, (feature, text)
+
+
+@pytest.mark.parametrize("value", [0.8, 0.9, 0.97, 1.0, 1.004, 1.1, 1.24])
+@pytest.mark.parametrize(
+    "feature", ["net_pagerank", "acct_pagerank", "net_pagerank_distinct", "net_cc_sender_rank"]
+)
+def test_near_average_centrality_is_neither_central_nor_peripheral(feature: str, value: float) -> None:
+    for direction in (1, -1):
+        text = render_reason(feature, value, direction, {})
+        assert "about as central as an average person" in text, text
+        assert not re.search(r"\b(central|peripheral) (in|among|people)\b", text), text
+        assert "raises" in text or "lowers" in text  # near neutral: the direction is said
+
+
+@pytest.mark.parametrize(
+    "feature", ["net_pagerank", "acct_pagerank", "net_pagerank_distinct", "net_cc_sender_rank"]
+)
+def test_central_only_from_a_clear_factor(feature: str) -> None:
+    for value in (0.05, 0.5, 0.7, 1.3, 1.49):
+        assert not re.search(r"\bcentral (in|among|people)\b", render_reason(feature, value, +1, {}))
+    for value in (1.5, 3.0):
+        assert re.search(r"\bcentral (in|among|people)\b", render_reason(feature, value, +1, {}))
+
+
+LOW_WORDS = re.compile(r"\b(only|peripheral|less central|rarely)\b")
+# "ranks first ..., which lowers the estimate" states a fact; calling someone "central" is a judgement.
+HIGH_WORDS = re.compile(r"(?<!from )\bcentral (in|among|people)\b")
+
+
+@pytest.mark.parametrize("feature", FEATURE_COLUMNS)
+def test_no_sentence_contradicts_its_direction(feature: str) -> None:
+    """Issue #4: "peripheral ..., which raises the estimate" reads as a contradiction. A sentence with low words
+    ("only", "peripheral") never says it raised the score, one calling the person central never says it lowered
+    it."""
+    values = (0.0, 0.003, 0.2, 0.5, 0.7, 0.94, 1.0, 1.3, 2.5, 7.0, 1000.0, math.nan)
+    for value in values:
+        for typical in (None, 0.5, 5.0):
+            up = render_reason(feature, value, +1, CONTEXT, typical)
+            down = render_reason(feature, value, -1, CONTEXT, typical)
+            assert not (LOW_WORDS.search(up) and "raises the estimate" in up), (value, typical, up)
+            assert not (HIGH_WORDS.search(down) and "lowers the estimate" in down), (value, typical, down)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "count", "false_words"),
+    [
+        (("emails", "email_recipients"), "ctx_deal_emails", EMAIL_ONLY_WORDS),
+        (("meetings", "meeting_attendees"), "ctx_deal_meetings", ("attends no meeting while others do",)),
+    ],
+)
+def test_scored_dataset_without_emails_or_meetings_gives_no_false_reasons(
+    unit_bundle, dropped: tuple[str, ...], count: str, false_words: tuple[str, ...]
+) -> None:
+    """End to end (what `influence dmu` prints): a generated dataset with its e-mail (or meeting) tables dropped,
+    as an import of a CRM and a calendar gives; no reason claims the person is left out of e-mail others have."""
+    from dataclasses import replace
+
+    from influence.contract import empty_table
+    from influence.generate import generate
+    from influence.predict import Scorer
+
+    ds = generate(4, 31)
+    ds = replace(ds, tables={**ds.tables, **{name: empty_table(name) for name in dropped}})
+    people = Scorer(unit_bundle, n_reasons=4).score_dataset(ds).people
+    reasons = [r for row in people["reasons"] for r in row]
+    assert reasons
+    assert not [r for r in reasons if any(w in r for w in false_words)]
+    # The features about the dropped tables still move scores; their reasons say the deal has none.
+    absent = _ABSENT_WORDS[count]
+    assert any(r.startswith(absent) or r.split(": ", 1)[-1].startswith(absent) for r in reasons)
+    # Several features render that sentence; a person hears it once.
+    assert all(len(set(row)) == len(row) for row in people["reasons"])
+
+
+_ABSENT_WORDS = {"ctx_deal_emails": "no e-mail on record", "ctx_deal_meetings": "no meeting on record"}
