@@ -326,6 +326,26 @@ def test_body_frames_are_typed_and_validate_like_the_same_rows_as_text(deal_body
     assert typed.emails["sent_at"].iloc[0] == pd.Timestamp(body["emails"][0]["sent_at"])
 
 
+@pytest.mark.parametrize("ignore_timezone", ["", "1"])
+def test_offsets_are_converted_even_when_pyspark_or_pandera_told_arrow_to_ignore_them(
+    deal_body, monkeypatch: pytest.MonkeyPatch, ignore_timezone: str
+) -> None:
+    """Importing pandera or pyspark.pandas sets PYARROW_IGNORE_TIMEZONE=1 process-wide; Arrow then drops offsets.
+    The API's typed frames must hold the right UTC instant either way (found when tests/data ran first)."""
+    from influence.api._schemas import DealScoreRequest
+    from influence.api._service import deal_frames
+
+    if ignore_timezone:
+        monkeypatch.setenv("PYARROW_IGNORE_TIMEZONE", ignore_timezone)
+    else:
+        monkeypatch.delenv("PYARROW_IGNORE_TIMEZONE", raising=False)
+    body = copy.deepcopy(deal_body)
+    instant = pd.Timestamp(body["emails"][0]["sent_at"]).tz_convert("UTC")
+    body["emails"][0]["sent_at"] = instant.tz_convert("Asia/Kolkata").isoformat()
+    frames, _ = deal_frames(DealScoreRequest.model_validate(body))
+    assert frames["emails"]["sent_at"].iloc[0] == instant
+
+
 def test_an_empty_string_is_still_an_empty_value(client, deal_body) -> None:
     bad = copy.deepcopy(deal_body)
     bad["emails"][1]["thread_id"] = ""

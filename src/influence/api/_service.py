@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -266,6 +267,11 @@ def _utc_timestamps(values: list[dt.datetime | None]) -> Any:
     import pandas as pd
     import pyarrow as pa
 
+    if os.environ.get("PYARROW_IGNORE_TIMEZONE", False):
+        # Importing pyspark.pandas or pandera sets this for the whole process, and Arrow then reads tz-aware
+        # datetimes as wall-clock time, dropping the offset (a +05:30 time came out 5.5 hours late). Hand Arrow
+        # UTC wall-clock times instead; this is the test Arrow itself applies at every conversion.
+        values = [None if v is None else (v - v.utcoffset()).replace(tzinfo=None) for v in values]  # type: ignore[operator]
     micros = pa.array(values, type=pa.timestamp("us", tz="UTC")).to_numpy(zero_copy_only=False)
     nanos = micros.astype("datetime64[ns]")
     dtype = _utc_dtype()
