@@ -182,6 +182,8 @@ class _TableRun:
     null_masks: dict[str, np.ndarray] = field(default_factory=dict)
     object_values: dict[str, np.ndarray] = field(default_factory=dict)
     key_pysets: dict[int, tuple[Any, set[Any]]] = field(default_factory=dict)
+    # Per column of a small parent table: its accepted, non-null keys as a Python set (`_isin_parent`).
+    small_key_sets: dict[str, set[Any]] = field(default_factory=dict)
     # File row number of each position when the rows are a chunk of a file (influence.chunks); None: row_base + pos.
     row_numbers: np.ndarray | None = None
 
@@ -422,7 +424,11 @@ def _objects(values: pd.Series | Any) -> np.ndarray:
         import pyarrow as pa
 
         # Arrow's own conversion: the same str/None values, ~3 us for a 100-row column where pandas'
-        # to_numpy(dtype=object, na_value=None) takes ~7 us, and ~100 us once the column holds a null.
+        # to_numpy(dtype=object, na_value=None) takes ~7 us, and ~100 us once the column holds a null. The stored
+        # ChunkedArray is read directly where pandas exposes it (pa.array() goes through the protocol first).
+        stored = getattr(array, "_pa_array", None)
+        if isinstance(stored, pa.ChunkedArray):
+            return stored.to_numpy()
         return pa.array(array).to_numpy(zero_copy_only=False)
     return values.to_numpy(dtype=object, na_value=None)
 
@@ -432,14 +438,33 @@ def _array(values: pd.Series) -> Any:
     return values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
 
 
-def _column_arrays(frame: pd.DataFrame) -> dict[str, Any]:
+def _column_arrays(frame: pd.DataFrame, names: tuple[Any, ...] | None = None) -> dict[str, Any]:
     """{name: array} of a frame with unique column names, without a Series per column (~15-30 us each with
     pandas 3, which an API body of 43 columns paid on every request); through pandas' own column iterator where
-    it has one (private, hence the public fallback)."""
+    it has one (private, hence the public fallback). `names`: the frame's column names when known already."""
     columns = getattr(frame, "_iter_column_arrays", None)
     if columns is None:
         return {name: _array(values) for name, values in frame.items()}
-    return dict(zip(frame.columns, columns(), strict=True))
+    return dict(zip(_column_names(frame.columns) if names is None else names, columns(), strict=True))
+
+
+# Column labels as a tuple, by identity of the (immutable) Index: reading pandas 3's Arrow-backed labels out of an
+# Index costs ~1 us per label, and an API body's frames share one cached Index per table (`frame_of_columns`).
+# Each entry holds its Index, so an id is not reused while cached; bounded, as files bring a new Index each.
+_COLUMN_NAMES: dict[int, tuple[pd.Index, tuple[Any, ...]]] = {}
+_COLUMN_NAMES_MAX = 256
+
+
+def _column_names(index: pd.Index) -> tuple[Any, ...]:
+    """The labels of a column Index as a tuple (what `list(index)` holds)."""
+    cached = _COLUMN_NAMES.get(id(index))
+    if cached is not None and cached[0] is index:
+        return cached[1]
+    names = tuple(index.tolist())
+    if len(_COLUMN_NAMES) >= _COLUMN_NAMES_MAX:
+        _COLUMN_NAMES.clear()
+    _COLUMN_NAMES[id(index)] = (index, names)
+    return names
 
 
 def _canonical_text(values: Any, col: Column, run: _TableRun) -> bool:
@@ -615,10 +640,11 @@ def _check_columns(table: Table, run: _TableRun) -> None:
     `small_body`). Nulls pass domain and bound checks, as with pandera's `ignore_na`."""
     assert run.typed is not None
     for col in table.columns:
-        null = run.nulls(col.name)
-        if not col.nullable and null.any():
+        # A null mask only where a rule reads it (not for free-text columns): ~3 us per column saved.
+        null = run.nulls(col.name) if not col.nullable or col.domain is not None else None
+        if not col.nullable and null is not None and null.any():
             run.add(np.flatnonzero(null), col.name, "is empty; a value is required")
-        if col.domain is not None:
+        if col.domain is not None and null is not None:
             outside = ~_isin_column(run, col.name, _domain_set(col.domain)) & ~null
             if outside.any():
                 pos = np.flatnonzero(outside)
@@ -721,6 +747,11 @@ def _first_rows_of_objects(
     null = np.zeros(len(values[0]), dtype=bool)
     for mask in nulls:
         null |= mask
+    if not null.any():
+        # The usual answer, that no key repeats, from one set of the same keys (~10x faster than the loop).
+        keys = values[0].tolist() if len(values) == 1 else list(zip(*values, strict=True))
+        if len(set(keys)) == len(keys):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64) + row_base
     seen: dict[Any, int] = {}
     later: list[int] = []
     first: list[int] = []
@@ -838,7 +869,10 @@ def _narrowing_mask(value_set: Any, values: Any) -> Any:
 
 
 def _member(present: np.ndarray, members: set[Any]) -> np.ndarray:
-    return np.fromiter((v in members for v in present), dtype=bool, count=len(present))
+    values = present.tolist()
+    if members.issuperset(values):  # the usual answer (a clean body), in one C-level pass
+        return np.ones(len(values), dtype=bool)
+    return np.fromiter((v in members for v in values), dtype=bool, count=len(values))
 
 
 # Python sets of constant value sets (contract domains), by identity of the value set.
@@ -858,6 +892,28 @@ def _isin_column(run: _TableRun, name: str, value_set: Any, owner: _TableRun | N
             cached = cache[key] = (value_set, set(value_set.to_pylist()))
         return _member(run.objects(name), cached[1])
     return _isin(values, value_set)
+
+
+def _isin_parent(run: _TableRun, name: str, parent: _TableRun, column: str) -> np.ndarray:
+    """Which values of `run`'s column `name` are accepted keys of `parent`'s `column`. Both small (an API body):
+    the keys as a Python set straight from the parent's Python values, the very set `_isin_column` would make
+    from `_accepted_keys` (distinct, non-null, accepted Arrow strings as str) without the Arrow unique/drop_null/
+    to_pylist calls (~30 us per reference); otherwise through `_accepted_keys`, as before."""
+    keys = parent.arr(column)
+    if (
+        len(run.arr(name)) <= SMALL_TABLE_ROWS
+        and parent.n <= SMALL_TABLE_ROWS
+        and isinstance(keys, pd.arrays.ArrowStringArray)
+        and len(parent.rejected) == len(keys)
+    ):
+        members = parent.small_key_sets.get(column)
+        if members is None:
+            objects = parent.objects(column).tolist()
+            rejected = parent.rejected.tolist()
+            members = {v for v, r in zip(objects, rejected, strict=True) if v is not None and not r}
+            parent.small_key_sets[column] = members
+        return _member(run.objects(name), members)
+    return _isin_column(run, name, _accepted_keys(parent, column), owner=parent)
 
 
 def _accepted_keys(parent: _TableRun, column: str) -> Any:
@@ -884,7 +940,7 @@ def _check_references(table: Table, run: _TableRun, runs: dict[str, _TableRun], 
         if parent is None or parent.typed is None:
             ok = np.zeros(len(present), dtype=bool)
         else:
-            ok = _isin_column(run, fk.column, _accepted_keys(parent, fk.ref_column), owner=parent)
+            ok = _isin_parent(run, fk.column, parent, fk.ref_column)
         dangling = present & ~ok
         if not dangling.any():
             continue
@@ -1064,7 +1120,8 @@ def _check_rows(table: Table, run: _TableRun) -> None:
 def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], row_base: int) -> None:
     n = len(run.raw)
     run.rejected = np.zeros(n, dtype=bool) if len(run.rejected) != n else run.rejected
-    missing = [c.name for c in table.columns if c.name not in run.raw.columns and not c.nullable]
+    present = set(_column_names(run.raw.columns))  # each `in frame.columns` costs ~2 us, 3 per column
+    missing = [c.name for c in table.columns if c.name not in present and not c.nullable]
     if missing:
         for c in missing:
             run.reject_file(c, f"missing column {c!r}; the whole file is rejected")
@@ -1072,14 +1129,15 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
     raw = run.raw  # positional index 0..n-1 already (`_run_tables`)
     # An absent nullable column means "nothing known" (exports and JSON bodies often omit empty fields):
     # it is filled with nulls and reported as a warning, never silently.
-    if any(c.name not in raw.columns for c in table.columns):
+    if any(c.name not in present for c in table.columns):
         raw = raw.copy(deep=False)  # the filled columns are not part of the record as read (nor the caller's)
     for c in table.columns:
-        if c.name not in raw.columns:
+        if c.name not in present:
             run.add([-1], c.name, [f"column {c.name!r} is absent; read as empty"], severity="warning")
             raw[c.name] = pd.Series(pd.NA, index=raw.index, dtype="string")
     # One pass over the columns, as arrays: a Series per column costs ~15-30 us (an API body has 43).
-    arrays = _column_arrays(raw) if raw.columns.is_unique else {c: _array(raw[c]) for c in raw.columns}
+    names = _column_names(raw.columns)
+    arrays = _column_arrays(raw, names) if raw.columns.is_unique else {c: _array(raw[c]) for c in raw.columns}
     small = n <= SMALL_TABLE_ROWS
     typed = {}
     for col in table.columns:
@@ -1091,7 +1149,7 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
     if run.file_rejected:
         return
     extra = {c: v for c, v in arrays.items() if c not in typed}
-    if list(raw.columns) == [*typed, *extra] and all(typed[c] is arrays[c] for c in typed):
+    if list(names) == [*typed, *extra] and all(typed[c] is arrays[c] for c in typed):
         # Every column was already in its canonical dtype (an API body, a typed frame): the frame as given is
         # the typed frame. A shallow copy (copy-on-write) costs microseconds where a new frame costs ~0.3 ms.
         run.typed = raw.copy(deep=False)
@@ -1202,8 +1260,12 @@ def _finish(
         problems = pd.concat(problem_parts, ignore_index=True)
         problems["row"] = problems["row"].astype("Int64")
     else:  # a clean API body: copying a ready empty frame costs a fraction of building one
-        problems = _empty_frames()[0].copy()
-    rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else _empty_frames()[1].copy()
+        # Shallow: pandas 3 copies on write, so a caller changing its report never reaches the cached frame, and
+        # a deep copy of an empty frame costs twice as much (~50 us each).
+        problems = _empty_frames()[0].copy(deep=False)
+    rejects = (
+        pd.concat(reject_parts, ignore_index=True) if reject_parts else _empty_frames()[1].copy(deep=False)
+    )
     report = ValidationReport(problems_frame=problems, counts=counts, rejected=rejects, files=files)
     # The typed frames already hold the canonical dtypes (`_parse_column`), so no second cast/copy
     # (`Dataset.from_frames` would cost as much again as the checks on an API body).
