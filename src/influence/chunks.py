@@ -33,6 +33,8 @@ every problem; such a folder has errors anyway.
 
 from __future__ import annotations
 
+import functools
+import logging
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,8 +62,8 @@ EVENTS = tuple(t for t in TABLE_ORDER if t not in PARENTS)
 SPILL_ORDER = ("meetings", "emails", "meeting_attendees", "email_recipients", "labels", "signals")
 READ_ROWS = 1 << 19  # rows per read batch: bounded memory while spilling
 PART_ROWS = 1 << 22  # a Parquet table of more rows is spilled in parts (runs of row groups), in both threads
-COLUMN_ROWS = 1 << 21  # rows of one column looked up at a time (its text: ~50 MB; bounds the plan's memory)
 HASH_ROWS = 1 << 16  # strings hashed at a time (the byte-level temporaries are 8x the text)
+SPILL_COMPRESSION: str | None = "lz4"  # spill files: smaller on disk for a little CPU
 CONTEXT = "signals_context"  # spill name of the copies of other accounts' people's signals
 # Which column routes a table, and through what: ("deal"|"key:<table>"|"person", column)
 _ROUTE_BY = {
@@ -195,42 +197,9 @@ def _text(values: Any) -> Any:
     return values.cast(pa.large_string())
 
 
-def _column_slices(path: Path, column: str, row_groups: Sequence[int] | None = None) -> Iterator[Any]:
-    """One column of a table file (or of those row groups) as large_string ChunkedArrays of about COLUMN_ROWS
-    rows, in file order (nothing when the file lacks the column)."""
-    import pyarrow as pa
-
-    if column not in _schema(path).names:
-        return
-    pending: list[Any] = []
-    rows = 0
-    for batch in _batches(path, [column], row_groups):
-        pending.append(_text(batch.column(0)))
-        rows += batch.num_rows
-        if rows >= COLUMN_ROWS:
-            yield pa.chunked_array(pending, type=pa.large_string())
-            pending, rows = [], 0
-    if pending:
-        yield pa.chunked_array(pending, type=pa.large_string())
-
-
-def _column_map(
-    path: Path, column: str, lookup: Any, row_groups: Sequence[int] | None = None
-) -> np.ndarray | None:
-    """`lookup` (ChunkedArray -> int array) over a whole column (or those row groups), a slice at a time, as one
-    int32 array (None when the file lacks the column)."""
-    parts = [
-        np.asarray(lookup(values), dtype=np.int32) for values in _column_slices(path, column, row_groups)
-    ]
-    if not parts:
-        return None if column not in _schema(path).names else np.zeros(0, np.int32)
-    return np.concatenate(parts)
-
-
 def _positions(values: Any, keys: Any) -> np.ndarray:
     """Position of each value in `keys` (unique ids), -1 when absent or null. Arrow builds its hash set of
-    `keys` on every call: called on large slices of a column (`_column_map`), not per read batch, where
-    rebuilding the set of ~1M people cost more than the lookups."""
+    `keys` on every call: for the deals (~10^5) per read batch; the people (~10^6) go through `KeyIndex`."""
     import pyarrow.compute as pc
 
     found = pc.index_in(values, value_set=keys).fill_null(-1)
@@ -262,11 +231,41 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def hash_text(values: Any) -> tuple[np.ndarray, np.ndarray]:
+@functools.cache
+def _kernels() -> Any:
+    """The compiled hash kernel (`_chunk_kernels`), compiled or loaded from numba's cache once per process; None,
+    with one warning, when numba is missing or fails: `hash_text` then takes its numpy path (same values)."""
+    try:
+        from influence import _chunk_kernels as kernels
+
+        kernels.warm()
+    except Exception as exc:  # any import/compile failure: the numpy path gives the same hashes, only slower
+        logging.getLogger(__name__).warning(
+            "compiled id hashing unavailable (%s: %s); batch routing falls back to numpy (slower)",
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    return kernels
+
+
+def hash_text(values: Any, *, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 hash, missing mask) per value of an Arrow text column; null and "" are missing (as in `data`).
-    Equal strings always hash equal; unequal ones almost never do, and callers compare repeated hashes as text."""
+    Equal strings always hash equal; unequal ones almost never do, and callers compare repeated hashes as text.
+    The compiled kernel (`compiled`, when numba works) and the numpy path give the same values."""
     arr = _text(values)
     n = len(arr)
+    kernels = _kernels() if compiled and n else None
+    if kernels is not None:
+        buffers = arr.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+        data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
+        hashes = np.empty(n, dtype=np.uint64)
+        kernels.hash_strings(data, offsets, hashes)
+        missing = offsets[1:] == offsets[:-1]
+        if arr.null_count:
+            missing |= arr.is_null().to_numpy(zero_copy_only=False)
+        return hashes, missing
     hashes = np.zeros(n, dtype=np.uint64)
     missing = np.zeros(n, dtype=bool)
     for lo in range(0, n, HASH_ROWS):
@@ -330,6 +329,38 @@ class KeyIndex:
         which = np.repeat(np.arange(len(h)), counts)
         same = pc.equal(self.keys.take(pa.array(candidates)), asked.take(pa.array(which)))
         return np.unique(candidates[same.to_numpy(zero_copy_only=False)]).astype(np.int64)
+
+    def positions(self, values: Any) -> np.ndarray:
+        """Position of each value among the keys (the first of equal keys), -1 when absent, null or "": what
+        `pc.index_in(values, value_set=keys)` answers, without building a hash table of every key per call (a
+        batch job looks up each ~10^5-row read batch among ~10^6 people)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        asked = _text(values)
+        h, missing = hash_text(asked)
+        out = np.full(len(h), -1, dtype=np.int64)
+        if not len(self.hashes) or not len(h):
+            return out
+        if not self.usable:  # null or "" keys: Arrow's own semantics
+            found = pc.index_in(asked, value_set=self.keys).fill_null(-1)
+            return found.to_numpy(zero_copy_only=False).astype(np.int64)
+        # Needles in sorted order: each search starts near the last one (see `_KeyRoute.lookup`).
+        order = np.argsort(h)
+        at = np.empty(len(h), dtype=np.intp)
+        at[order] = np.searchsorted(self.hashes, h[order])
+        np.minimum(at, len(self.hashes) - 1, out=at)
+        rows = np.flatnonzero((self.hashes[at] == h) & ~missing)
+        # The first key with the value's hash (stable order: the first position), compared as text.
+        candidates = self.order[at[rows]]
+        same = pc.equal(self.keys.take(pa.array(candidates)), asked.take(pa.array(rows)))
+        same = same.to_numpy(zero_copy_only=False)
+        out[rows[same]] = candidates[same]
+        if not same.all():  # another key shares that hash: only an exact lookup tells (almost never)
+            retry = rows[~same]
+            found = pc.index_in(asked.take(pa.array(retry)), value_set=self.keys).fill_null(-1)
+            out[retry] = found.to_numpy(zero_copy_only=False)
+        return out
 
 
 _KEY_INDEXES: list[tuple[Any, KeyIndex]] = []  # (keys, index) of the last few key arrays, by identity
@@ -489,6 +520,7 @@ def plan_folder(
     deal_account = _lookup(parents.deals["account_id"], account_keys)
     deal_group = np.where(deal_account >= 0, account_group[np.maximum(deal_account, 0)], rest)
     person_keys = _text(pa.array(parents.people["person_id"].astype("string").array))
+    person_index = KeyIndex(person_keys)  # every read batch's person ids are looked up in it
     person_account = _lookup(parents.people["account_id"], account_keys)
     person_group = np.where(person_account >= 0, account_group[np.maximum(person_account, 0)], global_group)
 
@@ -561,47 +593,43 @@ def plan_folder(
         """Spill one part of a table (its rows from `first_row` on); returns the rows spilled."""
         path = chosen[name]
         how, column = _ROUTE_BY[name]
-        groups_all: np.ndarray | None
-        if name in key_groups:
-            groups_all = key_groups[name]
-            groups_all = groups_all[first_row:] if row_groups is not None else groups_all
-        elif how == "deal" or how == "person":
-            keys, key_group = (deal_keys, deal_group) if how == "deal" else (person_keys, person_group)
-            at = _column_map(path, column, lambda v, keys=keys: _positions(v, keys), row_groups)
-            groups_all = None if at is None else np.where(at >= 0, key_group[np.maximum(at, 0)], rest)
-            if name == "signals" and at is not None:
-                signal_person[0] = at  # signals are never cut in parts (see `parts_of`)
-        else:
-            route = routes[how.split(":")[1]]
-            groups_all = _column_map(path, column, route.lookup, row_groups)
-            if groups_all is not None:
-                groups_all = np.where(groups_all >= 0, groups_all, rest)
-        # None: no routing column, every row goes to the rest group (and names no one for a scoring chunk)
-        if groups_all is not None:
-            for person_column in _PERSON_COLUMNS.get(name, ()):
-                at = _column_map(path, person_column, lambda v: _positions(v, person_keys), row_groups)
-                if at is not None:
-                    n_at = len(at)
-                    named.append(
-                        _outside(at, groups_all[:n_at], person_group, n_scoring, global_group, n_groups)
-                    )
+        # One read of the part: each batch is routed (its routing and person columns looked up) and spilled.
+        # A file without the routing column sends every row to the rest group (and names no one for a chunk).
+        routed = name in key_groups or column in schemas[name].names
+        signal_at: list[np.ndarray] = []
         writers: dict[int, Any] = {}
         offset = first_row
         try:
             for batch in _batches(path, None, row_groups):
                 n = batch.num_rows
-                at_part = offset - first_row
-                group = (
-                    groups_all[at_part : at_part + n]
-                    if groups_all is not None
-                    else np.full(n, rest, dtype=np.int64)
-                )
+                names = batch.schema.names
+                if not routed:
+                    group = np.full(n, rest, dtype=np.int64)
+                elif name in key_groups:
+                    group = key_groups[name][offset : offset + n]
+                elif how == "deal" or how == "person":
+                    values = _text(batch.column(names.index(column)))
+                    at = _positions(values, deal_keys) if how == "deal" else person_index.positions(values)
+                    key_group = deal_group if how == "deal" else person_group
+                    group = np.where(at >= 0, key_group[np.maximum(at, 0)], rest)
+                    if name == "signals":
+                        signal_at.append(at)
+                else:
+                    found = routes[how.split(":")[1]].lookup(batch.column(names.index(column)))
+                    group = np.where(found >= 0, found, rest)
+                if routed:
+                    for person_column in _PERSON_COLUMNS.get(name, ()):
+                        if person_column in names:
+                            at = person_index.positions(batch.column(names.index(person_column)))
+                            named.append(_outside(at, group, person_group, n_scoring, global_group, n_groups))
                 batch = _with_rows(batch, np.arange(offset, offset + n, dtype=np.int64), schemas[name])
                 _write_groups(writers, spill, name, batch, group, part)
                 offset += n
         finally:
             for writer in writers.values():
                 writer.close()
+        if name == "signals" and routed:  # signals are never cut in parts (see `parts_of`)
+            signal_person[0] = np.concatenate(signal_at) if signal_at else np.zeros(0, np.int64)
         return offset - first_row
 
     def parts_of(name: str) -> list[tuple[list[int] | None, int]]:
@@ -742,7 +770,11 @@ def _write_groups(
 ) -> None:
     import pyarrow as pa
 
-    order = np.argsort(group, kind="stable")
+    # Few groups: 16-bit codes take numpy's radix sort (linear) instead of a comparison sort per batch.
+    narrow = (
+        group.astype(np.int16) if group.max(initial=0) < (1 << 15) and group.min(initial=0) >= 0 else group
+    )
+    order = np.argsort(narrow, kind="stable")
     sorted_groups = group[order]
     bounds = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1], True])
     ordered = batch.take(pa.array(order))
@@ -753,7 +785,7 @@ def _write_groups(
             writer = writers[g] = pa.ipc.new_file(
                 _spill_path(spill, name, g, part),
                 batch.schema,
-                options=pa.ipc.IpcWriteOptions(compression="lz4"),
+                options=pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION),
             )
         writer.write_batch(ordered.slice(lo, hi - lo))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -166,22 +167,114 @@ def engagement_counts(
     return _engagement_counts_loop(ds, as_of, sellers)
 
 
+def engagement_count_columns(
+    ds: Dataset,
+    deal_ids: Any,
+    person_ids: Any,
+    as_of: pd.Timestamp | None = None,
+    *,
+    sellers: set[Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(seller_meetings, seller_emails) as int64 arrays for each (deal_ids[i], person_ids[i]) row: the counts of
+    `engagement_counts` (0 for a pair it lacks), looked up for many rows at once. Ids: object arrays of str/None
+    (a None never matches). Large inputs are matched on integer codes, without a Python dict of string pairs."""
+    sellers = seller_ids(ds) if sellers is None else sellers
+    n = len(deal_ids)
+    found = None
+    if len(ds.meeting_attendees) + len(ds.email_recipients) >= _ARRAY_MIN_ROWS:
+        found = _engagement_keys(ds, as_of, sellers)
+    if found is None:
+        counts = engagement_counts(ds, as_of, sellers=sellers)
+        pairs = [counts.get((str(d), str(q)), (0, 0)) for d, q in zip(deal_ids, person_ids, strict=True)]
+        return (
+            np.fromiter((m for m, _ in pairs), dtype=np.int64, count=n),
+            np.fromiter((e for _, e in pairs), dtype=np.int64, count=n),
+        )
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    meetings = np.zeros(n, dtype=np.int64)
+    emails = np.zeros(n, dtype=np.int64)
+    if not n or not len(found.keys):
+        return meetings, emails
+    # str(d) of an id that is not text (a hand-built frame) is matched as its text, as the dict lookup did.
+    d_text = pa.array([None if d is None else str(d) for d in deal_ids], pa.string())
+    q_text = pa.array([None if q is None else str(q) for q in person_ids], pa.string())
+    d_code = pc.index_in(d_text, value_set=found.deals).fill_null(-1).to_numpy(zero_copy_only=False)
+    q_code = pc.index_in(q_text, value_set=found.persons).fill_null(-1).to_numpy(zero_copy_only=False)
+    live = np.flatnonzero((d_code >= 0) & (q_code >= 0))
+    wanted = d_code[live].astype(np.int64) * found.n_people + q_code[live].astype(np.int64)
+    at = np.minimum(np.searchsorted(found.keys, wanted), len(found.keys) - 1)
+    hit = found.keys[at] == wanted
+    meetings[live[hit]] = found.meetings[at[hit]]
+    emails[live[hit]] = found.emails[at[hit]]
+    return meetings, emails
+
+
 def seller_ids(ds: Dataset) -> set[Any]:
     """The person ids of the seller side (empty: engagement cannot be assessed, see `has_seller_side`)."""
     person_id, side = _value_lists(ds.people, "person_id", "side")
     return {q for q, s in zip(person_id, side, strict=True) if s == "seller"}
 
 
+@dataclass(frozen=True)
+class _EngagementKeys:
+    """The counts of `engagement_counts` on integer codes: `keys` (sorted) = deal code * n_people + person code,
+    codes being positions in `deals` / `persons` (Arrow string arrays of distinct ids)."""
+
+    keys: np.ndarray
+    meetings: np.ndarray
+    emails: np.ndarray
+    deals: Any
+    persons: Any
+    n_people: int
+
+
 def _engagement_counts_arrays(
     ds: Dataset, as_of: pd.Timestamp | None, sellers: set[Any] | None = None
 ) -> dict[tuple[str, str], tuple[int, int]] | None:
-    """`engagement_counts` over integer codes (Arrow's hash kernels: no Python string objects per event); None
-    when an id column has gaps or a meeting/message id repeats (invalid data the validator rejects anyway), which
-    the loop handles with its own (dict) semantics."""
+    """`engagement_counts` over integer codes (`_engagement_keys`); None when that path does not apply."""
+    found = _engagement_keys(ds, as_of, seller_ids(ds) if sellers is None else sellers)
+    if found is None:
+        return None
+    import pyarrow as pa
+
+    deal_of_key = found.deals.take(pa.array(found.keys // found.n_people)).to_pylist()
+    person_of_key = found.persons.take(pa.array(found.keys % found.n_people)).to_pylist()
+    return {
+        (d, p): (m, e)
+        for d, p, m, e in zip(
+            deal_of_key, person_of_key, found.meetings.tolist(), found.emails.tolist(), strict=True
+        )
+    }
+
+
+def _in_order_codes(keys: Any, values: Any) -> np.ndarray | None:
+    """Position of each value in `keys` when the values, in order of first appearance, are the keys in their own
+    order (a child table listed in its parent's order: recipients by message): dictionary-encoding the values alone
+    then gives the answer, without hashing the keys too. None otherwise (the caller hashes both)."""
+    import pyarrow.compute as pc
+
+    if not len(values) or values.null_count or len(keys) < 1024:
+        return None
+    head = pc.unique(values.slice(0, 2048))
+    if len(head) > len(keys) or not pc.all(pc.equal(head, keys.slice(0, len(head)))).as_py():
+        return None
+    encoded = values.dictionary_encode()
+    dictionary = encoded.dictionary
+    # Every key must be named (a key no value names might repeat an earlier one: the caller's check finds that).
+    if len(dictionary) != len(keys) or not pc.all(pc.equal(dictionary, keys)).as_py():
+        return None
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _engagement_keys(ds: Dataset, as_of: pd.Timestamp | None, sellers: set[Any]) -> _EngagementKeys | None:
+    """The counts of `engagement_counts` over integer codes (Arrow's hash kernels: no Python string objects per
+    event); None when an id column has gaps or a meeting/message id repeats (invalid data the validator rejects
+    anyway), which the loop handles with its own (dict) semantics."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    sellers = seller_ids(ds) if sellers is None else sellers
     if not all(isinstance(p, str) for p in sellers):
         return None
     meetings, emails = ds.meetings, ds.emails
@@ -203,6 +296,9 @@ def _engagement_counts_arrays(
     def positions(keys: Any, values: Any) -> np.ndarray | None:
         """Position of each value in `keys` (-1: absent or null), hashing both in one pass; None when a key
         repeats."""
+        in_order = _in_order_codes(keys, values)
+        if in_order is not None:
+            return in_order
         codes = pa.concat_arrays([keys, values]).dictionary_encode().indices
         codes = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         own, theirs = codes[: len(keys)], codes[len(keys) :]
@@ -272,12 +368,7 @@ def _engagement_counts_arrays(
     mails_n = np.zeros(len(keys), dtype=np.int64)
     meetings_n[inverse[: len(meet_keys)]] = meet_n
     mails_n[inverse[len(meet_keys) :]] = mail_n
-    deal_of_key = all_deals.dictionary.take(pa.array(keys // n_people)).to_pylist()
-    person_of_key = persons.take(pa.array(keys % n_people)).to_pylist()
-    return {
-        (d, p): (m, e)
-        for d, p, m, e in zip(deal_of_key, person_of_key, meetings_n.tolist(), mails_n.tolist(), strict=True)
-    }
+    return _EngagementKeys(keys, meetings_n, mails_n, all_deals.dictionary, persons, n_people)
 
 
 def _text(values: pd.Series) -> Any:

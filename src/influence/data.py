@@ -38,6 +38,7 @@ __all__ = [
     "validate",
     "validate_frames",
     "frame_of_columns",
+    "TypedColumns",
     "contract_markdown",
     "render_contract_doc",
 ]
@@ -186,6 +187,9 @@ class _TableRun:
     small_key_sets: dict[str, set[Any]] = field(default_factory=dict)
     # File row number of each position when the rows are a chunk of a file (influence.chunks); None: row_base + pos.
     row_numbers: np.ndarray | None = None
+    # The columns `raw` was built from when the caller handed them over as `TypedColumns`: read as they are (the
+    # frame's own columns would cost a lookup each), and `raw`, built by the validator, is nobody else's frame.
+    given: dict[str, Any] | None = None
 
     def row_of(self, pos: np.ndarray, row_base: int) -> np.ndarray:
         """Row numbers of positions (`row_base` + position, or the file's own rows for a chunk)."""
@@ -433,6 +437,40 @@ def _objects(values: pd.Series | Any) -> np.ndarray:
     return values.to_numpy(dtype=object, na_value=None)
 
 
+def _arrow_string_array(values: Any, dtype: pd.StringDtype | None = None) -> Any:
+    """Python values (a list or object array of str and None) as an Arrow-backed string array, without pandas'
+    inference (`pd.array(values, dtype="string")` costs about three times as much, and the API builds ~60 such
+    columns per deal). Returns None when pandas stores strings otherwise (Python storage) or a value is not str /
+    None (NaN, a number): the caller then takes its own general route. `dtype`: the string dtype to carry
+    (default: pandas' own "string" dtype, what `pd.array(..., dtype="string")` gives)."""
+    import pyarrow as pa
+
+    template = _string_template()
+    if template is None or (dtype is not None and dtype != template.dtype):
+        return None
+    try:
+        arrow = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    # The constructor pandas itself uses for Arrow results (private, hence the fallback): the public one checks
+    # the type, and builds a new dtype, on every call.
+    build = getattr(template, "_from_pyarrow_array", None)
+    return build(arrow) if build is not None else pd.arrays.ArrowStringArray(arrow)
+
+
+@functools.cache
+def _string_template() -> Any:
+    """An empty array of pandas' "string" dtype when it is Arrow-backed with NA (pandas' default when pyarrow is
+    installed), else None."""
+    import pyarrow as pa
+
+    dtype = pd.api.types.pandas_dtype("string")
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and dtype.na_value is pd.NA):
+        return None
+    template = pd.arrays.ArrowStringArray(pa.array([], type=pa.large_string()))
+    return template if template.dtype == dtype else None
+
+
 def _array(values: pd.Series) -> Any:
     """The data of a Series as `_TableRun.arrays` holds it: the extension array, or the numpy array."""
     return values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
@@ -513,6 +551,22 @@ def frame_of_columns(columns: Mapping[str, Any], n: int) -> pd.DataFrame:
     if any(getattr(a, "ndim", 0) != 1 or len(a) != n for a in arrays):
         raise ValueError(f"frame_of_columns: every column must be a 1-D array of length {n}")
     return build(arrays, columns=_column_index(names), index=pd.RangeIndex(n), verify_integrity=False)
+
+
+@dataclass(frozen=True)
+class TypedColumns:
+    """One table handed to `validate_frames` as ready columns rather than a frame: 1-D arrays of length `n` (what
+    `frame_of_columns` takes), meant to be in the contract's canonical dtypes (anything else is parsed as a frame's
+    column would be). The validator builds the table's frame from them once and reads the arrays as given, where a
+    frame handed in is read back column by column and copied (~60 us a table; the API validates eight per request).
+    The arrays are not copied: the dataset shares them."""
+
+    columns: Mapping[str, Any]
+    n: int
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a frame (`frame_of_columns`)."""
+        return frame_of_columns(self.columns, self.n)
 
 
 def _quote(values: pd.Series) -> list[str]:
@@ -1137,7 +1191,14 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
             raw[c.name] = pd.Series(pd.NA, index=raw.index, dtype="string")
     # One pass over the columns, as arrays: a Series per column costs ~15-30 us (an API body has 43).
     names = _column_names(raw.columns)
-    arrays = _column_arrays(raw, names) if raw.columns.is_unique else {c: _array(raw[c]) for c in raw.columns}
+    # Columns handed over as arrays are read as given, unless a column was filled in above (a new frame).
+    given = run.given if raw is run.raw and run.given is not None and tuple(run.given) == names else None
+    if given is not None:
+        arrays = dict(given)
+    elif raw.columns.is_unique:
+        arrays = _column_arrays(raw, names)
+    else:
+        arrays = {c: _array(raw[c]) for c in raw.columns}
     small = n <= SMALL_TABLE_ROWS
     typed = {}
     for col in table.columns:
@@ -1151,8 +1212,9 @@ def _validate_table(table: Table, run: _TableRun, runs: dict[str, _TableRun], ro
     extra = {c: v for c, v in arrays.items() if c not in typed}
     if list(names) == [*typed, *extra] and all(typed[c] is arrays[c] for c in typed):
         # Every column was already in its canonical dtype (an API body, a typed frame): the frame as given is
-        # the typed frame. A shallow copy (copy-on-write) costs microseconds where a new frame costs ~0.3 ms.
-        run.typed = raw.copy(deep=False)
+        # the typed frame. A shallow copy (copy-on-write) costs microseconds where a new frame costs ~0.3 ms; a
+        # frame the validator built itself from `TypedColumns` is nobody else's, and needs no copy at all.
+        run.typed = raw if given is not None else raw.copy(deep=False)
     else:
         # Arrays, not Series: the frame constructor would align every Series on the index (~half its cost).
         # numpy arrays go in wrapped as Series.array hands them over, so the frame infers nothing new.
@@ -1290,11 +1352,14 @@ def _run_tables(
     row_base: int,
     path: Path | None,
     runs: dict[str, _TableRun] | None = None,
+    given: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Dataset, ValidationReport]:
     """Validate table by table (`runs`, when given, receives the checked tables: influence.chunks validates the
     event tables of a large folder chunk by chunk against them). A value of `raws` may be a file, read only when its table's turn comes, so a
-    folder is never held in memory as read and as typed at once (each checked table keeps its rejected rows)."""
+    folder is never held in memory as read and as typed at once (each checked table keeps its rejected rows).
+    `given`: per table, the columns its frame was built from (`TypedColumns`)."""
     runs = {} if runs is None else runs
+    given = given or {}
     failures = dict(failures)
     for name in TABLE_ORDER:
         table = TABLES[name]
@@ -1332,6 +1397,7 @@ def _run_tables(
             file,
             raw if positional else raw.reset_index(drop=True),
             rejected=np.zeros(len(raw), dtype=bool),
+            given=given.get(name) if positional else None,
         )
         del raw, entry
         for pos, column, message in bad_cells:
@@ -1386,21 +1452,29 @@ def load(path: str | Path, *, strict: bool = True) -> Dataset:
 
 
 def validate_frames(
-    frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str] | None = None, *, row_base: int = 0
+    frames: Mapping[str, pd.DataFrame | TypedColumns],
+    sources: Mapping[str, str] | None = None,
+    *,
+    row_base: int = 0,
 ) -> tuple[Dataset, ValidationReport]:
-    """Validate in-memory tables (e.g. an API body). Rows are numbered by position from `row_base` (0: list
-    indices); `sources` names where each table came from (default: the table name). Unknown table names are
-    reported as warnings and ignored; absent required tables are errors."""
+    """Validate in-memory tables (e.g. an API body): frames, or `TypedColumns` (ready arrays, built into a frame
+    once; the same checks and report as their frame would get). Rows are numbered by position from `row_base`
+    (0: list indices); `sources` names where each table came from (default: the table name). Unknown table names
+    are reported as warnings and ignored; absent required tables are errors."""
     sources = dict(sources or {})
     notes: list[Problem] = []
     raws: dict[str, _Raw | Path] = {}
+    given: dict[str, dict[str, Any]] = {}
     for name, frame in frames.items():
         label = sources.get(name, name)
         if name not in TABLES:
             notes.append(Problem(name, label, None, None, "not a contract table; ignored", "warning"))
             continue
+        if isinstance(frame, TypedColumns):
+            given[name] = dict(frame.columns)
+            frame = frame.frame()
         raws[name] = (label, frame, [])
-    return _run_tables(raws, {}, notes, row_base, None)
+    return _run_tables(raws, {}, notes, row_base, None, given=given)
 
 
 def _error_summary(where: str, report: ValidationReport, limit: int = 10) -> str:

@@ -981,6 +981,12 @@ def _key_columns(values: np.ndarray) -> list[np.ndarray]:
     return [np.where(finite, values, 0.0) + 0.0, kind]
 
 
+@lru_cache(maxsize=16)
+def _column_index(columns: tuple[str, ...]) -> dict[str, int]:
+    """Feature name -> position, built once per feature list (read-only: shared by every call)."""
+    return {c: j for j, c in enumerate(columns)}
+
+
 # Below this many sentences `render_reasons` renders each one directly (with `render_reason`'s own cache).
 _GROUPED_MIN_ENTRIES = 512
 
@@ -1011,12 +1017,18 @@ def render_reasons(
     if m == 0:
         return out
     columns = list(feature_columns)
-    index = {c: j for j, c in enumerate(columns)}
+    index = _column_index(tuple(columns))
     typical = typical or {}
     title_values = np.asarray(titles, dtype=object) if titles is not None else None
+    contexts: dict[int, RowContext] = {}
 
     def context_of(row: int) -> RowContext:
-        return RowContext(index, X[row], {"title": title_values[row]} if title_values is not None else None)
+        # One per row, shared by its sentences (read-only): a row has about five.
+        context = contexts.get(row)
+        if context is None:
+            extra = {"title": title_values[row]} if title_values is not None else None
+            context = contexts[row] = RowContext(index, X[row], extra)
+        return context
 
     if m < _GROUPED_MIN_ENTRIES:  # one API deal: grouping costs more than it saves
         typical_of = typical.get

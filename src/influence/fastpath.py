@@ -17,19 +17,37 @@ its leaves (HGB stores raw Newton steps for inner nodes and shrunk values only f
 used). Walking root -> leaf, each step's change of expected value is credited to the split feature; these
 per-leaf vectors are precomputed, so a row's attribution is the sum of its leaves' vectors, and for every row and
 class `bias + contributions.sum() == raw margin` exactly (up to float rounding).
+
+Compiled walk: when numba is installed (a dependency), `leaves`, `walk`, `raw_margin` and `contributions` run the
+kernels of `_fastpath_kernels` for every row count: one loop over rows x trees on a compact node layout, about
+5-10x less CPU than the numpy and scikit-learn traversals below (docs/benchmarks.md). They are compiled, or loaded
+from numba's on-disk cache, once per process when the first forest is built (`from_estimator`), never inside a
+request. Results are the numpy path's bit for bit: the same leaves, and sums in the same order (margins: each
+row's leaf values in tree order, then + baseline; attributions: each leaf's non-zero entries in tree order). Two
+quirks of the numpy path are reproduced so that outputs stay byte-identical (`_finish_margin`): below
+`SKLEARN_MIN_ROWS` rows numpy summed a binary model's trees pairwise (so a row scored in a small block, e.g. one
+API deal, can differ from the same row in a big batch block in the last bit, <= 1e-14 on the margin), and from
+`SKLEARN_MIN_ROWS` rows the margins were column-major, which changes the softmax's sum over classes in the last
+bit. If numba cannot be imported or compiled, one warning is logged and
+the numpy path below is used (tests use it as the reference).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-__all__ = ["FastForest"]
+__all__ = ["FastForest", "compiled_walk_available"]
+
+logger = logging.getLogger(__name__)
 
 # Rows per traversal block: keeps the (rows x trees) index arrays near L2-cache sized and memory bounded.
 _BLOCK_ROWS = 4096
@@ -41,6 +59,29 @@ SKLEARN_MIN_ROWS = 256
 # at once, 2-3x slower with the shipped model (720 trees of depth up to 24); on the 4096-row blocks `Scorer`
 # passes, about the same. Much smaller blocks pay the per-call overhead.
 _SK_BLOCK_ROWS = 1024
+
+
+@functools.cache
+def _kernels() -> ModuleType | None:
+    """The compiled kernels, compiled (or loaded from numba's cache) and self-checked once per process; None, with
+    one warning, when numba is missing or fails, so callers use the numpy walk."""
+    try:
+        from influence import _fastpath_kernels as kernels
+
+        kernels.warm()
+    except Exception as exc:  # any import/compile failure: the numpy path gives the same answers, only slower
+        logger.warning(
+            "compiled tree walk unavailable (%s: %s); scoring falls back to the numpy walk (several times slower)",
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    return kernels
+
+
+def compiled_walk_available() -> bool:
+    """True when the numba kernels are in use (compiles them on first call)."""
+    return _kernels() is not None
 
 
 def _sklearn_predict() -> Callable[..., None] | None:
@@ -194,7 +235,14 @@ class FastForest:
             sk_known=np.ascontiguousarray(sk_known, dtype=np.uint32),
             sk_f_idx_map=np.ascontiguousarray(sk_f_idx_map, dtype=np.uint32),
             model_columns=col_of_model_feature.astype(np.intp),
-        )
+        )._warm()
+
+    def _warm(self) -> FastForest:
+        """Compile or load the kernels and build the compiled walk's node tables now, at model load, not inside the
+        first (maybe concurrent) request."""
+        if _kernels() is not None:
+            _ = self._walk_tables
+        return self
 
     # -- prediction ---------------------------------------------------------------------------------------------
     @property
@@ -209,25 +257,145 @@ class FastForest:
             X = X.copy()
             for col, cats in zip(self.categorical_columns, self.categories, strict=True):
                 X[:, col] = _encode_categories(X[:, col], cats)
+        # The kernels are compiled for writable C-order arrays: another layout (e.g. pandas' read-only views)
+        # would compile a second specialisation, seconds inside a request.
+        if not (X.flags.c_contiguous and X.flags.writeable):
+            X = np.array(X, order="C")
         return X
 
     def leaves(self, X: np.ndarray, *, backend: str = "auto") -> np.ndarray:
         """Global leaf id reached in every tree: int array (n_rows, n_trees).
 
-        backend: "numpy" (vectorised over depth), "sklearn" (scikit-learn's compiled per-row traversal on our
-        node-id-tagged trees; faster from a few hundred rows), or "auto" (numpy below `SKLEARN_MIN_ROWS`).
-        Both give identical leaves (tested).
+        backend: "numba" (the compiled walk), "numpy" (vectorised over depth), "sklearn" (scikit-learn's compiled
+        per-row traversal on our node-id-tagged trees), or "auto" (numba when available, else numpy below
+        `SKLEARN_MIN_ROWS` rows and sklearn from there). All give identical leaves (tested).
         """
         X = self._prepare(X)
+        if backend in ("auto", "numba"):
+            kernels = _kernels()
+            if kernels is not None:
+                return self._walk(kernels, X, store=True)[0]
+            if backend == "numba":
+                raise RuntimeError("the compiled tree walk is unavailable (see the warning logged above)")
         use_sklearn = backend == "sklearn" or (backend == "auto" and len(X) >= SKLEARN_MIN_ROWS)
         if use_sklearn and _sklearn_predict() is not None and self.sk_trees:
             return self._leaves_sklearn(X)
-        if backend not in ("auto", "numpy", "sklearn"):
+        if backend not in ("auto", "numba", "numpy", "sklearn"):
             raise ValueError(f"unknown backend {backend!r}")
         out = np.empty((X.shape[0], self.n_trees), dtype=np.intp)
         for start in range(0, X.shape[0], _BLOCK_ROWS):
             out[start : start + _BLOCK_ROWS] = self._leaves_block(X[start : start + _BLOCK_ROWS])
         return out
+
+    def walk(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Leaves (n_rows, n_trees) and raw margins (n_rows, n_outputs) in one pass over the trees: what
+        `leaves(X)` and `raw_margin(X)` return, bit for bit."""
+        X = self._prepare(X)
+        kernels = _kernels()
+        if kernels is not None:
+            leaves, margin = self._walk(kernels, X, store=True)
+            return leaves, self._finish_margin(margin, leaves)
+        leaves = self.leaves(X)
+        return leaves, self.raw_margin(X, leaves=leaves)
+
+    def raw_margin_sklearn_order(self, X: np.ndarray) -> np.ndarray:
+        """Raw margins (n_rows, n_outputs, column-major) summed as scikit-learn sums them: the baseline first, then
+        every tree in order; bit for bit `HistGradientBoostingClassifier._raw_predict` (tested)."""
+        X = self._prepare(X)
+        margin = np.empty((len(X), self.n_outputs), order="F")
+        margin[:] = self.baseline
+        kernels = _kernels()
+        if kernels is None:
+            leaves = self.leaves(X)
+            for t, k in enumerate(self.tree_class.tolist()):
+                margin[:, k] += self.leaf_value[leaves[:, t]]
+            return margin
+        start = np.ascontiguousarray(margin)  # the kernel adds into row-major margins
+        nodes, roots, leaf_id, cat_info, left_bits, known_bits = self._walk_tables
+        unused = np.empty((1, 1), dtype=np.intp)
+        args = (X, nodes, roots, leaf_id, self.tree_class)
+        if len(cat_info):
+            kernels.walk_categorical(*args, cat_info, left_bits, known_bits, False, unused, start)
+        else:
+            kernels.walk(*args, False, unused, start)
+        margin[:] = start
+        return margin
+
+    def _finish_margin(self, margin: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+        """Kernel margin sums + baseline, bit for bit what the numpy path returned, two of whose quirks are kept on
+        purpose (outputs stay byte-identical; see the module docstring):
+        - below `SKLEARN_MIN_ROWS` rows (row-major leaves), numpy summed a binary model's trees pairwise; from
+          there (column-major leaves from scikit-learn's traversal) in tree order, as the kernel does;
+        - from `SKLEARN_MIN_ROWS` rows the margins came column-major, and the softmax's sum over classes runs in
+          layout order: keep that layout for `proba_from_margin`."""
+        n = len(margin)
+        if n < SKLEARN_MIN_ROWS and self.n_outputs == 1:
+            margin = self.leaf_value[leaves].reshape(n, self.n_trees, 1).sum(axis=1)
+        elif n >= SKLEARN_MIN_ROWS:
+            margin = np.asfortranarray(margin)
+        return margin + self.baseline
+
+    def _walk(self, kernels: ModuleType, X: np.ndarray, *, store: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The compiled walk on prepared rows: leaves (or an unused 1 x 1 array) and margins without baseline."""
+        nodes, roots, leaf_id, cat_info, left_bits, known_bits = self._walk_tables
+        n = X.shape[0]
+        leaves = np.empty((n, self.n_trees) if store else (1, 1), dtype=np.intp)
+        margin = np.zeros((n, self.n_outputs))
+        args = (X, nodes, roots, leaf_id, self.tree_class)
+        if len(cat_info):
+            kernels.walk_categorical(*args, cat_info, left_bits, known_bits, store, leaves, margin)
+        else:
+            kernels.walk(*args, store, leaves, margin)
+        return leaves, margin
+
+    @cached_property
+    def _walk_tables(self) -> tuple[np.ndarray, ...]:
+        """The compiled walk's node layout (see `_fastpath_kernels`): nodes renumbered breadth-first over all trees
+        so that siblings are adjacent (left, then right), leaves pointing to themselves; with the new roots, the
+        global leaf id of every new node, and the categorical split table."""
+        from influence._fastpath_kernels import NODE_DTYPE
+
+        n_nodes = len(self.left)
+        position = np.full(n_nodes, -1, dtype=np.intp)
+        position[self.roots] = np.arange(self.n_trees)
+        order = [self.roots]
+        frontier = self.roots
+        placed = self.n_trees
+        while len(frontier):
+            inner = frontier[~self.is_leaf[frontier]]
+            children = np.empty(2 * len(inner), dtype=np.intp)
+            children[0::2] = self.left[inner]
+            children[1::2] = self.right[inner]
+            position[children] = placed + np.arange(len(children))
+            placed += len(children)
+            order.append(children)
+            frontier = children
+        old = np.concatenate(order)
+        leaf = self.is_leaf[old]
+        cat = self.is_categorical[old]
+        numerical = ~leaf & ~cat
+        nodes = np.zeros(n_nodes, dtype=NODE_DTYPE)
+        nodes["thr"] = np.where(leaf, self.leaf_value[old], np.minimum(self.threshold[old], _FMAX))
+        code = 2 * self.feature[old] + (~self.missing_left[old]).astype(np.intp)
+        cat_rows = np.cumsum(cat) - 1
+        nodes["code"] = np.where(numerical, code, np.where(cat, -1 - cat_rows, 2 * self.n_features))
+        nodes["base"] = np.where(leaf, np.arange(n_nodes), position[self.left[old]])
+        cat_info = np.column_stack(
+            [
+                self.feature[old][cat],
+                (~self.missing_left[old][cat]).astype(np.intp),
+                self.bitset_idx[old][cat],
+            ]
+        ).astype(np.intp)
+        left_bits = self.raw_left_bitsets if len(self.raw_left_bitsets) else np.zeros((1, 8), dtype=np.uint32)
+        return (
+            nodes,
+            np.ascontiguousarray(position[self.roots]),
+            np.ascontiguousarray(old),
+            np.ascontiguousarray(cat_info.reshape(-1, 3)),
+            np.ascontiguousarray(left_bits, dtype=np.uint32),
+            np.ascontiguousarray(self.known_bitsets, dtype=np.uint32),
+        )
 
     def _leaves_sklearn(self, X: np.ndarray) -> np.ndarray:
         predict = _sklearn_predict()
@@ -353,6 +521,19 @@ class FastForest:
 
     def raw_margin(self, X: np.ndarray, *, leaves: np.ndarray | None = None) -> np.ndarray:
         """Raw scores (n_rows, n_outputs): log-odds for binary models, per-class scores for multiclass."""
+        kernels = _kernels()
+        if kernels is not None:
+            if leaves is None:
+                X = self._prepare(X)
+                # A binary model below SKLEARN_MIN_ROWS rows needs the leaves (see `_finish_margin`).
+                leaves, margin = self._walk(
+                    kernels, X, store=len(X) < SKLEARN_MIN_ROWS and self.n_outputs == 1
+                )
+                return self._finish_margin(margin, leaves)
+            leaves = _as_leaves(leaves)
+            margin = np.zeros((len(leaves), self.n_outputs))
+            kernels.margins_from_leaves(leaves, self.leaf_value, self.tree_class, margin)
+            return self._finish_margin(margin, leaves)
         leaves = self.leaves(X) if leaves is None else leaves
         values = self.leaf_value[leaves]  # (n, T); trees are iteration-major: iteration i, class k
         out = values.reshape(len(values), self.n_trees // self.n_outputs, self.n_outputs).sum(axis=1)
@@ -360,7 +541,10 @@ class FastForest:
 
     def predict_proba(self, X: np.ndarray, *, leaves: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities exactly as `HistGradientBoostingClassifier.predict_proba` (n_rows, n_classes)."""
-        raw = self.raw_margin(X, leaves=leaves)
+        return self.proba_from_margin(self.raw_margin(X, leaves=leaves))
+
+    def proba_from_margin(self, raw: np.ndarray) -> np.ndarray:
+        """`predict_proba` from raw margins (n_rows, n_outputs), e.g. those `walk` returns."""
         if self.n_outputs == 1:
             p = expit(raw[:, 0])
             return np.column_stack([1.0 - p, p])
@@ -398,6 +582,21 @@ class FastForest:
             leaves = self.leaves(X)
         n = len(leaves)
         per_row = np.broadcast_to(np.asarray(output, dtype=np.intp), (n,))
+        kernels = _kernels()
+        if kernels is not None:
+            indptr, feature, value = self._leaf_nonzeros
+            out = np.zeros((n, self.n_features))
+            kernels.contributions(
+                _as_leaves(leaves),
+                self.tree_class,
+                np.array(per_row, dtype=np.intp),  # a writable copy: broadcast views are read-only
+                self.leaf_row,
+                indptr,
+                feature,
+                value,
+                out,
+            )
+            return out
         mask = self.tree_class[None, :] == per_row[:, None]  # (n, T): the trees adding to each row's output
         if n == 1:  # one row (the people route): a dense gather and sum is the fewest numpy calls
             return self.leaf_contrib[self.leaf_row[leaves[0, mask[0]]]].sum(axis=0)[None, :]
@@ -441,6 +640,14 @@ class FastForest:
     @cached_property
     def _leaf_contrib_sparse(self) -> sp.csr_matrix:
         return sp.csr_matrix(self.leaf_contrib)
+
+
+def _as_leaves(leaves: np.ndarray) -> np.ndarray:
+    """Leaf ids as the kernels' one compiled type: C-order, writable intp."""
+    leaves = np.asarray(leaves)
+    if leaves.dtype != np.intp or not (leaves.flags.c_contiguous and leaves.flags.writeable):
+        leaves = np.array(leaves, dtype=np.intp, order="C")
+    return leaves
 
 
 def _encode_categories(values: np.ndarray, cats: np.ndarray) -> np.ndarray:

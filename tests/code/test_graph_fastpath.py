@@ -96,7 +96,7 @@ def test_metrics_memo_reuses_only_equal_graphs_and_returns_what_metrics_returns(
     args = metrics_args(rng, int(rng.integers(2, 40)))
     memo = _graph._MetricsMemo()
     deal = memo.metrics(args, True)
-    fresh = _graph._metrics(*copy_args(args), with_dept=False)  # type: ignore[arg-type]
+    fresh = _graph._metrics(*copy_args(args), deal_metrics=False)  # type: ignore[arg-type]
     account = memo.metrics(copy_args(args), False)  # equal arrays, not the same objects: reused
     assert account is not deal and account["pagerank"] is deal["pagerank"]
     for name, values in fresh.items():
@@ -107,7 +107,7 @@ def test_metrics_memo_reuses_only_equal_graphs_and_returns_what_metrics_returns(
     other = (*other[:5], (np.append(src, 0), np.append(dst, 1)), other[6])
     changed = memo.metrics(other, False)
     assert changed["pagerank"] is not deal["pagerank"]
-    for name, values in _graph._metrics(*other, with_dept=False).items():  # type: ignore[arg-type]
+    for name, values in _graph._metrics(*other, deal_metrics=False).items():  # type: ignore[arg-type]
         np.testing.assert_array_equal(changed[name], values, err_msg=name)
     # metrics without departments never stand in for a call that needs them
     memo = _graph._MetricsMemo()
@@ -141,7 +141,7 @@ def test_features_are_the_same_with_and_without_the_memo(monkeypatch: pytest.Mon
     monkeypatch.setattr(
         _graph._MetricsMemo,
         "metrics",
-        lambda self, args, with_dept: metrics(*args, with_dept=with_dept),
+        lambda self, args, deal_metrics: metrics(*args, deal_metrics=deal_metrics),
     )
     without = [build_features(alone), build_features(ds)]
     for a, b in zip(with_memo, without, strict=True):

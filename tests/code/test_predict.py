@@ -237,3 +237,41 @@ def test_deal_report_from_columns_equals_the_frames(setup, cut) -> None:
         assert json.dumps(report, allow_nan=False) == json.dumps(expected, allow_nan=False), deal_id
     with pytest.raises(KeyError):
         lazy.deal_report("no-such-deal")
+
+
+def test_small_ranks_equal_the_vectorised_ranks(monkeypatch) -> None:
+    """The Python sort used for one deal's rows and the lexsort route give the same ranks: groups and ties with
+    missing ids, NaN and equal scores (-0.0 and 0.0 too), numbers as ids, and a single group."""
+    import influence.predict as predict
+
+    rng = np.random.default_rng(3)
+    cases = []
+    for n in (1, 2, 9, 40, 200):
+        group = rng.choice(np.array(["D-2", "D-1", None, "D-10", ""], dtype=object), n)
+        tie = rng.choice(np.array(["P-b", "P-a", None, "P-c", float("nan")], dtype=object), n)
+        score = rng.choice(np.array([0.5, 0.25, np.nan, 0.0, -0.0, 1.0]), n)
+        cases += [(group, score, tie), (None, score, tie), (group, score, None)]
+    cases.append((np.array([3, 1, 3, 2], dtype=object), np.array([0.1, 0.2, 0.2, 0.3]), None))
+    small = [predict._rank_within(g, s, t) for g, s, t in cases]
+    monkeypatch.setattr(predict, "_RANK_SMALL_ROWS", 0)
+    vectorised = [predict._rank_within(g, s, t) for g, s, t in cases]
+    for a, b in zip(small, vectorised, strict=True):
+        assert a.dtype == b.dtype == np.int64
+        np.testing.assert_array_equal(a, b)
+    # mixed id types do not sort in Python: the vectorised route answers (pandas' order), no error
+    mixed = predict._rank_within(np.array(["a", 1, "a"], dtype=object), np.array([0.1, 0.2, 0.3]), None)
+    assert sorted(mixed.tolist()) == [1, 1, 2]
+
+
+def test_arrow_string_array_equals_pandas_string_array() -> None:
+    from influence.data import _arrow_string_array
+
+    for values in (["a", None, "b", ""], np.array(["x", None], dtype=object), [], ["é", "日本"]):
+        built = _arrow_string_array(values)
+        expected = pd.array(list(values), dtype="string")
+        assert built.dtype == expected.dtype and built.equals(expected)
+        assert list(built) == list(expected)
+    # anything that is not str / None is left to the caller's general route
+    assert _arrow_string_array(["a", 1]) is None
+    assert _arrow_string_array(np.array(["a", float("nan")], dtype=object)) is None
+    assert _arrow_string_array(["a"], dtype=pd.StringDtype("python")) is None

@@ -228,3 +228,49 @@ def test_empty_tables_are_independent_copies() -> None:
     first["extra"] = pd.Series([], dtype="float64")
     assert "extra" not in empty_table("labels").columns
     assert "extra" not in Dataset({}).labels.columns
+
+
+def _as_columns(frames: dict[str, pd.DataFrame]) -> dict[str, data.TypedColumns]:
+    """The same tables as ready arrays (what the API hands over): numpy for float columns, else pandas' arrays."""
+    import numpy as np
+
+    return {
+        name: data.TypedColumns(
+            {
+                c: (values.to_numpy() if values.dtype == np.float64 else values.array)
+                for c, values in frame.items()
+            },
+            len(frame),
+        )
+        for name, frame in frames.items()
+    }
+
+
+@pytest.mark.parametrize("make", [_broken_typed, _typed_api_like, _broken_text])
+def test_typed_columns_validate_like_their_frames(make: Callable[[], dict[str, pd.DataFrame]]) -> None:
+    """Tables handed over as arrays (`TypedColumns`) get the report and accepted rows their frames get: problems,
+    rejected records with reasons, counts, and every accepted table (dtypes included)."""
+    frames_ds, frames_report = data.validate_frames(make(), sources={"people": "body.people"})
+    columns_ds, columns_report = data.validate_frames(_as_columns(make()), sources={"people": "body.people"})
+    pd.testing.assert_frame_equal(columns_report.problems_frame, frames_report.problems_frame)
+    pd.testing.assert_frame_equal(columns_report.rejected, frames_report.rejected)
+    assert columns_report.counts == frames_report.counts
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(columns_ds[name], frames_ds[name], obj=name)
+    if make is not _typed_api_like:
+        assert frames_report.n_errors >= 9  # the faults were seen both ways
+
+
+def test_typed_columns_with_an_absent_column_or_an_empty_string() -> None:
+    """An absent nullable column is filled (a warning) and an empty id reads as empty, as for a frame."""
+    typed = _typed_api_like()
+    typed["people"] = typed["people"].drop(columns=["title"])
+    people = typed["people"]
+    people["person_id"] = people["person_id"].astype(object).where(people.index != 2, "").astype("string")
+    frames_ds, frames_report = data.validate_frames({n: f.copy() for n, f in typed.items()})
+    columns_ds, columns_report = data.validate_frames(_as_columns(typed))
+    pd.testing.assert_frame_equal(columns_report.problems_frame, frames_report.problems_frame)
+    assert any("people:2:person_id: is empty" in m for m in columns_report.format_problems())
+    assert any("'title' is absent" in m for m in columns_report.format_problems())
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(columns_ds[name], frames_ds[name], obj=name)

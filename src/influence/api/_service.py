@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from influence.bundle import ModelBundle
+    from influence.data import TypedColumns
     from influence.predict import Scorer
 
-__all__ = ["ScoringService", "deal_frames", "load_service"]
+__all__ = ["ScoringService", "deal_frames", "deal_tables", "load_service"]
 
 
 @dataclass
@@ -96,8 +97,8 @@ class ScoringService:
                     )
                 ]
             )
-        frames, synthesized = deal_frames(request)
-        dataset, report = validate_frames(frames, sources={t: k for k, t in BODY_TABLES.items()})
+        tables, synthesized = deal_tables(request)
+        dataset, report = validate_frames(tables, sources=_SOURCES)
         warnings: list[str] = []
         # A clean body (the usual case) has nothing to report: reading the report's problems as objects costs
         # ~0.5 ms even when there are none (pandas builds a namedtuple class per itertuples call).
@@ -185,9 +186,20 @@ def load_service(settings: ApiSettings, bundle: ModelBundle | None = None) -> Sc
 
 
 # -- body -> contract frames --------------------------------------------------------------------------------------
+# Where each contract table comes from in the body, for the validator's messages.
+_SOURCES = {t: k for k, t in BODY_TABLES.items()}
+
+
 def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], bool]:
     """The body as contract tables, ready for `validate_frames`. Returns the frames and whether `accounts` was
-    synthesized.
+    synthesized (see `deal_tables`)."""
+    tables, synthesized = deal_tables(request)
+    return {name: table.frame() for name, table in tables.items()}, synthesized
+
+
+def deal_tables(request: DealScoreRequest) -> tuple[dict[str, TypedColumns], bool]:
+    """The body as contract tables of ready columns (`data.TypedColumns`, what `validate_frames` takes without a
+    frame per table built first and read back). Returns the tables and whether `accounts` was synthesized.
 
     Without `accounts`, the deal's account is taken as known and named by its id, so the references from the deal
     (and from people of that account) hold; people of any other account then need `accounts` in the body.
@@ -198,11 +210,11 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
     was most of this step).
     """
     from influence.contract import TABLES
-    from influence.data import frame_of_columns
+    from influence.data import TypedColumns
 
     deal = request.deal
     synthesized = request.accounts is None
-    frames: dict[str, pd.DataFrame] = {}
+    tables: dict[str, TypedColumns] = {}
     for key, table in BODY_TABLES.items():
         if key == "deal":
             items: list[Any] = [deal]
@@ -220,14 +232,14 @@ def deal_frames(request: DealScoreRequest) -> tuple[dict[str, pd.DataFrame], boo
             if name == "deal_id" and key in ("meetings", "emails"):
                 values = [deal.deal_id if v is None else v for v in values]
             columns[name] = values
-        frames[table] = frame_of_columns(_typed_columns(table, columns), len(items))
+        tables[table] = TypedColumns(_typed_columns(table, columns), len(items))
     if synthesized:
         synthetic = {
             c.name: [deal.account_id if c.name in ("account_id", "name") else None]
             for c in TABLES["accounts"].columns
         }
-        frames["accounts"] = frame_of_columns(_typed_columns("accounts", synthetic), 1)
-    return frames, synthesized
+        tables["accounts"] = TypedColumns(_typed_columns("accounts", synthetic), 1)
+    return tables, synthesized
 
 
 def _typed_columns(table: str, columns: dict[str, list[Any]]) -> dict[str, Any]:
@@ -235,16 +247,16 @@ def _typed_columns(table: str, columns: dict[str, list[Any]]) -> dict[str, Any]:
     contract's canonical arrays."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     from influence.contract import TABLES
+    from influence.data import _arrow_string_array
 
     out: dict[str, Any] = {}
     for column in TABLES[table].columns:
         values = columns[column.name]
         if column.dtype == "string":
-            # large_string is what pandas stores: no cast on the way in
-            out[column.name] = pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+            strings = _arrow_string_array(values)  # large_string is what pandas stores: no cast on the way in
+            out[column.name] = pd.array(values, dtype="string") if strings is None else strings
         elif column.dtype == "timestamp":
             out[column.name] = _utc_timestamps(values)
         elif column.dtype == "float":

@@ -138,7 +138,7 @@ def _bodies(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
 
     from influence.api import deal_request_from_dataset
     from influence.api._schemas import DealScoreRequest
-    from influence.api._service import _deal_answer, deal_frames
+    from influence.api._service import _SOURCES, _deal_answer, deal_frames, deal_tables
     from influence.contract import Dataset
     from influence.data import validate_frames
     from influence.features import build_features
@@ -170,13 +170,16 @@ def _bodies(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
     matrix = np.array([[np.nan if v is None else v for v in values]])
     scorer = Scorer(bundle)
     request = DealScoreRequest.model_validate(body)
-    dataset, _ = validate_frames(frames)
+    payload = json.dumps(body).encode()
+    tables, _ = deal_tables(request)
+    dataset, _ = validate_frames(tables, sources=_SOURCES)
     stages = {
-        # The deal route's stages, on the same deal: body -> pydantic rows -> frames (API), validation
-        # (influence.data), scoring (influence.predict; of which the features, influence.features).
-        "deal_pydantic": lambda: DealScoreRequest.model_validate(body),
-        "deal_body_to_frames": lambda: deal_frames(request),
-        "validate_frames": lambda: validate_frames(frames),
+        # The deal route's stages, on the same deal, as the route runs them: the body's JSON bytes -> pydantic
+        # rows (one pass, api/_body.py), rows -> contract columns (API), validation of those columns (built into
+        # the dataset's frames there; influence.data), scoring (influence.predict; of which the features).
+        "deal_pydantic": lambda: DealScoreRequest.model_validate_json(payload),
+        "deal_body_to_frames": lambda: deal_tables(request),
+        "validate_frames": lambda: validate_frames(tables, sources=_SOURCES),
         "deal_features": lambda: build_features(dataset),
         "score_dataset": lambda: scorer.score_dataset(dataset),
         # the scored deal as the route's JSON-ready answer (a fresh result per call, as each request has)

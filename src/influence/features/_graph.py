@@ -21,7 +21,7 @@ from influence.contract import RECIPIENT_KINDS
 from influence.features._ops import distinct_count, find, group_max, group_sum, safe_div, unique
 from influence.features._prepare import NS_PER_DAY, SELLER, Prepared
 from influence.features._spec import ACCOUNT_WINDOW_DAYS, MAX_HOPS
-from influence.features._tabular import Features, Rows, percentile_in_deal
+from influence.features._tabular import Features, Rows, percentiles_in_deal
 
 DAMPING = 0.85
 PAGERANK_TOL = 1e-7
@@ -38,9 +38,9 @@ class _Dense:
 
     @staticmethod
     def build(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        out = np.zeros(shape)
-        np.add.at(out, (rows, cols), 1.0)
-        return out
+        # counts of each (row, col): whole numbers, exact in any order (np.add.at costs ~4x more)
+        cells = np.bincount(rows.astype(np.int64) * shape[1] + cols, minlength=shape[0] * shape[1])
+        return cells.reshape(shape).astype(np.float64)
 
     @staticmethod
     def cooccurrence(B: np.ndarray) -> np.ndarray:
@@ -144,22 +144,65 @@ def _pagerank(ops: type[_Dense] | type[_Sparse], G: object, block: np.ndarray, n
     return np.round(_pagerank_blocks(T, dangling, block, n_blocks), 9)
 
 
+# The sparse power iteration works on the nodes of blocks still iterating only, dropping converged blocks once
+# they are at least this share of the nodes it still holds: half the blocks of a batch chunk converge within
+# ~16 iterations and a few take 100, so iterating every node until the slowest block is done was ~4-5x the work.
+PAGERANK_SHRINK_SHARE = 0.5
+
+
 def _pagerank_blocks(T: object, dangling: np.ndarray, block: np.ndarray, n_blocks: int) -> np.ndarray:
     """`_pagerank`'s power iteration for any number of blocks (T: the transposed row-stochastic matrix), before
-    rounding."""
+    rounding.
+
+    A converged block's scores never change again, so with a CSR matrix the iteration goes on with the other
+    blocks' nodes only (`_block_rows`), bit for bit the same: a row's product sums its stored entries in the
+    same order, and the per-block sums and maxima see the same values in the same order (a block is kept or
+    dropped whole, in node order). A dense T (small inputs) keeps every node: BLAS may group a shorter
+    product's terms differently."""
     block_size = group_sum(block, n_blocks)[block]
     x = 1.0 / block_size
     active = np.ones(n_blocks, dtype=bool)
+    shrink = isinstance(T, sp.csr_array | sp.csr_matrix)
+    nodes: np.ndarray | None = None  # the working set's positions in x (None: every node)
+    x_w, T_w, dangling_w, block_w, size_w = x, T, dangling, block, block_size
     for _ in range(PAGERANK_MAX_ITER):
-        dangling_mass = group_sum(block, n_blocks, np.where(dangling, x, 0.0))[block]
-        new = DAMPING * (T @ x) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / block_size
+        dangling_mass = group_sum(block_w, n_blocks, np.where(dangling_w, x_w, 0.0))[block_w]
+        new = DAMPING * (T_w @ x_w) + (DAMPING * dangling_mass + (1.0 - DAMPING)) / size_w  # type: ignore[operator]
         # a block has converged when none of its scores (in "1 = average person" units) moves by PAGERANK_TOL
-        moved = group_max(block, np.abs(new - x) * block_size, n_blocks)
-        x = np.where(active[block], new, x)
+        moved = group_max(block_w, np.abs(new - x_w) * size_w, n_blocks)
+        x_w = np.where(active[block_w], new, x_w)
         active &= moved >= PAGERANK_TOL
         if not active.any():
             break
+        if shrink:
+            keep = active[block_w]
+            n_keep = int(np.count_nonzero(keep))
+            if n_keep <= PAGERANK_SHRINK_SHARE * len(keep):
+                if nodes is None:
+                    x = x_w
+                else:
+                    x[nodes] = x_w
+                rows = np.flatnonzero(keep)
+                nodes = rows if nodes is None else nodes[rows]
+                T_w = _block_rows(T_w, rows)  # type: ignore[arg-type]
+                x_w, dangling_w, block_w, size_w = x_w[rows], dangling_w[rows], block_w[rows], size_w[rows]
+    if nodes is None:
+        return x_w * block_size
+    x[nodes] = x_w
     return x * block_size
+
+
+def _block_rows(T: sp.csr_array | sp.csr_matrix, rows: np.ndarray) -> sp.csr_array:
+    """The square submatrix of CSR `T` on `rows` (ascending, whole blocks of a block-diagonal T, so every stored
+    column of those rows is among them), each row's entries kept in their stored order."""
+    starts, ends = T.indptr[rows], T.indptr[rows + 1]
+    lengths = (ends - starts).astype(np.int64)
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    take = np.repeat(starts.astype(np.int64) - indptr[:-1], lengths) + np.arange(int(indptr[-1]))
+    position = np.full(T.shape[1], -1, np.int64)
+    position[rows] = np.arange(len(rows))
+    return sp.csr_array((T.data[take], position[T.indices[take]], indptr), shape=(len(rows), len(rows)))
 
 
 def _pagerank_one_block(T: object, dangling: np.ndarray) -> np.ndarray:
@@ -191,6 +234,11 @@ def _pagerank_one_block(T: object, dangling: np.ndarray) -> np.ndarray:
     return x * n
 
 
+# Up to this many nodes (a scoring request's deal) `_constraint_dense` builds every product term at once (n^3
+# doubles: 2 MiB at 64) instead of one numpy call per contact.
+CONSTRAINT_STACK_MAX_NODES = 64
+
+
 def _constraint_dense(W: np.ndarray, A: np.ndarray, inv_strength: np.ndarray) -> np.ndarray:
     """Burt's constraint per node on dense arrays, summed in the order of the scipy.sparse path, bit for bit.
 
@@ -203,9 +251,15 @@ def _constraint_dense(W: np.ndarray, A: np.ndarray, inv_strength: np.ndarray) ->
     against `_Sparse` on random graphs, so a scipy that changes its order fails there, not silently."""
     n = len(W)
     P = W * inv_strength[:, None]
-    Q = np.zeros((n, n))
-    for j in np.flatnonzero(P.any(axis=0))[::-1]:
-        Q += np.multiply.outer(P[:, j], P[j])
+    js = np.flatnonzero(P.any(axis=0))[::-1]
+    if n <= CONSTRAINT_STACK_MAX_NODES and len(js):
+        # the same terms added in the same order, all at once: np.add.accumulate along the first axis adds the
+        # (i, k) terms one j after the other from the first one (0 + t == t exactly: every term is >= 0)
+        Q = np.add.accumulate(P[:, js].T[:, :, None] * P[js][:, None, :], axis=0)[-1]
+    else:
+        Q = np.zeros((n, n))
+        for j in js:
+            Q += np.multiply.outer(P[:, j], P[j])
     local = P + Q * A
     squared = local * local
     nonzero = squared != 0
@@ -226,8 +280,10 @@ def _metrics(
     dept: np.ndarray,
     email: tuple[np.ndarray, np.ndarray],
     meeting: tuple[np.ndarray, np.ndarray, int],
-    with_dept: bool,
+    deal_metrics: bool,
 ) -> Features:
+    """The metrics of every node. `deal_metrics`: also those only the deal graphs report (distinct-contact PageRank,
+    top tie share, seller tie share, departments); the account graphs' callers skip them (a whole PageRank)."""
     ops = _Dense if n <= DENSE_MAX_NODES and meeting[2] <= DENSE_MAX_MEETINGS else _Sparse
     src, dst = email
     E = ops.build(src, dst, (n, n))
@@ -249,12 +305,13 @@ def _metrics(
     }
 
     out["pagerank"] = np.where(isolated, 0.0, _pagerank(ops, G, block, n_blocks))
-    # The same on the distinct-contact graph: a pair counts once whatever its volume, so a heavy pair (an
-    # assistant, a close colleague, a mailing list) cannot make someone central; breadth of contact does.
-    G_distinct = ops.binary(E) + ops.binary(M)
-    out["pagerank_distinct"] = np.where(isolated, 0.0, _pagerank(ops, G_distinct, block, n_blocks))
-    # How much of the person's tie volume goes to their single strongest contact (1 = one heavy pair only).
-    out["top_tie_share"] = np.where(isolated, np.nan, safe_div(ops.row_max(W), strength))
+    if deal_metrics:
+        # The same on the distinct-contact graph: a pair counts once whatever its volume, so a heavy pair (an
+        # assistant, a close colleague, a mailing list) cannot make someone central; breadth of contact does.
+        G_distinct = ops.binary(E) + ops.binary(M)
+        out["pagerank_distinct"] = np.where(isolated, 0.0, _pagerank(ops, G_distinct, block, n_blocks))
+        # How much of the person's tie volume goes to their single strongest contact (1 = one heavy pair only).
+        out["top_tie_share"] = np.where(isolated, np.nan, safe_div(ops.row_max(W), strength))
 
     # Burt's constraint: sum over contacts j of (p_ij + sum_q p_iq p_qj)^2, p = row-normalised tie weight
     inv_strength = safe_div(np.ones(n), strength, empty=0.0)
@@ -281,9 +338,8 @@ def _metrics(
         reached |= frontier
     hops[seller] = 0.0
     out["hops_to_seller"] = np.where(block_has_seller[block], hops, np.nan)
-    out["seller_tie_share"] = safe_div(W @ seller.astype(np.float64), strength)
-
-    if with_dept:
+    if deal_metrics:
+        out["seller_tie_share"] = safe_div(W @ seller.astype(np.float64), strength)
         i, j = ops.edges(A)
         buyer_contact = ~seller[j] & (dept[j] >= 0)
         i, j = i[buyer_contact], j[buyer_contact]
@@ -330,19 +386,27 @@ def _account_as_of_deal(p: Prepared) -> _Instances:
 
     window = np.int64(ACCOUNT_WINDOW_DAYS) * NS_PER_DAY
 
-    def expand(event_deal: np.ndarray, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(event_deal: np.ndarray, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per event, the range [lo, hi) of the sorted deals whose graphs it joins."""
         acc = account[event_deal] * width
         lo = np.searchsorted(sorted_key, acc + np.searchsorted(obs_values, event_time, side="left"))
         hi = np.searchsorted(sorted_key, acc + np.searchsorted(obs_values, event_time + window, side="left"))
+        return lo, hi
+
+    def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lengths = hi - lo
-        event = np.repeat(np.arange(len(event_deal)), lengths)
+        event = np.repeat(np.arange(len(lo)), lengths)
         offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return event, order[np.repeat(lo, lengths) + offsets]
 
+    # A participant has its meeting's deal and time, a recipient its e-mail's: the ranges are searched once per
+    # meeting and per e-mail, not once per participant and recipient (1.8 recipients per e-mail).
+    mtg_lo, mtg_hi = bounds(p.mtg_deal, p.mtg_time)
+    msg_lo, msg_hi = bounds(p.msg_deal, p.msg_time)
     return _Instances(
-        part=expand(p.mtg_deal[p.part_mtg], p.mtg_time[p.part_mtg]),
-        rec=expand(p.msg_deal[p.rec_msg], p.msg_time[p.rec_msg]),
-        msg=expand(p.msg_deal, p.msg_time),
+        part=expand(mtg_lo[p.part_mtg], mtg_hi[p.part_mtg]),
+        rec=expand(msg_lo[p.rec_msg], msg_hi[p.rec_msg]),
+        msg=expand(msg_lo, msg_hi),
     )
 
 
@@ -359,13 +423,13 @@ class _MetricsMemo:
     def __init__(self) -> None:
         self.last: tuple[tuple[object, ...], bool, Features] | None = None
 
-    def metrics(self, args: tuple[object, ...], with_dept: bool) -> Features:
+    def metrics(self, args: tuple[object, ...], deal_metrics: bool) -> Features:
         last = self.last
-        if last is not None and (last[1] or not with_dept) and _same(last[0], args):
+        if last is not None and (last[1] or not deal_metrics) and _same(last[0], args):
             return dict(last[2])  # a new dict: `_scope` adds its cc columns to it
-        out = _metrics(*args, with_dept=with_dept)  # type: ignore[arg-type]
+        out = _metrics(*args, deal_metrics=deal_metrics)  # type: ignore[arg-type]
         if args[0] <= DENSE_MAX_NODES:  # type: ignore[operator]  # a batch's graphs are not held on to
-            self.last = (args, with_dept, dict(out))
+            self.last = (args, deal_metrics, dict(out))
         return out
 
 
@@ -379,6 +443,30 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+@dataclass
+class _Located:
+    """The sorted (scope, person) node keys of a graph, and the node of each instance: of meeting participant rows,
+    of e-mail senders and of recipients (per recipient row)."""
+
+    nodes: np.ndarray
+    part: np.ndarray
+    send: np.ndarray
+    recv: np.ndarray
+
+
+def _deal_nodes(p: Prepared) -> _Located | None:
+    """The deal graphs' nodes from the hashed participation keys (large inputs): they are exactly the keys of
+    `_own_deal`'s instances (participants, senders, recipients, in that order), each event's already coded, so
+    neither sorting the ~3 keys per event nor looking them up again is needed."""
+    if p.participation is None:
+        return None
+    keys, codes, position = p.participation
+    n_part, n_sent = len(p.part_mtg), len(p.msg_deal)
+    of_event = position[codes]
+    sent = of_event[n_part : n_part + n_sent]
+    return _Located(keys, of_event[:n_part], sent[p.rec_msg], of_event[n_part + n_sent :])
+
+
 def _scope(
     p: Prepared,
     rows: Rows,
@@ -386,17 +474,24 @@ def _scope(
     prefix: str,
     names: dict[str, str],
     memo: _MetricsMemo | None = None,
+    located: _Located | None = None,
 ) -> Features:
-    """Graph features of one kind of graph (one graph per deal) for the output rows."""
+    """Graph features of one kind of graph (one graph per deal) for the output rows. `located`: the nodes and each
+    instance's node when already known (the deal graphs' nodes are the participation keys)."""
     n_p = rows.n_people
     part, part_scope = inst.part
     rec, rec_scope = inst.rec
-    msg, msg_scope = inst.msg
-    s_part = part_scope.astype(np.int64) * n_p + p.part_person[part]
-    s_send = rec_scope.astype(np.int64) * n_p + p.msg_sender[p.rec_msg[rec]]
-    s_recv = rec_scope.astype(np.int64) * n_p + p.rec_person[rec]
-    s_msg = msg_scope.astype(np.int64) * n_p + p.msg_sender[msg]
-    nodes = unique(np.concatenate([s_part, s_send, s_recv, s_msg]))
+    if located is None:
+        msg, msg_scope = inst.msg
+        s_part = part_scope.astype(np.int64) * n_p + p.part_person[part]
+        s_send = rec_scope.astype(np.int64) * n_p + p.msg_sender[p.rec_msg[rec]]
+        s_recv = rec_scope.astype(np.int64) * n_p + p.rec_person[rec]
+        s_msg = msg_scope.astype(np.int64) * n_p + p.msg_sender[msg]
+        # (the senders' nodes are among the e-mails' own: a recipient row joins exactly the graphs its e-mail
+        # joins, see _own_deal and _account_as_of_deal, so s_send need not be sorted in)
+        nodes = unique(np.concatenate([s_part, s_recv, s_msg]))
+        located = _Located(nodes, find(nodes, s_part), find(nodes, s_send), find(nodes, s_recv))
+    nodes = located.nodes
     n = len(nodes)
     person = nodes % n_p
     seller = p.person_side[person] == SELLER
@@ -409,11 +504,11 @@ def _scope(
         p.n_deals,
         seller,
         p.person_dept[person],
-        (find(nodes, s_send), find(nodes, s_recv)),
-        (np.searchsorted(meeting_instances, meeting_key), find(nodes, s_part[att]), len(meeting_instances)),
+        (located.send, located.recv),
+        (np.searchsorted(meeting_instances, meeting_key), located.part[att], len(meeting_instances)),
     )
-    with_dept = "dept_count" in names
-    metrics = (memo or _MetricsMemo()).metrics(args, with_dept)
+    deal_metrics = not DEAL_ONLY_METRICS.isdisjoint(names)
+    metrics = (memo or _MetricsMemo()).metrics(args, deal_metrics)
 
     if "cc_weighted" in names or "cc_sender_rank" in names:
         # copies received in cc from buyer/partner people, each weighted by how central the sender is in the
@@ -421,8 +516,8 @@ def _scope(
         cc = (p.rec_kind[rec] == RECIPIENT_KINDS.index("cc")) & (
             p.person_side[p.msg_sender[p.rec_msg[rec]]] != SELLER
         )
-        sender_rank = metrics["pagerank"][find(nodes, s_send[cc])]
-        cc_node = find(nodes, s_recv[cc])
+        sender_rank = metrics["pagerank"][located.send[cc]]
+        cc_node = located.recv[cc]
         metrics["cc_weighted"] = group_sum(cc_node, n, sender_rank)
         # the typical centrality of whoever copies this person: free of how much mail the person gets at all
         metrics["cc_sender_rank"] = safe_div(metrics["cc_weighted"], group_sum(cc_node, n))
@@ -472,6 +567,10 @@ DEAL_METRICS = {
     "cc_weighted": "cc_weighted",
     "cc_sender_rank": "cc_sender_rank",
 }
+# computed only when asked for (`_metrics(deal_metrics=True)`): the account graphs do not report them
+DEAL_ONLY_METRICS = frozenset(
+    {"pagerank_distinct", "top_tie_share", "seller_tie_share", "dept_count", "cross_dept_share"}
+)
 ACCOUNT_METRICS = {
     "degree": "degree",
     "in_strength_share": "in_strength_share",
@@ -491,19 +590,45 @@ GRAPH_PERCENTILE = {
 
 
 def _deal_scope(p: Prepared, rows: Rows, memo: _MetricsMemo | None = None) -> Features:
-    out = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS, memo)
-    for name, base in GRAPH_PERCENTILE.items():
-        out[name] = percentile_in_deal(out[base], rows, p.n_deals)
+    out = _scope(p, rows, _own_deal(p), "net_", DEAL_METRICS, memo, _deal_nodes(p))
+    pct = percentiles_in_deal([out[base] for base in GRAPH_PERCENTILE.values()], rows, p.n_deals)
+    out.update(zip(GRAPH_PERCENTILE, pct, strict=True))
     return out
 
 
+def _account_graph_is_deal_graph(p: Prepared) -> bool:
+    """True when the account graphs are exactly the deal graphs because there is one deal (a scoring request)
+    whose events all lie within ACCOUNT_WINDOW_DAYS of its observation end: `_account_as_of_deal` then gives every
+    event to its own deal, in the same order (every event is at or before the observation end, the last of them).
+    """
+    if p.n_deals != 1:
+        return False
+    floor = p.deal_obs_end[0] - np.int64(ACCOUNT_WINDOW_DAYS) * NS_PER_DAY
+    return bool((p.mtg_time > floor).all() and (p.msg_time > floor).all())
+
+
 def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Features]], ...]:
-    """The deal-graph (`net_*`) and account-graph (`acct_*`) computations, independent of each other."""
+    """The deal-graph (`net_*`) and account-graph (`acct_*`) computations. Independent of each other; when the
+    account graph is the deal graph (one deal scored alone, see `_account_graph_is_deal_graph`) and the deal task
+    has already run, the account task copies its figures instead of computing the same graph again."""
     memo = _MetricsMemo()
-    return (
-        ("deal", lambda: _deal_scope(p, rows, memo)),
-        ("account", lambda: _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS, memo)),
-    )
+    done: list[Features] = []
+
+    def deal() -> Features:
+        out = _deal_scope(p, rows, memo)
+        done.append(out)
+        return out
+
+    def account() -> Features:
+        if done and _account_graph_is_deal_graph(p):
+            net = done[0]
+            return {
+                f"acct_{name}": net[f"net_{DEAL_METRICS[metric]}"].copy()
+                for metric, name in ACCOUNT_METRICS.items()
+            }
+        return _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS, memo)
+
+    return (("deal", deal), ("account", account))
 
 
 def network(p: Prepared, rows: Rows) -> Features:

@@ -172,6 +172,58 @@ RUN_SHARE = 0.6
 SMALL_ROWS = 1024
 
 
+# Small columns (one scoring request) are coded with Python dicts and lists: each Arrow compute call has a fixed
+# cost of ~10-50 us here, and `prepare` makes dozens of them. Python's str equality and ordering are Arrow's
+# (byte-wise on UTF-8), so the codes are the same; tests/code/test_features_smallpaths.py compares both ways.
+# Measured on one 31-person request (us per call, Python / Arrow): hash lookups and dictionary codes pay per value
+# in Python (~0.2 us: 124 values 20 / 30, 467 values 80 / 48), so they switch at PYTHON_MAX_ROWS values; sorting
+# ids (24 / 101), e-mail domains (22 / 143) and the message links (55 / 120, 200 values) pay Arrow's fixed costs
+# several times over, so they stay in Python up to PYTHON_TEXT_MAX_ROWS.
+PYTHON_MAX_ROWS = 160
+PYTHON_TEXT_MAX_ROWS = 400
+
+
+def _is_small(*arrays: pa.Array | pa.ChunkedArray) -> bool:
+    return sum(len(a) for a in arrays) <= PYTHON_MAX_ROWS
+
+
+def _is_small_text(*arrays: pa.Array | pa.ChunkedArray) -> bool:
+    return sum(len(a) for a in arrays) <= PYTHON_TEXT_MAX_ROWS
+
+
+def _positions(index: pa.Array | pa.ChunkedArray) -> dict[str | None, int]:
+    """{value: first position} of a small index (what `pc.index_in` returns for that value; a null matches a
+    null, as with index_in's default skip_nulls=False)."""
+    out: dict[str | None, int] = {}
+    for i, value in enumerate(index.to_pylist()):
+        out.setdefault(value, i)
+    return out
+
+
+def _lookup_small(values: pa.Array | pa.ChunkedArray, positions: dict[str | None, int]) -> np.ndarray:
+    found = positions.get
+    return np.array([found(v, -1) for v in values.to_pylist()], dtype=np.int64).reshape(-1)
+
+
+@functools.cache
+def _constant_index(values: tuple[str, ...]) -> tuple[pa.Array, dict[str | None, int]]:
+    """A vocabulary (SIDES, RESPONSES, ...) as an Arrow array and its positions, built once per process."""
+    return pa.array(values, pa.large_string()), {v: i for i, v in enumerate(values)}
+
+
+def _vocabulary_codes(values: pa.Array | pa.ChunkedArray, vocabulary: tuple[str, ...]) -> np.ndarray:
+    """`_codes` of a column in a fixed vocabulary."""
+    index, positions = _constant_index(vocabulary)
+    return _lookup_small(values, positions) if _is_small(values) else _codes(values, index)
+
+
+def _dictionary_small(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    """`_dictionary_of` of a small column given as a list: codes in order of first appearance, -1 for null."""
+    seen: dict[str, int] = {}
+    codes = [-1 if v is None else seen.setdefault(v, len(seen)) for v in values]
+    return np.array(codes, dtype=np.int64).reshape(-1), list(seen)
+
+
 # Before comparing every pair of neighbours (~40 ms for 4.4M recipients' message ids, and wasted when most rows
 # start a run, as there), a few evenly spread blocks estimate the share of run starts.
 RUN_PROBES = 16
@@ -212,6 +264,8 @@ def _codes(values: pa.Array | pa.ChunkedArray, index: pa.Array) -> np.ndarray:
     equal values are looked up once; when the runs are exactly the parent ids in order, nothing is hashed at all.
     Long message ids made these lookups the largest cost of the whole tabular part.
     """
+    if _is_small(values) and _is_small(index):
+        return _lookup_small(values, _positions(index))
     runs = _runs(values)
     if runs is not None:
         starts, lengths = runs
@@ -277,6 +331,9 @@ def _codes_many(columns: list[pa.Array | pa.ChunkedArray], index: pa.Array) -> l
     """`_codes` of several columns in the same `index` with a single Arrow call: one hash table of `index`
     instead of one per column, and one call's fixed cost (most of the cost for a one-deal scoring request).
     Runs of equal values are still collapsed per column."""
+    if _is_small(*columns) and _is_small(index):
+        positions = _positions(index)
+        return [_lookup_small(arr, positions) for arr in columns]
     keys: list[pa.Array | pa.ChunkedArray] = []
     lengths: list[np.ndarray | None] = []
     for arr in columns:
@@ -365,6 +422,11 @@ def _email_links(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(each recipient row's e-mail row, each e-mail's replied-to row or -1); an unknown message id is an error."""
     message_ids, replies, rec = _column(message_id), _column(in_reply_to), _column(rec_message_id)
+    if _is_small_text(message_ids, rec):
+        positions = _positions(message_ids)  # one table for both lookups
+        rec_message = _lookup_small(rec, positions)
+        _check_found(rec_message, rec_message_id, rec, "email_recipients", "message_id", "message_id", False)
+        return rec_message, _lookup_small(replies, positions)
     adjacent = _adjacent_parents(message_ids, replies)
     if adjacent is not None and len(adjacent[1]) and _runs(rec) is None:
         # The recipients' dictionary encoding (see _codes_in_order) hashes every message id anyway: the replies
@@ -419,6 +481,8 @@ def _check_found(
 def _sorted_ids(values: Column, table: str, column: str) -> tuple[pa.Array, np.ndarray]:
     """The ids sorted (so codes order like ids) and, per input row, its code; duplicates are an error."""
     arr = arrow_text(values)
+    if _is_small_text(arr) and not arr.null_count:
+        return _sorted_ids_small(arr, table, column)
     order = pc.sort_indices(arr).to_numpy()
     ids = arr.take(pa.array(order))
     if len(ids) > 1:
@@ -434,9 +498,26 @@ def _sorted_ids(values: Column, table: str, column: str) -> tuple[pa.Array, np.n
     return ids, codes
 
 
+def _sorted_ids_small(arr: pa.Array, table: str, column: str) -> tuple[pa.Array, np.ndarray]:
+    """`_sorted_ids` of a small column without nulls: Python's sort is stable like Arrow's and orders str by code
+    point, which is UTF-8's byte order."""
+    values = arr.to_pylist()
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ordered = [values[i] for i in order]
+    for i in range(1, len(ordered)):
+        if ordered[i] == ordered[i - 1]:
+            raise ValueError(f"{table}: {column} {ordered[i]!r} appears more than once")
+    codes = np.empty(len(order), np.int64)
+    codes[np.array(order, dtype=np.int64)] = np.arange(len(order))
+    return pa.array(ordered, pa.large_string()), codes
+
+
 def _dictionary_of(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Integer codes (-1 for null) and the distinct values, in order of first appearance (runs of equal values,
     e.g. e-mails listed by thread, are encoded once)."""
+    if _is_small(values):
+        codes, distinct = _dictionary_small(values.to_pylist())
+        return codes, pa.array(distinct, pa.large_string())
     runs = _runs(values)
     if runs is not None:
         starts, lengths = runs
@@ -494,6 +575,35 @@ def _matches(dictionary: pa.Array, pattern: str) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _matches_cached(values: tuple[str | None, ...], pattern: str) -> np.ndarray:
     return _matches(pa.array(values, pa.large_string()), pattern)
+
+
+def _email_domains(emails: pa.Array) -> np.ndarray:
+    """Per person, the lower-cased e-mail's part after its last "@" (object array; None without an "@")."""
+    email = pc.utf8_lower(pc.utf8_trim_whitespace(emails))
+    if _is_small_text(email):
+        values = email.to_pylist()
+        # RE2's "." (below) does not match a newline, so such a value keeps the regex path
+        if not any(v is not None and "\n" in v for v in values):
+            domains = [v.rpartition("@")[2] if v is not None and "@" in v else None for v in values]
+            return np.asarray(domains, dtype=object)
+    has_at = pc.match_substring(email, "@").fill_null(False)
+    domain = pc.if_else(has_at, pc.replace_substring_regex(email, pattern="^.*@", replacement=""), None)
+    return np.asarray(domain.to_pylist(), dtype=object)
+
+
+def _department_codes(department: pa.Array, function: np.ndarray, function_known: np.ndarray) -> np.ndarray:
+    """Per person, the code of the department (lower-cased, trimmed; empty = none), else of the title's function
+    when that names a department, else -1; codes in order of first appearance."""
+    dept = pc.utf8_lower(pc.utf8_trim_whitespace(department))
+    if _is_small_text(dept):
+        values = [
+            d if d else (f if known else None)  # "" and None fall back to the function
+            for d, f, known in zip(dept.to_pylist(), function.tolist(), function_known.tolist(), strict=True)
+        ]
+        return _dictionary_small(values)[0]
+    dept = pc.if_else(pc.equal(dept, ""), None, dept)
+    dept = pc.coalesce(dept, pa.array(np.where(function_known, function, None), pa.large_string()))
+    return _dictionary_of(dept)[0]
 
 
 def _domain(values: Column) -> np.ndarray:
@@ -599,7 +709,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
     n_people = len(person_ids)
     by_code = np.empty(n_people, np.int64)
     by_code[person_code] = np.arange(n_people)
-    side = _codes(arrow_text(people["side"]), pa.array(SIDES, pa.large_string())).astype(np.int8)
+    side = _vocabulary_codes(arrow_text(people["side"]), tuple(SIDES)).astype(np.int8)
     if (side < 0).any():
         pos = int(np.flatnonzero(side < 0)[0])
         raise ValueError(f"people: row {pos}: side {people['side'][pos]!r} is not one of {SIDES}")
@@ -624,18 +734,13 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
         account_ids, {"people.account_id": people["account_id"], "deals.account_id": deals["account_id"]}
     )
     person_account = account_refs.get("people.account_id", "account_id", True)
-    email = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["email"])))
-    has_at = pc.match_substring(email, "@").fill_null(False)
-    email_domain = pc.if_else(has_at, pc.replace_substring_regex(email, pattern="^.*@", replacement=""), None)
+    email_domain = _email_domains(arrow_text(people["email"]))
 
     title = parse_title_columns(arrow_text(people["title"]))
     fn = title["function"]
     # by function code (a Python loop over 214k people's strings took 56 ms; np.isin sorts objects)
     fn_known = _KNOWN_BY_CODE[title["function_code"]]
-    dept = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(people["department"])))
-    dept = pc.if_else(pc.equal(dept, ""), None, dept)
-    dept = pc.coalesce(dept, pa.array(np.where(fn_known, fn, None), pa.large_string()))
-    dept_codes, _ = _dictionary_of(dept)
+    dept_codes = _department_codes(arrow_text(people["department"]), fn, fn_known)
     title = {k: v[by_code] for k, v in title.items()}
 
     # --- deals (only what existed before as_of; codes follow the sorted deal_id) ------------------------------
@@ -648,7 +753,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
     sorted_to_kept = np.where(kept_sorted, np.cumsum(kept_sorted) - 1, -1)
     kept_rows = np.empty(int(keep_deal.sum()), np.int64)
     kept_rows[sorted_to_kept[deal_code_all[keep_deal]]] = np.flatnonzero(keep_deal)
-    deal_ids = deal_ids_all.filter(pa.array(kept_sorted))
+    deal_ids = deal_ids_all if kept_sorted.all() else deal_ids_all.filter(pa.array(kept_sorted))
     # only deals that existed at as_of need a known account
     deal_account = account_refs.get("deals.account_id", "account_id", False, rows=kept_rows)
     deal_created = deal_created_all[kept_rows]
@@ -680,7 +785,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
         _lookup(meeting_ids, att["meeting_id"], "meeting_attendees", "meeting_id", "meeting_id", False)
     ]
     a_person = person_refs.get("meeting_attendees.person_id", "person_id", False)
-    a_resp = _codes(_column(att["response"]), pa.array(RESPONSES, pa.large_string())).astype(np.int8)
+    a_resp = _vocabulary_codes(_column(att["response"]), tuple(RESPONSES)).astype(np.int8)
     attended = att["attended"]
     a_known = ~np.asarray(pd.isna(attended), dtype=bool)
     if not isinstance(attended, pd.arrays.BooleanArray):
@@ -726,7 +831,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
     no_thread = thread_codes < 0
     thread_codes[no_thread] = len(threads) + np.arange(int(no_thread.sum()))
     r_person = person_refs.get("email_recipients.person_id", "person_id", False)
-    r_kind = _codes(_column(rec["kind"]), pa.array(RECIPIENT_KINDS, pa.large_string())).astype(np.int8)
+    r_kind = _vocabulary_codes(_column(rec["kind"]), tuple(RECIPIENT_KINDS)).astype(np.int8)
     msg_sender = e_sender[e_keep]
     r_keep = r_msg >= 0
     if r_keep.all():  # every e-mail kept (no as_of): no masking copies
@@ -757,7 +862,7 @@ def _prepare(ds: Dataset, as_of: pd.Timestamp | None, pool: ThreadPoolExecutor |
         person_ids=person_ids,
         person_side=side[by_code],
         person_account=person_account[by_code],
-        person_email_domain=np.asarray(email_domain.to_pylist(), dtype=object)[by_code],
+        person_email_domain=email_domain[by_code],
         person_dept=dept_codes[by_code],
         person_seniority=title["seniority"],
         title=title,
