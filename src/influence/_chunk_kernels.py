@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["hash_strings", "warm"]
+__all__ = ["build_table", "find_in_table", "hash_strings", "warm"]
 
 _P = np.uint64(0x100000001B3)
 _LENGTH = np.uint64(0x9E3779B97F4A7C15)
@@ -48,7 +48,43 @@ def hash_strings(data, offsets, out):  # type: ignore[no-untyped-def]
         out[i] = h ^ (h >> np.uint64(31))
 
 
+@njit(cache=True, nogil=True)
+def build_table(hashes, slots, mask):  # type: ignore[no-untyped-def]
+    """Open addressing (linear probing) over sorted `hashes`: each distinct hash's slot holds the index of its
+    first occurrence (what `np.searchsorted(hashes, h)` finds). `slots` (int32 or int64, size a power of two at
+    least twice the keys) must be filled with -1; `mask` = size - 1. The hashes are already mixed (splitmix64),
+    so their low bits index the table directly."""
+    for i in range(len(hashes)):
+        if i > 0 and hashes[i] == hashes[i - 1]:
+            continue
+        s = hashes[i] & mask
+        while slots[s] != -1:
+            s = (s + np.uint64(1)) & mask
+        slots[s] = i
+
+
+@njit(cache=True, nogil=True)
+def find_in_table(hashes, slots, mask, asked, out):  # type: ignore[no-untyped-def]
+    """out[k] = index of the first element of `hashes` equal to asked[k], -1 when none (see `build_table`)."""
+    for k in range(len(asked)):
+        s = asked[k] & mask
+        while True:
+            j = slots[s]
+            if j == -1:
+                out[k] = -1
+                break
+            if hashes[j] == asked[k]:
+                out[k] = j
+                break
+            s = (s + np.uint64(1)) & mask
+
+
 def warm() -> None:
-    """Compile (or load) the kernel once with the argument types `chunks.hash_text` uses."""
+    """Compile (or load) the kernels once with the argument types `chunks` uses."""
     out = np.zeros(2, dtype=np.uint64)
     hash_strings(np.frombuffer(b"abc", dtype=np.uint8), np.array([0, 1, 3], dtype=np.int64), out)
+    for dtype in (np.int32, np.int64):
+        slots = np.full(4, -1, dtype=dtype)
+        build_table(out, slots, np.uint64(3))
+        found = np.zeros(2, dtype=np.int64)
+        find_in_table(out, slots, np.uint64(3), out, found)

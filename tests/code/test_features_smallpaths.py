@@ -328,3 +328,56 @@ def test_feature_frame_is_the_column_constructors_frame_with_one_float_block(sma
     block = _float_block(frame, tuple(FEATURE_COLUMNS))
     assert block is not None
     np.testing.assert_array_equal(block, frame[list(FEATURE_COLUMNS)].to_numpy())
+
+
+# --- account graphs that are deal graphs, in a batch ----------------------------------------------------------
+
+
+def test_deals_flagged_as_having_their_own_graph_have_exactly_their_own_events(
+    small_dataset: Dataset,
+) -> None:
+    p = _prepare.prepare(small_dataset, None)
+    inst = _graph._account_as_of_deal(p)
+    same = _graph._deals_with_own_graph(p, inst)
+    assert same.any() and not same.all()
+    own = _graph._own_deal(p)
+    for kind in ("part", "rec", "msg"):
+        (event, target), (own_event, own_target) = getattr(inst, kind), getattr(own, kind)
+        for d in range(p.n_deals):
+            mine = event[target == d].tolist()
+            equal = mine == own_event[own_target == d].tolist()
+            assert equal or not same[d], (kind, d)
+    # and a deal not flagged differs in at least one kind
+    for d in np.flatnonzero(~same)[:20]:
+        assert any(
+            getattr(inst, k)[0][getattr(inst, k)[1] == d].tolist()
+            != getattr(own, k)[0][getattr(own, k)[1] == d].tolist()
+            for k in ("part", "rec", "msg")
+        )
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_account_graphs_copied_from_deal_graphs_equal_computing_them_all(
+    small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, threads: bool
+) -> None:
+    import influence.features as features
+
+    monkeypatch.setattr(_tabular, "HASH_EVENTS_MIN", 0)  # participation keys hashed, as in a batch chunk
+    if threads:
+        monkeypatch.setattr(features, "PARALLEL_MIN_EVENTS", 0)
+    plans: list[Any] = []
+    reuse = _graph._account_reuse
+    monkeypatch.setattr(_graph, "_account_reuse", lambda p, inst: plans.append(reuse(p, inst)) or plans[-1])
+    cut = small_dataset.deals["created_at"].sort_values().iloc[len(small_dataset.deals) // 2]
+    fast = [
+        build_features(small_dataset, n_jobs=2 if threads else 1),
+        build_features(small_dataset, as_of=cut),
+    ]
+    assert plans and all(plan is not None and 0 < plan.copied.sum() < len(plan.copied) for plan in plans)
+    monkeypatch.setattr(_graph, "_account_reuse", lambda p, inst: None)
+    slow = [
+        build_features(small_dataset, n_jobs=2 if threads else 1),
+        build_features(small_dataset, as_of=cut),
+    ]
+    for a, b in zip(fast, slow, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)

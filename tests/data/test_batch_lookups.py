@@ -71,10 +71,14 @@ def test_compiled_hash_equals_the_numpy_hash_and_marks_null_and_empty_as_missing
     assert len(set(by_text.values())) == len(by_text)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("weak_hash", [False, True])
-def test_positions_are_what_index_in_answers(weak_hash: bool, monkeypatch) -> None:
-    """Each read batch's ids are placed among the people by hash; a collision (forced here: every id of one
-    length shares a hash) falls back to the exact lookup, never to a wrong person."""
+def test_positions_are_what_index_in_answers(weak_hash: bool, compiled: bool, monkeypatch) -> None:
+    """Each read batch's ids are placed among the people by hash (a hash table, or without numba a sorted
+    search); a collision (forced here: every id of one length shares a hash) falls back to the exact lookup,
+    never to a wrong person."""
+    if not compiled:
+        monkeypatch.setattr(chunks, "_kernels", lambda: None)
     if weak_hash:
 
         def by_length(values):  # noqa: ANN001, ANN202

@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from influence.api._errors import ApiProblem, InvalidRequest, ModelNotReady
-from influence.api._schemas import BODY_TABLES, DealScoreRequest
+from influence.api._schemas import DealScoreRequest
 from influence.api._settings import ApiSettings
 
 if TYPE_CHECKING:
@@ -341,13 +341,13 @@ def map_of_body(body: DealScoreRequest, service: ScoringService) -> dict[str, An
     """Validate the body like `POST /v1/deals/score` does, score it with the same Scorer, and build its map."""
     import pandas as pd
 
-    from influence.api._service import _report_problems, deal_frames
+    from influence.api._service import _SOURCES, _report_problems, deal_tables
     from influence.data import validate_frames
     from influence.dmu_map import deal_maps
 
     service.check_deal_size(body)
-    frames, synthesized = deal_frames(body)
-    dataset, report = validate_frames(frames, sources={t: k for k, t in BODY_TABLES.items()})
+    tables, synthesized = deal_tables(body)
+    dataset, report = validate_frames(tables, sources=_SOURCES)
     if not report.ok:
         raise InvalidRequest(_report_problems(report, synthesized))
     as_of = None if body.as_of is None else pd.Timestamp(body.as_of).tz_convert("UTC")

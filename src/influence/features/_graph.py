@@ -11,6 +11,7 @@ by a few sparse BFS steps. Edges:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -281,10 +282,13 @@ def _metrics(
     email: tuple[np.ndarray, np.ndarray],
     meeting: tuple[np.ndarray, np.ndarray, int],
     deal_metrics: bool,
+    sparse: bool = False,
 ) -> Features:
     """The metrics of every node. `deal_metrics`: also those only the deal graphs report (distinct-contact PageRank,
-    top tie share, seller tie share, departments); the account graphs' callers skip them (a whole PageRank)."""
-    ops = _Dense if n <= DENSE_MAX_NODES and meeting[2] <= DENSE_MAX_MEETINGS else _Sparse
+    top tie share, seller tie share, departments); the account graphs' callers skip them (a whole PageRank).
+    `sparse`: scipy.sparse whatever the size (a part of a graph that is large as a whole, see `_Reuse`)."""
+    small = n <= DENSE_MAX_NODES and meeting[2] <= DENSE_MAX_MEETINGS
+    ops = _Dense if small and not sparse else _Sparse
     src, dst = email
     E = ops.build(src, dst, (n, n))
     m_id, m_node, n_mtg = meeting
@@ -475,6 +479,7 @@ def _scope(
     names: dict[str, str],
     memo: _MetricsMemo | None = None,
     located: _Located | None = None,
+    sparse: bool = False,
 ) -> Features:
     """Graph features of one kind of graph (one graph per deal) for the output rows. `located`: the nodes and each
     instance's node when already known (the deal graphs' nodes are the participation keys)."""
@@ -508,7 +513,10 @@ def _scope(
         (np.searchsorted(meeting_instances, meeting_key), located.part[att], len(meeting_instances)),
     )
     deal_metrics = not DEAL_ONLY_METRICS.isdisjoint(names)
-    metrics = (memo or _MetricsMemo()).metrics(args, deal_metrics)
+    if sparse:  # (never memoised: the memo's graphs take the size rule)
+        metrics = _metrics(*args, deal_metrics=deal_metrics, sparse=True)  # type: ignore[arg-type]
+    else:
+        metrics = (memo or _MetricsMemo()).metrics(args, deal_metrics)
 
     if "cc_weighted" in names or "cc_sender_rank" in names:
         # copies received in cc from buyer/partner people, each weighted by how central the sender is in the
@@ -607,17 +615,74 @@ def _account_graph_is_deal_graph(p: Prepared) -> bool:
     return bool((p.mtg_time > floor).all() and (p.msg_time > floor).all())
 
 
+def _deals_with_own_graph(p: Prepared, inst: _Instances) -> np.ndarray:
+    """Per deal: is its account graph built from exactly its own events (no other deal's event joins it, none of
+    its own is left out by the window)? Such a deal's account graph is its deal graph, event for event and in the
+    same order (both list events in event order)."""
+    n_deals = p.n_deals
+    same = np.ones(n_deals, bool)
+    for (event, target), own in (
+        (inst.part, p.mtg_deal[p.part_mtg]),
+        (inst.rec, p.msg_deal[p.rec_msg]),
+        (inst.msg, p.msg_deal),
+    ):
+        same[target[own[event] != target]] = False
+        same &= np.bincount(target, minlength=n_deals) == np.bincount(own, minlength=n_deals)
+    return same
+
+
+@dataclass
+class _Reuse:
+    """The account graphs to compute (`inst`: the events of the deals in `computed` only) and the deals whose
+    account graph is their deal graph, whose `acct_*` values are the `net_*` ones (`copied`, per deal).
+
+    Every metric of a graph's node depends on its own block (deal) only, summed in the block's own stored order,
+    and a block keeps its relative order when other blocks are left out; so a block's values are the same in the
+    full account graph, in the account graph without the copied deals, and in the deal graph, provided all three
+    take scipy.sparse (dense arrays may sum in another order). They do here: the deal graphs and the copied
+    deals' share of the account graphs each have over DENSE_MAX_NODES nodes, and the rest is forced sparse."""
+
+    inst: _Instances
+    copied: np.ndarray
+
+
+def _account_reuse(p: Prepared, inst: _Instances) -> _Reuse | None:
+    """How much of the account graphs the deal graphs already hold (large inputs only), or None to compute them
+    all: in a batch chunk about half the deals have one account graph equal to their deal graph (one deal in the
+    account, or its deals years apart), a third of the account graphs' events."""
+    if p.participation is None or len(p.participation[0]) <= DENSE_MAX_NODES:
+        return None
+    same = _deals_with_own_graph(p, inst)
+    deal_nodes = np.bincount(p.participation[0] // max(p.n_people, 1), minlength=p.n_deals)
+    if int(deal_nodes[same].sum()) <= DENSE_MAX_NODES:
+        return None
+
+    def keep(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        mask = ~same[pair[1]]
+        return pair[0][mask], pair[1][mask]
+
+    return _Reuse(_Instances(part=keep(inst.part), rec=keep(inst.rec), msg=keep(inst.msg)), same)
+
+
 def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Features]], ...]:
-    """The deal-graph (`net_*`) and account-graph (`acct_*`) computations. Independent of each other; when the
-    account graph is the deal graph (one deal scored alone, see `_account_graph_is_deal_graph`) and the deal task
-    has already run, the account task copies its figures instead of computing the same graph again."""
+    """The deal-graph (`net_*`) and account-graph (`acct_*`) computations, which may run in two threads.
+
+    The account task takes what the deal task computes where the graphs are the same: all of it when one deal is
+    scored alone (`_account_graph_is_deal_graph`, if the deal task has run), else the deals of `_account_reuse`,
+    whose rows it copies once the deal task is done (it waits for it at the end; were that task not started or
+    failed, the account graphs are computed whole). The values are the same either way."""
     memo = _MetricsMemo()
     done: list[Features] = []
+    started, finished = threading.Event(), threading.Event()
 
     def deal() -> Features:
-        out = _deal_scope(p, rows, memo)
-        done.append(out)
-        return out
+        started.set()
+        try:
+            out = _deal_scope(p, rows, memo)
+            done.append(out)
+            return out
+        finally:
+            finished.set()
 
     def account() -> Features:
         if done and _account_graph_is_deal_graph(p):
@@ -626,7 +691,16 @@ def network_tasks(p: Prepared, rows: Rows) -> tuple[tuple[str, Callable[[], Feat
                 f"acct_{name}": net[f"net_{DEAL_METRICS[metric]}"].copy()
                 for metric, name in ACCOUNT_METRICS.items()
             }
-        return _scope(p, rows, _account_as_of_deal(p), "acct_", ACCOUNT_METRICS, memo)
+        inst = _account_as_of_deal(p)
+        reuse = _account_reuse(p, inst)
+        if reuse is not None:
+            out = _scope(p, rows, reuse.inst, "acct_", ACCOUNT_METRICS, sparse=True)
+            if started.is_set() and finished.wait() and done:
+                net, copied = done[0], reuse.copied[rows.deal]
+                for metric, name in ACCOUNT_METRICS.items():
+                    out[f"acct_{name}"][copied] = net[f"net_{DEAL_METRICS[metric]}"][copied]
+                return out
+        return _scope(p, rows, inst, "acct_", ACCOUNT_METRICS, memo)
 
     return (("deal", deal), ("account", account))
 
