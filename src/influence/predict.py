@@ -960,21 +960,10 @@ def _rank_within(group: np.ndarray | None, score: np.ndarray, tie: np.ndarray | 
         small = _rank_within_small(group, s, tie)
         if small is not None:
             return small
-    keys = [np.arange(n)]
-    if tie is not None:
-        keys.append(_codes(tie))
-    keys.append(s)
-    g = np.zeros(n, dtype=np.int64)
-    if group is not None:
-        g = _codes(group)
-    keys.append(g)
-    order = np.lexsort(keys)  # last key is primary: group, then score (desc), then tie, then row
-    g_sorted = g[order]
-    start = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-    first = np.repeat(start, np.diff(np.r_[start, n]))
-    out = np.empty(n, dtype=np.int64)
-    out[order] = np.arange(n) - first + 1
-    return out
+    zeros = np.zeros(n, dtype=np.int64)  # a constant key leaves lexsort's order as without it
+    return _rank_on_codes(
+        _codes(group) if group is not None else zeros, score, _codes(tie) if tie is not None else zeros
+    )
 
 
 # -- score_dataset on integer codes (large inputs: a batch chunk) --------------------------------------------------
