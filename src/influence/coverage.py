@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
-from influence.data import _column_arrays, _objects
+from influence.data import _arrow_string_array, _column_arrays, _objects
 
 __all__ = [
     "ANGLES",
@@ -815,12 +815,8 @@ def _arrow_strings(values: Any) -> bool:
 def _take_strings(typed: Any, plain: np.ndarray, at: np.ndarray) -> Any:
     """`typed.take(at)` of an Arrow string array, built from its plain values (str / None) at `at`: an Arrow take
     costs ~30 us a column, building the few picked strings anew a third of that."""
-    import pyarrow as pa
-
-    try:
-        return pd.arrays.ArrowStringArray(pa.array(plain[at], type=pa.large_string()), dtype=typed.dtype)
-    except (pa.ArrowException, TypeError, ValueError):
-        return typed.take(at)
+    strings = _arrow_string_array(plain[at], typed.dtype)
+    return typed.take(at) if strings is None else strings
 
 
 def _python_values(values: Any) -> list[Any]:
