@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from influence.contract import PROFILES, Dataset
-from influence.data import _arrow_string_array, _objects
+from influence.data import _objects, _string_array
 from influence.explain import render_reasons, top_features
 from influence.fastpath import SKLEARN_MIN_ROWS, FastForest, compiled_walk_available
 
@@ -882,14 +882,6 @@ def _float_block(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | 
         ):
             return np.array(values.T, order="C")
     return None
-
-
-def _string_array(values: np.ndarray) -> Any:
-    """`pd.array(values, dtype="string")` of an object array of str / None, built from Arrow directly at a third
-    of the cost (~20 us a column; seven per scored deal); any other value (NaN, a number) goes through pandas'
-    own conversion, as does a pandas set to store strings in Python objects."""
-    strings = _arrow_string_array(values)
-    return pd.array(values, dtype=_string_dtype()) if strings is None else strings
 
 
 @functools.cache

@@ -249,14 +249,13 @@ def _typed_columns(table: str, columns: dict[str, list[Any]]) -> dict[str, Any]:
     import pandas as pd
 
     from influence.contract import TABLES
-    from influence.data import _arrow_string_array
+    from influence.data import _string_array
 
     out: dict[str, Any] = {}
     for column in TABLES[table].columns:
         values = columns[column.name]
         if column.dtype == "string":
-            strings = _arrow_string_array(values)  # large_string is what pandas stores: no cast on the way in
-            out[column.name] = pd.array(values, dtype="string") if strings is None else strings
+            out[column.name] = _string_array(values)
         elif column.dtype == "timestamp":
             out[column.name] = _utc_timestamps(values)
         elif column.dtype == "float":
